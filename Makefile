@@ -1,0 +1,45 @@
+# Two commands for a fresh machine: `make run` starts the whole system, `make test` runs every test.
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-stamp
+
+.PHONY: install run test lint unit integration e2e contracts bench postgres clean
+
+$(STAMP): pyproject.toml
+	@command -v $(PYTHON) >/dev/null || { echo "need $(PYTHON)"; exit 1; }
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[dev]'
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+# PostgreSQL is started before sessions and CI; start it when it is found down.
+postgres:
+	@pg_isready -q -h 127.0.0.1 -p 5432 || { pg_ctlcluster --skip-systemctl-redirect $$(ls /etc/postgresql) main start && sleep 2; }
+	@pg_isready -h 127.0.0.1 -p 5432
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+
+test: install postgres lint
+	$(VENV)/bin/pytest -q
+
+unit: install
+	$(VENV)/bin/pytest -q -m "not integration and not e2e"
+
+contracts: install
+	$(PY) -m contracts.generate
+
+run: install
+	$(PY) -m deploy.embedded
+
+bench: install postgres
+	$(PY) bench/run.py
+
+clean:
+	rm -rf var

@@ -1,0 +1,1 @@
+"""Event contracts shared by every service: the envelope, topic names and payload models."""

@@ -1,0 +1,1 @@
+"""The shared runtime of the four services: settings, database, outbox, inbox, errors, metrics."""

@@ -1,0 +1,150 @@
+"""Builds a service's FastAPI app: middleware, problem handlers, health, metrics and the lifespan
+that owns the engine, the producer, the outbox relay and the consumers."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+
+from fastapi import APIRouter, FastAPI, Request, Response
+from fastapi.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from .db import Database
+from .errors import install_problem_handlers
+from .idempotency import IdempotencyMiddleware
+from .identity import GatewayIdentityMiddleware
+from .inbox import ConsumerRunner, EventHandler
+from .kafka import broker_reachable, ensure_topics, make_producer
+from .logging import RequestIdMiddleware, configure_logging
+from .metrics import MetricsMiddleware
+from .outbox import OutboxRelay
+from .settings import ServiceSettings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Subscription:
+    """One consumer of the service: a name (its group and inbox key), topics and a handler."""
+
+    consumer: str
+    topics: Sequence[str]
+    handler: EventHandler
+
+
+@dataclass
+class ServiceDefinition:
+    name: str
+    title: str
+    description: str
+    routers: Sequence[APIRouter]
+    publishes: Sequence[str] = ()
+    subscriptions: Sequence[Subscription] = ()
+    on_startup: Sequence[Callable[[FastAPI], Awaitable[None]]] = field(default_factory=list)
+
+
+async def _start_producer_with_retry(app: FastAPI, settings: ServiceSettings, attempts: int = 30) -> None:
+    for attempt in range(1, attempts + 1):
+        producer = make_producer(settings)
+        try:
+            await producer.start()
+        except Exception:
+            await producer.stop()
+            if attempt == attempts:
+                raise
+            log.warning("broker not reachable yet; retrying", extra={"attempt": attempt})
+            await asyncio.sleep(1.0)
+            continue
+        app.state.producer = producer
+        return
+
+
+def create_service_app(definition: ServiceDefinition, settings: ServiceSettings) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        configure_logging(definition.name, settings.log_level, settings.log_json)
+        db = Database(settings.database_url, pool_size=settings.database_pool_size)
+        app.state.db = db
+        app.state.settings = settings
+        await _start_producer_with_retry(app, settings)
+        producer = app.state.producer
+        consumed = [t for s in definition.subscriptions for t in s.topics]
+        await ensure_topics(settings, [*definition.publishes, *consumed])
+        relay = OutboxRelay(
+            db,
+            producer,
+            service=definition.name,
+            batch_size=settings.relay_batch_size,
+            idle_interval_s=settings.relay_idle_interval_s,
+        )
+        app.state.relay = relay
+        db.on_commit(relay.wake_if_pending)
+        relay.start()
+        runners = [
+            ConsumerRunner(
+                service=definition.name,
+                consumer=sub.consumer,
+                topics=sub.topics,
+                handler=sub.handler,
+                db=db,
+                producer=producer,
+                settings=settings,
+            )
+            for sub in definition.subscriptions
+        ]
+        for runner in runners:
+            await runner.start()
+        for hook in definition.on_startup:
+            await hook(app)
+        log.info("service started", extra={"database": db.engine.url.render_as_string(hide_password=True)})
+        try:
+            yield
+        finally:
+            for runner in runners:
+                await runner.stop()
+            await relay.stop()
+            await producer.stop()
+            await db.dispose()
+
+    app = FastAPI(title=definition.title, description=definition.description, version="1.0.0", lifespan=lifespan)
+    install_problem_handlers(app)
+    for router in definition.routers:
+        app.include_router(router)
+    add_operational_routes(app, settings.kafka_bootstrap_servers)
+    # Added innermost first: request id -> metrics -> gateway identity -> idempotency -> routes.
+    app.add_middleware(IdempotencyMiddleware, lease_s=settings.idempotency_in_flight_lease_s)
+    app.add_middleware(GatewayIdentityMiddleware, secret=settings.internal_secret.get_secret_value().encode())
+    app.add_middleware(MetricsMiddleware, service=definition.name)
+    app.add_middleware(RequestIdMiddleware)
+    return app
+
+
+def add_operational_routes(app: FastAPI, bootstrap_servers: str | None) -> None:
+    """`/healthz` (process alive), `/readyz` (database and broker reachable), `/metrics`."""
+
+    @app.get("/healthz", include_in_schema=False)
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/readyz", include_in_schema=False)
+    async def readyz(request: Request) -> JSONResponse:
+        checks: dict[str, str] = {}
+        try:
+            await asyncio.wait_for(request.app.state.db.ping(), 2.0)
+            checks["database"] = "ok"
+        except Exception as exc:
+            checks["database"] = f"unreachable: {type(exc).__name__}"
+        if bootstrap_servers is not None:
+            checks["broker"] = "ok" if await broker_reachable(bootstrap_servers) else "unreachable"
+        ready = all(v == "ok" for v in checks.values())
+        return JSONResponse(
+            {"status": "ready" if ready else "not ready", "checks": checks}, status_code=200 if ready else 503
+        )
+
+    @app.get("/metrics", include_in_schema=False)
+    async def metrics() -> Response:
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)

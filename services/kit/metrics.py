@@ -1,0 +1,60 @@
+"""Prometheus metrics shared by every service, and the ASGI middleware that records HTTP requests."""
+
+from __future__ import annotations
+
+import time
+
+from prometheus_client import Counter, Gauge, Histogram
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+HTTP_REQUESTS = Counter(
+    "http_requests_total",
+    "HTTP requests by route template, method and status",
+    ["service", "route", "method", "status"],
+)
+HTTP_LATENCY = Histogram(
+    "http_request_duration_seconds",
+    "HTTP request latency by route template and method",
+    ["service", "route", "method"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
+)
+OUTBOX_BACKLOG = Gauge("outbox_backlog", "Committed outbox events not yet published", ["service"])
+OUTBOX_PUBLISHED = Counter("outbox_published_total", "Outbox events published to Kafka", ["service"])
+EVENTS_CONSUMED = Counter("events_consumed_total", "Events applied by a consumer", ["service", "consumer", "topic"])
+EVENTS_DUPLICATE = Counter(
+    "events_duplicate_total", "Events skipped because the inbox had them already", ["service", "consumer", "topic"]
+)
+EVENTS_FAILED = Counter("events_failed_total", "Failed attempts to apply an event", ["service", "consumer", "topic"])
+EVENTS_DEAD_LETTERED = Counter(
+    "events_dead_lettered_total", "Events sent to the dead-letter topic", ["service", "consumer", "topic"]
+)
+
+
+class MetricsMiddleware:
+    """Counts and times requests by route template, never by raw path (no id in a label)."""
+
+    def __init__(self, app: ASGIApp, service: str) -> None:
+        self.app = app
+        self.service = service
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        start = time.perf_counter()
+        status = 500
+
+        async def send_wrapper(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_wrapper)
+        finally:
+            route = scope.get("route")
+            template = getattr(route, "path", None) or "unmatched"
+            method = scope["method"]
+            HTTP_REQUESTS.labels(self.service, template, method, str(status)).inc()
+            HTTP_LATENCY.labels(self.service, template, method).observe(time.perf_counter() - start)

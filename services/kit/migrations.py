@@ -1,0 +1,97 @@
+"""Alembic plumbing shared by the services: each service keeps its own versions folder and
+migrates only its own tables plus the kit's (outbox, inbox, idempotency)."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from alembic import command, context
+from alembic.config import Config
+from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import create_async_engine
+from sqlmodel import SQLModel
+
+from . import idempotency, inbox, outbox
+
+KIT_TABLES = frozenset(
+    {outbox.OutboxMessage.__tablename__, inbox.InboxEntry.__tablename__, idempotency.IdempotencyRecord.__tablename__}
+)
+SERVICES_DIR = Path(__file__).resolve().parent.parent
+
+
+def alembic_config(service: str, url: str) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(SERVICES_DIR / service / "migrations"))
+    config.set_main_option("sqlalchemy.url", url)
+    return config
+
+
+def upgrade(service: str, url: str) -> None:
+    """Migrate a service's database to head (creates SQLite parent folders)."""
+    if url.startswith("sqlite") and ":///" in url:
+        Path(url.split(":///", 1)[1]).parent.mkdir(parents=True, exist_ok=True)
+    command.upgrade(alembic_config(service, url), "head")
+
+
+def run_env(service_tables: Iterable[str], *, include_kit_tables: bool = True) -> None:
+    """Body of every service's `migrations/env.py`."""
+    tables = (KIT_TABLES if include_kit_tables else frozenset()) | set(service_tables)
+
+    def include_name(name: str | None, type_: str, _: Any) -> bool:
+        return type_ != "table" or name in tables
+
+    url = context.config.get_main_option("sqlalchemy.url")
+    assert url is not None
+
+    def run(connection: Connection) -> None:
+        context.configure(
+            connection=connection,
+            target_metadata=SQLModel.metadata,
+            include_name=include_name,
+            render_as_batch=connection.dialect.name == "sqlite",
+            compare_type=True,
+        )
+        with context.begin_transaction():
+            context.run_migrations()
+
+    async def run_async() -> None:
+        engine = create_async_engine(url)
+        async with engine.connect() as connection:
+            await connection.run_sync(run)
+            await connection.commit()
+        await engine.dispose()
+
+    if context.is_offline_mode():
+        context.configure(url=url, target_metadata=SQLModel.metadata, include_name=include_name, literal_binds=True)
+        with context.begin_transaction():
+            context.run_migrations()
+    else:
+        asyncio.run(run_async())
+
+
+def autogenerate(service: str, message: str) -> None:
+    """Write a new revision for a service by diffing its tables against a scratch SQLite database."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as scratch:
+        url = f"sqlite+aiosqlite:///{scratch}/scratch.db"
+        upgrade(service, url)
+        command.revision(alembic_config(service, url), message=message, autogenerate=True)
+
+
+USAGE = """usage:
+  python -m services.kit.migrations upgrade <service> <database-url>
+  python -m services.kit.migrations revision <service> <message>"""
+
+if __name__ == "__main__":
+    match sys.argv[1:]:
+        case ["upgrade", service, url]:
+            upgrade(service, url)
+        case ["revision", service, message]:
+            autogenerate(service, message)
+        case _:
+            sys.exit(USAGE)

@@ -1,0 +1,172 @@
+"""Transactional outbox: events are written with the state change and relayed to Kafka after commit.
+
+The relay claims committed rows in id order (`FOR UPDATE SKIP LOCKED` on PostgreSQL, so two
+relays never send the same row at once), holds back any key whose earlier unsent row another
+relay holds, publishes, and marks rows sent in the same transaction that claimed them. A crash
+before that commit leaves the rows unsent: they go out again and the consumers' inbox drops the
+repeat.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import datetime, timedelta
+
+import sqlalchemy as sa
+from aiokafka import AIOKafkaProducer
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import Field, SQLModel, col, select
+
+from contracts.envelope import CloudEvent
+
+from .db import Database, UTCDateTime, utcnow
+from .faults import crash_point
+from .metrics import OUTBOX_BACKLOG, OUTBOX_PUBLISHED
+
+log = logging.getLogger(__name__)
+
+PENDING_FLAG = "outbox_pending"
+
+
+class OutboxMessage(SQLModel, table=True):
+    __tablename__ = "outbox_message"
+    __table_args__ = (sa.Index("ix_outbox_message_unsent", "sent_at", "id"),)
+
+    id: int | None = Field(default=None, sa_type=sa.BigInteger, primary_key=True)
+    topic: str
+    key: str = Field(index=True)
+    event_id: str
+    payload: bytes = Field(sa_type=sa.LargeBinary)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    sent_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    attempts: int = 0
+    next_attempt_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    last_error: str | None = None
+
+
+def add_event(session: AsyncSession, topic: str, key: str, event: CloudEvent) -> None:
+    """Queue an event in the caller's transaction; it leaves only if the transaction commits."""
+    session.add(OutboxMessage(topic=topic, key=key, event_id=event.id, payload=event.to_bytes()))
+    session.info[PENDING_FLAG] = True
+
+
+class OutboxRelay:
+    def __init__(
+        self,
+        db: Database,
+        producer: AIOKafkaProducer,
+        *,
+        service: str,
+        batch_size: int = 200,
+        idle_interval_s: float = 0.5,
+        max_backoff_s: float = 30.0,
+    ) -> None:
+        self.db = db
+        self.producer = producer
+        self.service = service
+        self.batch_size = batch_size
+        self.idle_interval_s = idle_interval_s
+        self.max_backoff_s = max_backoff_s
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def wake_if_pending(self, session: AsyncSession) -> None:
+        if session.info.pop(PENDING_FLAG, False):
+            self._wake.set()
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self.run(), name=f"{self.service}-outbox-relay")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            try:
+                await self._task
+            except asyncio.CancelledError:
+                pass
+            self._task = None
+
+    async def run(self) -> None:
+        while True:
+            try:
+                sent = await self.relay_once()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("outbox relay round failed")
+                sent = 0
+                await asyncio.sleep(1.0)
+            if sent == 0:
+                await self._update_backlog()
+                self._wake.clear()
+                try:
+                    await asyncio.wait_for(self._wake.wait(), self.idle_interval_s)
+                except TimeoutError:
+                    pass
+
+    async def relay_once(self) -> int:
+        """Publish one batch of committed events; returns how many were sent."""
+        async with self.db.sessionmaker() as session, session.begin():
+            now = utcnow()
+            query = (
+                select(OutboxMessage)
+                .where(col(OutboxMessage.sent_at).is_(None))
+                .where(sa.or_(col(OutboxMessage.next_attempt_at).is_(None), col(OutboxMessage.next_attempt_at) <= now))
+                .order_by(col(OutboxMessage.id))
+                .limit(self.batch_size)
+            )
+            if self.db.is_postgres:
+                query = query.with_for_update(skip_locked=True)
+            rows = list((await session.execute(query)).scalars())
+            if not rows:
+                return 0
+            rows = await self._in_key_order(session, rows)
+            crash_point("relay.after_claim")
+            futures = [
+                await self.producer.send(row.topic, row.payload, key=row.key.encode(), headers=_headers(row))
+                for row in rows
+            ]
+            results = await asyncio.gather(*futures, return_exceptions=True)
+            crash_point("relay.after_publish")
+            sent = 0
+            for row, result in zip(rows, results, strict=True):
+                if isinstance(result, BaseException):
+                    row.attempts += 1
+                    delay = min(self.max_backoff_s, 0.5 * 2 ** (row.attempts - 1))
+                    row.next_attempt_at = now + timedelta(seconds=delay)
+                    row.last_error = repr(result)[:500]
+                    log.warning("outbox publish failed", extra={"topic": row.topic, "attempts": row.attempts})
+                else:
+                    row.sent_at = utcnow()
+                    sent += 1
+            OUTBOX_PUBLISHED.labels(self.service).inc(sent)
+            return sent
+
+    async def _in_key_order(self, session: AsyncSession, rows: list[OutboxMessage]) -> list[OutboxMessage]:
+        """Drop rows of any key whose earliest unsent row is not in this batch (another relay has it,
+        or it waits for a retry), so one key's events never overtake each other."""
+        keys = {row.key for row in rows}
+        heads = await session.execute(
+            select(OutboxMessage.key, sa.func.min(OutboxMessage.id))
+            .where(col(OutboxMessage.sent_at).is_(None))
+            .where(col(OutboxMessage.key).in_(keys))
+            .group_by(col(OutboxMessage.key))
+        )
+        claimed = {row.id for row in rows}
+        blocked = {key for key, head_id in heads if head_id not in claimed}
+        return [row for row in rows if row.key not in blocked]
+
+    async def _update_backlog(self) -> None:
+        async with self.db.sessionmaker() as session:
+            count = await session.scalar(
+                select(sa.func.count()).select_from(OutboxMessage).where(col(OutboxMessage.sent_at).is_(None))
+            )
+        OUTBOX_BACKLOG.labels(self.service).set(count or 0)
+
+
+def _headers(row: OutboxMessage) -> list[tuple[str, bytes]]:
+    return [("ce_id", row.event_id.encode()), ("content-type", b"application/cloudevents+json")]

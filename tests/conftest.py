@@ -1,0 +1,50 @@
+"""Test session fixtures: a real tansu broker on a free port and fresh PostgreSQL databases
+migrated by Alembic. Nothing here mocks the database or the broker."""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import AsyncIterator, Iterator
+
+import pytest
+
+from tests.support import PostgresDatabases, free_port, tansu_binary, wait_for_port
+
+
+@pytest.fixture(scope="session")
+def kafka_bootstrap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A tansu broker with memory storage, started for this test session and stopped after it."""
+    port = free_port()
+    url = f"tcp://127.0.0.1:{port}"
+    log = (tmp_path_factory.mktemp("tansu") / "tansu.log").open("wb")
+    process = subprocess.Popen(
+        [
+            tansu_binary(),
+            "broker",
+            "--listener-url",
+            url,
+            "--advertised-listener-url",
+            url,
+            "--storage-engine",
+            "memory://tansu/",
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        wait_for_port(port)
+        yield f"127.0.0.1:{port}"
+    finally:
+        process.terminate()
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        log.close()
+
+
+@pytest.fixture(scope="session")
+async def databases() -> AsyncIterator[PostgresDatabases]:
+    dbs = PostgresDatabases()
+    yield dbs
+    await dbs.drop_all()
