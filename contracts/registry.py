@@ -58,6 +58,8 @@ class PersonSnapshot(BaseModel):
     person_id: uuid.UUID
     subject_ref: str = Field(description="HMAC-SHA256 of the id number under the shared subject key")
     version: int = Field(ge=1)
+    name_masked: str = Field(description="Name with all but the first character masked, for public notices")
+    id_number_masked: str = Field(description="`500153********123X`: never the raw id number")
     gender: Literal["male", "female"]
     birth_date: date
     hukou_type: Literal["urban", "rural"]

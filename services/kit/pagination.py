@@ -1,0 +1,40 @@
+"""Cursor pagination for every list: `limit` and an opaque `cursor`, answered with `next_cursor`."""
+
+from __future__ import annotations
+
+import base64
+import json
+from typing import Annotated, Any, Generic, TypeVar
+
+from fastapi import Query
+from pydantic import BaseModel
+
+from .errors import Unprocessable
+
+ItemT = TypeVar("ItemT")
+
+LimitQuery = Annotated[int, Query(ge=1, le=500, description="Page size")]
+CursorQuery = Annotated[str | None, Query(description="`next_cursor` of the previous page")]
+
+
+class Page(BaseModel, Generic[ItemT]):
+    items: list[ItemT]
+    next_cursor: str | None = None
+
+
+def encode_cursor(position: dict[str, Any]) -> str:
+    return base64.urlsafe_b64encode(json.dumps(position, separators=(",", ":")).encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str | None) -> dict[str, Any] | None:
+    """Decode a cursor from `encode_cursor`; a cursor that was not made by us is a 422."""
+    if cursor is None:
+        return None
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        position = json.loads(base64.urlsafe_b64decode(padded.encode()))
+    except (ValueError, UnicodeDecodeError):
+        raise Unprocessable("cursor is not one this service issued", slug="invalid-cursor") from None
+    if not isinstance(position, dict):
+        raise Unprocessable("cursor is not one this service issued", slug="invalid-cursor")
+    return position
