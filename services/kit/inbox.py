@@ -83,6 +83,8 @@ class ConsumerRunner:
             auto_offset_reset="earliest",
             session_timeout_ms=self.settings.kafka_session_timeout_ms,
             heartbeat_interval_ms=max(500, self.settings.kafka_session_timeout_ms // 6),
+            # Return a fetch as soon as a record is there: facts must reach projections quickly.
+            fetch_max_wait_ms=50,
         )
         await self._consumer.start()
         self._task = asyncio.create_task(self._run(), name=f"{self.service}-{self.consumer_name}")

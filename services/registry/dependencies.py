@@ -1,0 +1,26 @@
+"""Typed dependencies of the registry's routes."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from services.kit.db import SessionDep
+from services.registry.employments.service import EmploymentService
+from services.registry.persons.service import PersonService
+
+
+def person_service(request: Request, session: SessionDep) -> PersonService:
+    state = request.app.state
+    return PersonService(session, state.id_protector, state.subject_key)
+
+
+PersonServiceDep = Annotated[PersonService, Depends(person_service)]
+
+
+def employment_service(persons: PersonServiceDep) -> EmploymentService:
+    return EmploymentService(persons.session, persons)
+
+
+EmploymentServiceDep = Annotated[EmploymentService, Depends(employment_service)]

@@ -1,0 +1,69 @@
+"""Routes of employment registration and social-insurance months."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Response
+
+from services.kit.identity import Caller, require_scope
+from services.registry.dependencies import EmploymentServiceDep
+from services.registry.employments.schemas import (
+    ContributionsCreate,
+    ContributionsRecorded,
+    EmploymentCreate,
+    EmploymentEnd,
+    EmploymentRead,
+)
+from services.registry.employments.service import EmploymentService
+from services.registry.tables import Employment
+
+router = APIRouter(prefix="/registry/v1", tags=["employments"])
+
+Reader = Annotated[Caller, Depends(require_scope("registry:read"))]
+Writer = Annotated[Caller, Depends(require_scope("registry:write"))]
+
+
+async def to_read(employment: Employment, service: EmploymentService) -> EmploymentRead:
+    snapshot = await service.snapshot(employment)
+    return EmploymentRead(
+        **snapshot.model_dump(exclude={"version"}), version=employment.version, created_at=employment.created_at
+    )
+
+
+@router.post(
+    "/persons/{person_id}/employments",
+    status_code=201,
+    response_model=EmploymentRead,
+    summary="Record an employment; closes the open unemployment registration",
+)
+async def record_employment(
+    person_id: uuid.UUID, body: EmploymentCreate, _: Writer, service: EmploymentServiceDep, response: Response
+) -> EmploymentRead:
+    employment = await service.record(person_id, body)
+    response.headers["Location"] = f"/registry/v1/employments/{employment.employment_id}"
+    return await to_read(employment, service)
+
+
+@router.get("/employments/{employment_id}", response_model=EmploymentRead, summary="Read an employment")
+async def read_employment(employment_id: uuid.UUID, _: Reader, service: EmploymentServiceDep) -> EmploymentRead:
+    return await to_read(await service.get(employment_id), service)
+
+
+@router.post("/employments/{employment_id}/end", response_model=EmploymentRead, summary="End an employment")
+async def end_employment(
+    employment_id: uuid.UUID, body: EmploymentEnd, _: Writer, service: EmploymentServiceDep
+) -> EmploymentRead:
+    return await to_read(await service.end(employment_id, body.ended_on, body.reason), service)
+
+
+@router.post(
+    "/employments/{employment_id}/contributions",
+    response_model=ContributionsRecorded,
+    summary="Record social-insurance months paid in an employment; a month on record changes nothing",
+)
+async def record_contributions(
+    employment_id: uuid.UUID, body: ContributionsCreate, _: Writer, service: EmploymentServiceDep
+) -> ContributionsRecorded:
+    return await service.record_contributions(employment_id, body)

@@ -1,0 +1,62 @@
+"""Which difficulty categories (就业困难人员) hold for a person today, from facts and registry state."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from contracts.registry import DifficultyCategory
+
+# Agency datasets that give a category; adding one is a line here (and its dataset in sharing).
+DATASET_CATEGORIES: dict[tuple[str, str], str] = {
+    ("civil_affairs", "dibao"): "low_income_family",
+}
+
+
+@dataclass(frozen=True)
+class CategoryFact:
+    category: str
+    source: str
+    valid_from: date | None
+    valid_until: date | None
+
+
+def _years_later(born: date, years: int) -> date:
+    try:
+        return born.replace(year=born.year + years)
+    except ValueError:  # born on 29 February
+        return born.replace(year=born.year + years, day=28)
+
+
+def active_categories(
+    *,
+    facts: list[CategoryFact],
+    gender: str,
+    birth_date: date,
+    unemployed_since: date | None,
+    today: date,
+) -> list[DifficultyCategory]:
+    """Categories in force on `today`, sorted by code.
+
+    A fact gives its category from `valid_from` until `valid_until` inclusive; `age_4050` is derived:
+    a registered unemployed woman aged 40+ or man aged 50+, from the later of registration and birthday.
+    """
+    found: dict[str, DifficultyCategory] = {}
+    for fact in facts:
+        starts = fact.valid_from or date.min
+        if starts <= today and (fact.valid_until is None or fact.valid_until >= today):
+            found[fact.category] = DifficultyCategory.model_validate(
+                {
+                    "category": fact.category,
+                    "source": fact.source,
+                    "valid_from": fact.valid_from or today,
+                    "valid_until": fact.valid_until,
+                }
+            )
+    if unemployed_since is not None:
+        threshold = _years_later(birth_date, 40 if gender == "female" else 50)
+        if threshold <= today:
+            found["age_4050"] = DifficultyCategory(
+                category="age_4050", source="registry", valid_from=max(threshold, unemployed_since)
+            )
+    return [found[code] for code in sorted(found)]

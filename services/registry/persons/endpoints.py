@@ -1,0 +1,130 @@
+"""Routes of people and unemployment registration."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, Query, Response
+
+from services.kit.errors import Forbidden, Unprocessable
+from services.kit.identifiers import InvalidIdentifier, normalize_id_number
+from services.kit.identity import Caller, require_scope
+from services.kit.pagination import CursorQuery, LimitQuery, Page, decode_cursor, encode_cursor
+from services.registry.dependencies import PersonServiceDep
+from services.registry.persons.schemas import (
+    PersonCreate,
+    PersonRead,
+    UnemploymentRegistrationCreate,
+    UnemploymentRegistrationRead,
+)
+from services.registry.persons.service import PersonService, PersonState
+from services.registry.tables import UnemploymentRegistration
+
+router = APIRouter(prefix="/registry/v1", tags=["persons"])
+
+Reader = Annotated[Caller, Depends(require_scope("registry:read"))]
+Writer = Annotated[Caller, Depends(require_scope("registry:write"))]
+SENSITIVE = {"released_prisoner", "drug_rehab"}
+
+
+def to_read(state: PersonState, caller: Caller, service: PersonService, reveal: bool = False) -> PersonRead:
+    person = state.person
+    sensitive = caller.has("registry:sensitive")
+    return PersonRead(
+        person_id=person.person_id,
+        id_number_masked=person.id_number_masked,
+        id_number=service.reveal_id_number(person) if reveal else None,
+        name=person.name,
+        phone=person.phone,
+        gender=person.gender,
+        birth_date=person.birth_date,
+        hukou_type=person.hukou_type,
+        hukou_local=person.hukou_local,
+        town=person.town,
+        education=person.education,
+        graduation_date=person.graduation_date,
+        status=state.status,
+        deceased_on=person.deceased_on,
+        household_no=person.household_no,
+        difficulty_categories=[c for c in state.categories if sensitive or c.category not in SENSITIVE],
+        unemployment_registrations=state.registration_states(),
+        version=person.version,
+        created_at=person.created_at,
+        updated_at=person.updated_at,
+    )
+
+
+@router.post(
+    "/persons",
+    status_code=201,
+    response_model=PersonRead,
+    summary="Register a person",
+    responses={409: {"description": "Already registered; `person_id` names the existing person"}},
+)
+async def register_person(
+    body: PersonCreate, caller: Writer, service: PersonServiceDep, response: Response
+) -> PersonRead:
+    state = await service.register(body)
+    response.headers["Location"] = f"/registry/v1/persons/{state.person.person_id}"
+    return to_read(state, caller, service)
+
+
+@router.get("/persons", response_model=Page[PersonRead], summary="List or find people")
+async def list_persons(
+    caller: Reader,
+    service: PersonServiceDep,
+    limit: LimitQuery = 50,
+    cursor: CursorQuery = None,
+    id_number: Annotated[str | None, Query(description="Find one person by id number (blind index)")] = None,
+) -> Page[PersonRead]:
+    position = decode_cursor(cursor)
+    try:
+        after = uuid.UUID(position["after"]) if position else None
+    except (KeyError, ValueError):
+        raise Unprocessable("cursor is not one this service issued", slug="invalid-cursor") from None
+    index = None
+    if id_number is not None:
+        try:
+            index = service.protector.blind_index(normalize_id_number(id_number))
+        except InvalidIdentifier as exc:
+            raise Unprocessable(str(exc), slug="invalid-id-number") from None
+    people = await service.repo.page(limit=limit, after=after, index=index)
+    items = [to_read(await service.state(p), caller, service) for p in people[:limit]]
+    next_cursor = encode_cursor({"after": str(people[limit - 1].person_id)}) if len(people) > limit else None
+    return Page[PersonRead](items=items, next_cursor=next_cursor)
+
+
+@router.get("/persons/{person_id}", response_model=PersonRead, summary="Read a person")
+async def read_person(
+    person_id: uuid.UUID,
+    caller: Reader,
+    service: PersonServiceDep,
+    reveal: Annotated[
+        Literal["id_number"] | None, Query(description="`id_number` shows the full id number (registry:sensitive)")
+    ] = None,
+) -> PersonRead:
+    if reveal is not None and not caller.has("registry:sensitive"):
+        raise Forbidden(
+            "revealing the id number needs the scope 'registry:sensitive'", required_scope="registry:sensitive"
+        )
+    state = await service.state(await service.get(person_id))
+    return to_read(state, caller, service, reveal=reveal is not None)
+
+
+@router.post(
+    "/persons/{person_id}/unemployment-registrations",
+    status_code=201,
+    response_model=UnemploymentRegistrationRead,
+    summary="Register a person as unemployed (失业登记)",
+)
+async def register_unemployment(
+    person_id: uuid.UUID, body: UnemploymentRegistrationCreate, caller: Writer, service: PersonServiceDep
+) -> UnemploymentRegistrationRead:
+    registration: UnemploymentRegistration = await service.register_unemployment(person_id, body.registered_on)
+    return UnemploymentRegistrationRead(
+        registration_id=registration.registration_id,
+        person_id=registration.person_id,
+        registered_on=registration.registered_on,
+        closed_on=registration.closed_on,
+    )

@@ -1,0 +1,65 @@
+"""Every query of the persons feature."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col, select
+
+from services.registry.tables import Employment, Person, PersonFact, UnemploymentRegistration
+
+
+class PersonRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def get(self, person_id: uuid.UUID, *, for_update: bool = False) -> Person | None:
+        return await self.session.get(Person, person_id, with_for_update=for_update)
+
+    async def by_id_number_index(self, index: str) -> Person | None:
+        result = await self.session.execute(select(Person).where(Person.id_number_index == index))
+        return result.scalar_one_or_none()
+
+    async def by_subject_ref(self, subject_ref: str, *, for_update: bool = False) -> Person | None:
+        query = select(Person).where(Person.subject_ref == subject_ref)
+        if for_update:
+            query = query.with_for_update()
+        return (await self.session.execute(query)).scalar_one_or_none()
+
+    async def registrations(self, person_id: uuid.UUID) -> list[UnemploymentRegistration]:
+        result = await self.session.execute(
+            select(UnemploymentRegistration)
+            .where(UnemploymentRegistration.person_id == person_id)
+            .order_by(col(UnemploymentRegistration.registered_on), col(UnemploymentRegistration.created_at))
+        )
+        return list(result.scalars())
+
+    async def open_registration(self, person_id: uuid.UUID) -> UnemploymentRegistration | None:
+        result = await self.session.execute(
+            select(UnemploymentRegistration)
+            .where(UnemploymentRegistration.person_id == person_id)
+            .where(col(UnemploymentRegistration.closed_on).is_(None))
+        )
+        return result.scalar_one_or_none()
+
+    async def open_employments(self, person_id: uuid.UUID) -> list[Employment]:
+        result = await self.session.execute(
+            select(Employment).where(Employment.person_id == person_id).where(col(Employment.ended_on).is_(None))
+        )
+        return list(result.scalars())
+
+    async def facts(self, subject_ref: str) -> list[PersonFact]:
+        result = await self.session.execute(select(PersonFact).where(PersonFact.subject_ref == subject_ref))
+        return list(result.scalars())
+
+    async def page(
+        self, *, limit: int, after: uuid.UUID | None, status_filter: Any = None, index: str | None = None
+    ) -> list[Person]:
+        query = select(Person).order_by(col(Person.person_id)).limit(limit + 1)
+        if after is not None:
+            query = query.where(col(Person.person_id) > after)
+        if index is not None:
+            query = query.where(Person.id_number_index == index)
+        return list((await self.session.execute(query)).scalars())

@@ -1,0 +1,22 @@
+"""Settings of the registry service (env prefix REGISTRY_)."""
+
+from __future__ import annotations
+
+from pydantic import SecretStr
+from pydantic_settings import SettingsConfigDict
+
+from services.kit.settings import ServiceSettings
+
+# Development defaults only (base64 of 32 bytes); production sets its own through the environment.
+DEV_ID_NUMBER_KEY = "ZGV2LWlkLW51bWJlci1lbmNyeXB0aW9uLWtleS0zMmI="
+DEV_BLIND_INDEX_KEY = "dev-blind-index-key-change-me"
+
+
+class RegistrySettings(ServiceSettings):
+    model_config = SettingsConfigDict(env_prefix="REGISTRY_", extra="ignore")
+
+    database_url: str = "sqlite+aiosqlite:///var/registry.db"
+    # AES-256-GCM key (base64, 32 bytes) that encrypts stored id numbers.
+    id_number_key: SecretStr = SecretStr(DEV_ID_NUMBER_KEY)
+    # HMAC key of the blind index used to find a person by id number; known to the registry only.
+    blind_index_key: SecretStr = SecretStr(DEV_BLIND_INDEX_KEY)

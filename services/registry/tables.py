@@ -1,0 +1,112 @@
+"""The registry's tables: people, unemployment registrations, employments, contribution months and
+the agency facts that give difficulty categories."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+
+import sqlalchemy as sa
+from sqlmodel import Field, SQLModel
+
+from services.kit.db import UTCDateTime, utcnow
+
+
+class Person(SQLModel, table=True):
+    __tablename__ = "registry_person"
+
+    person_id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    # AES-GCM ciphertext of the id number; found through the keyed blind index, never by value.
+    id_number_ciphertext: bytes = Field(sa_type=sa.LargeBinary)
+    id_number_index: str = Field(unique=True, max_length=64)
+    id_number_masked: str = Field(max_length=18)
+    subject_ref: str = Field(unique=True, max_length=64)
+    name: str = Field(max_length=100)
+    phone: str | None = Field(default=None, max_length=32)
+    gender: str = Field(max_length=6)
+    birth_date: date
+    hukou_type: str = Field(max_length=5)
+    hukou_local: bool | None = None
+    town: str | None = Field(default=None, max_length=100)
+    education: str | None = Field(default=None, max_length=50)
+    graduation_date: date | None = None
+    household_no: str | None = Field(default=None, max_length=64, index=True)
+    deceased_on: date | None = None
+    version: int = 1
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class UnemploymentRegistration(SQLModel, table=True):
+    __tablename__ = "registry_unemployment_registration"
+    __table_args__ = (
+        # At most one open registration per person, whatever the concurrency.
+        sa.Index(
+            "uq_registry_unemployment_open",
+            "person_id",
+            unique=True,
+            postgresql_where=sa.text("closed_on IS NULL"),
+            sqlite_where=sa.text("closed_on IS NULL"),
+        ),
+    )
+
+    registration_id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    person_id: uuid.UUID = Field(foreign_key="registry_person.person_id", index=True)
+    registered_on: date
+    closed_on: date | None = None
+    close_reason: str | None = Field(default=None, max_length=50)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class Employment(SQLModel, table=True):
+    __tablename__ = "registry_employment"
+
+    employment_id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    person_id: uuid.UUID = Field(foreign_key="registry_person.person_id", index=True)
+    employer_credit_code: str = Field(max_length=18, index=True)
+    employer_name: str = Field(max_length=200)
+    kind: str = Field(max_length=32)
+    started_on: date
+    contract_months: int | None = None
+    ended_on: date | None = None
+    end_reason: str | None = Field(default=None, max_length=200)
+    version: int = 1
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class ContributionMonth(SQLModel, table=True):
+    __tablename__ = "registry_contribution_month"
+
+    employment_id: uuid.UUID = Field(foreign_key="registry_employment.employment_id", primary_key=True)
+    month: str = Field(primary_key=True, max_length=7)
+    insurances: list[str] = Field(sa_type=sa.JSON)
+    recorded_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class PersonFact(SQLModel, table=True):
+    """The latest agency fact per (subject, agency, dataset); kept for people not registered yet too."""
+
+    __tablename__ = "registry_person_fact"
+    __table_args__ = (sa.UniqueConstraint("subject_ref", "agency", "dataset", name="uq_registry_fact_key"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    subject_ref: str = Field(max_length=64, index=True)
+    agency: str = Field(max_length=32)
+    dataset: str = Field(max_length=64)
+    fact_id: uuid.UUID
+    category: str = Field(max_length=32)
+    valid_from: date | None = None
+    valid_until: date | None = None
+    attributes: dict[str, object] = Field(default_factory=dict, sa_type=sa.JSON)
+    received_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+TABLES = frozenset(
+    {
+        Person.__tablename__,
+        UnemploymentRegistration.__tablename__,
+        Employment.__tablename__,
+        ContributionMonth.__tablename__,
+        PersonFact.__tablename__,
+    }
+)
