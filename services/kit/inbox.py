@@ -61,7 +61,6 @@ class ConsumerRunner:
         db: Database,
         producer: AIOKafkaProducer,
         settings: ServiceSettings,
-        on_applied: Callable[[], None] | None = None,
     ) -> None:
         self.service = service
         self.consumer_name = consumer
@@ -70,7 +69,6 @@ class ConsumerRunner:
         self.db = db
         self.producer = producer
         self.settings = settings
-        self.on_applied = on_applied
         self._consumer: AIOKafkaConsumer | None = None
         self._task: asyncio.Task[None] | None = None
 
@@ -136,8 +134,6 @@ class ConsumerRunner:
                 await asyncio.sleep(self.settings.consumer_backoff_s * 2 ** (attempts - 1))
                 continue
             (EVENTS_CONSUMED if applied else EVENTS_DUPLICATE).labels(*labels).inc()
-            if applied and self.on_applied is not None:
-                self.on_applied()
             return
 
     async def _apply_once(self, event: CloudEvent, record: ConsumerRecord[bytes, bytes]) -> bool:
