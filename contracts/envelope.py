@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 import builtins
+import re
 import uuid
 from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 PayloadT = TypeVar("PayloadT", bound=BaseModel)
 
 SPECVERSION = "1.0"
+# CloudEvents 1.0 REQUIRED attributes: a record on the wire without them is refused, never defaulted,
+# or a redelivery would get a new random id and slip past the inbox.
+WIRE_REQUIRED = ("id", "source", "specversion", "type")
+_ID_NUMBER_SHAPE = re.compile(r"^[0-9]{17}[0-9Xx]$")
 
 
 class CloudEvent(BaseModel):
@@ -39,6 +44,13 @@ class CloudEvent(BaseModel):
             raise ValueError(f"unsupported specversion {value!r}")
         return value
 
+    @field_validator("subject")
+    @classmethod
+    def _no_id_number(cls, value: str | None) -> str | None:
+        if value is not None and _ID_NUMBER_SHAPE.match(value):
+            raise ValueError("subject must be a person_id or subject_ref, never a resident id number")
+        return value
+
     @field_validator("time")
     @classmethod
     def _utc(cls, value: datetime) -> datetime:
@@ -51,7 +63,17 @@ class CloudEvent(BaseModel):
 
     @classmethod
     def from_bytes(cls, raw: bytes) -> CloudEvent:
-        return cls.model_validate_json(raw)
+        """Decode a structured-mode event; raises ValidationError when the bytes are not one."""
+        return cls.model_validate_json(raw, context={"wire": True})
+
+    @model_validator(mode="before")
+    @classmethod
+    def _required_on_the_wire(cls, value: Any, info: ValidationInfo) -> Any:
+        if isinstance(value, dict) and (info.context or {}).get("wire"):
+            missing = [name for name in WIRE_REQUIRED if name not in value]
+            if missing:
+                raise ValueError(f"missing required CloudEvents attributes: {', '.join(missing)}")
+        return value
 
     def payload(self, model: builtins.type[PayloadT]) -> PayloadT:
         return model.model_validate(self.data)

@@ -59,7 +59,9 @@ class PersonSnapshot(BaseModel):
     subject_ref: str = Field(description="HMAC-SHA256 of the id number under the shared subject key")
     version: int = Field(ge=1)
     name_masked: str = Field(description="Name with all but the first character masked, for public notices")
-    id_number_masked: str = Field(description="`500153********123X`: never the raw id number")
+    id_number_masked: str = Field(
+        pattern=r"^[0-9]{6}\*{8}[0-9]{3}[0-9X]$", description="`500153********123X`: never the raw id number"
+    )
     gender: Literal["male", "female"]
     birth_date: date
     hukou_type: Literal["urban", "rural"]

@@ -7,6 +7,7 @@ import subprocess
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
+from hypothesis import settings as hypothesis_settings
 
 from tests.support import PostgresDatabases, free_port, tansu_binary, wait_for_port
 
@@ -48,3 +49,8 @@ async def databases() -> AsyncIterator[PostgresDatabases]:
     dbs = PostgresDatabases()
     yield dbs
     await dbs.drop_all()
+
+
+# Hypothesis's per-example deadline is a timing threshold; on a shared 2-core machine it only flakes.
+hypothesis_settings.register_profile("project", deadline=None)
+hypothesis_settings.load_profile("project")

@@ -55,15 +55,23 @@ class ServiceUnavailable(DomainError):
     status, slug, title = 503, "unavailable", "Service unavailable"
 
 
-def problem_body(status: int, slug: str, title: str, detail: str, **extensions: Any) -> dict[str, Any]:
-    return {"type": PROBLEM_BASE + slug, "title": title, "status": status, "detail": detail, **extensions}
+def problem_body(
+    status: int, slug: str, title: str, detail: str, extensions: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    # The RFC 9457 members win over an extension of the same name.
+    return {**(extensions or {}), "type": PROBLEM_BASE + slug, "title": title, "status": status, "detail": detail}
 
 
 def problem_response(
-    status: int, slug: str, title: str, detail: str, headers: dict[str, str] | None = None, **extensions: Any
+    status: int,
+    slug: str,
+    title: str,
+    detail: str,
+    headers: dict[str, str] | None = None,
+    extensions: dict[str, Any] | None = None,
 ) -> JSONResponse:
     return JSONResponse(
-        problem_body(status, slug, title, detail, **extensions),
+        problem_body(status, slug, title, detail, extensions),
         status_code=status,
         media_type=PROBLEM_JSON,
         headers=headers,
@@ -77,7 +85,7 @@ def _location(loc: tuple[Any, ...] | list[Any]) -> str:
 def install_problem_handlers(app: FastAPI) -> None:
     @app.exception_handler(DomainError)
     async def _domain(_: Request, exc: DomainError) -> JSONResponse:
-        return problem_response(exc.status, exc.slug, exc.title, exc.detail, **exc.extensions)
+        return problem_response(exc.status, exc.slug, exc.title, exc.detail, extensions=exc.extensions)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
@@ -87,7 +95,9 @@ def install_problem_handlers(app: FastAPI) -> None:
         ]
         first = errors[0] if errors else {"location": "", "message": "invalid request"}
         detail = f"{first['location']}: {first['message']}" if first["location"] else str(first["message"])
-        return problem_response(422, "validation-error", "Request validation failed", detail, errors=errors)
+        return problem_response(
+            422, "validation-error", "Request validation failed", detail, extensions={"errors": errors}
+        )
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:

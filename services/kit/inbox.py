@@ -76,7 +76,7 @@ class ConsumerRunner:
         self._consumer = AIOKafkaConsumer(
             *self.topics,
             bootstrap_servers=self.settings.kafka_bootstrap_servers,
-            group_id=f"{self.service}.{self.consumer_name}",
+            group_id=f"{self.settings.kafka_consumer_group_prefix}{self.service}.{self.consumer_name}",
             enable_auto_commit=False,
             auto_offset_reset="earliest",
             session_timeout_ms=self.settings.kafka_session_timeout_ms,

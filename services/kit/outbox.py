@@ -33,7 +33,8 @@ class OutboxMessage(SQLModel, table=True):
     __tablename__ = "outbox_message"
     __table_args__ = (sa.Index("ix_outbox_message_unsent", "sent_at", "id"),)
 
-    id: int | None = Field(default=None, sa_type=sa.BigInteger, primary_key=True)
+    # SQLite numbers only INTEGER primary keys by itself; PostgreSQL gets a bigint.
+    id: int | None = Field(default=None, sa_type=sa.BigInteger().with_variant(sa.Integer(), "sqlite"), primary_key=True)
     topic: str
     key: str = Field(index=True)
     event_id: str

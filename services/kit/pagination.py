@@ -33,7 +33,7 @@ def decode_cursor(cursor: str | None) -> dict[str, Any] | None:
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
         position = json.loads(base64.urlsafe_b64decode(padded.encode()))
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
         raise Unprocessable("cursor is not one this service issued", slug="invalid-cursor") from None
     if not isinstance(position, dict):
         raise Unprocessable("cursor is not one this service issued", slug="invalid-cursor")

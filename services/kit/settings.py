@@ -23,6 +23,9 @@ class ServiceSettings(BaseSettings):
     kafka_enable_idempotence: bool = False
     kafka_topic_partitions: int = 3
     kafka_session_timeout_ms: int = 6000
+    # Consumer groups are `<prefix><service>.<consumer>`; a prefix keeps test runs or a replayed
+    # projection apart from the live groups on the same cluster.
+    kafka_consumer_group_prefix: str = ""
     # Signs the caller identity the gateway forwards; every service refuses unsigned requests.
     internal_secret: SecretStr = SecretStr(DEV_INTERNAL_SECRET)
     # Key of subject_ref = HMAC-SHA256(subject_key, id_number); the same in every service.

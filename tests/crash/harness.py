@@ -32,7 +32,7 @@ async def relay(database_url: str, bootstrap: str) -> None:
         await db.dispose()
 
 
-async def consume(database_url: str, bootstrap: str, topic: str, consumer: str) -> None:
+async def consume(database_url: str, bootstrap: str, topic: str, group_prefix: str) -> None:
     """Apply facts with the registry's real handler until killed at a crash point (or 60 s pass)."""
     settings = RegistrySettings(database_url=database_url, kafka_bootstrap_servers=bootstrap)
     db = Database(database_url)
@@ -44,12 +44,12 @@ async def consume(database_url: str, bootstrap: str, topic: str, consumer: str) 
     key = settings.subject_key.get_secret_value().encode()
     runner = ConsumerRunner(
         service="registry",
-        consumer=consumer,
+        consumer="facts",
         topics=[topic],
         handler=fact_handler(lambda session: PersonService(session, protector, key)),
         db=db,
         producer=producer,
-        settings=ServiceSettings(kafka_bootstrap_servers=bootstrap),
+        settings=ServiceSettings(kafka_bootstrap_servers=bootstrap, kafka_consumer_group_prefix=group_prefix),
     )
     await runner.start()
     await asyncio.sleep(60)
@@ -60,7 +60,7 @@ if __name__ == "__main__":
     match sys.argv[1:]:
         case ["relay", url, bootstrap]:
             asyncio.run(relay(url, bootstrap))
-        case ["consume", url, bootstrap, topic, consumer]:
-            asyncio.run(consume(url, bootstrap, topic, consumer))
+        case ["consume", url, bootstrap, topic, group_prefix]:
+            asyncio.run(consume(url, bootstrap, topic, group_prefix))
         case _:
-            sys.exit("usage: harness.py relay URL BOOTSTRAP | consume URL BOOTSTRAP TOPIC CONSUMER")
+            sys.exit("usage: harness.py relay URL BOOTSTRAP | consume URL BOOTSTRAP TOPIC GROUP_PREFIX")

@@ -129,7 +129,8 @@ async def test_relay_killed_after_commit_and_again_after_publish_still_delivers_
     kafka_bootstrap: str, databases: PostgresDatabases
 ) -> None:
     topic = f"crash.relay.{uuid.uuid4().hex[:8]}"
-    settings = ServiceSettings(kafka_bootstrap_servers=kafka_bootstrap)
+    prefix = f"crash{uuid.uuid4().hex[:8]}."
+    settings = ServiceSettings(kafka_bootstrap_servers=kafka_bootstrap, kafka_consumer_group_prefix=prefix)
     await ensure_topics(settings, [topic])
     sender_url = await databases.migrated("registry")
     sender = Database(sender_url)
@@ -197,7 +198,8 @@ async def test_consumer_killed_between_its_effect_and_its_offset_commit_applies_
     kafka_bootstrap: str, databases: PostgresDatabases
 ) -> None:
     topic = f"crash.consumer.{uuid.uuid4().hex[:8]}"
-    settings = ServiceSettings(kafka_bootstrap_servers=kafka_bootstrap)
+    prefix = f"crash{uuid.uuid4().hex[:8]}."
+    settings = ServiceSettings(kafka_bootstrap_servers=kafka_bootstrap, kafka_consumer_group_prefix=prefix)
     await ensure_topics(settings, [topic])
     url = await databases.migrated("registry")
     db = Database(url)
@@ -209,7 +211,7 @@ async def test_consumer_killed_between_its_effect_and_its_offset_commit_applies_
     await producer.send_and_wait(topic, event.to_bytes(), key=ref.encode())
 
     # the consumer commits the effect, then dies before committing the offset
-    exit_code = await run_harness("consume", url, kafka_bootstrap, topic, "facts", crash_at="consumer.after_effect")
+    exit_code = await run_harness("consume", url, kafka_bootstrap, topic, prefix, crash_at="consumer.after_effect")
     assert exit_code == KILLED
     async with db.sessionmaker() as session:
         person = await session.get(Person, person_id)

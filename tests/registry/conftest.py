@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import AsyncIterator
 
 import pytest_asyncio
@@ -14,7 +15,13 @@ from tests.support import PostgresDatabases, ServiceClient, running
 @pytest_asyncio.fixture(scope="module", loop_scope="session")
 async def registry(kafka_bootstrap: str, databases: PostgresDatabases) -> AsyncIterator[ServiceClient]:
     url = await databases.migrated("registry")
-    app = create_app(RegistrySettings(database_url=url, kafka_bootstrap_servers=kafka_bootstrap))
+    app = create_app(
+        RegistrySettings(
+            database_url=url,
+            kafka_bootstrap_servers=kafka_bootstrap,
+            kafka_consumer_group_prefix=f"t{uuid.uuid4().hex[:8]}.",
+        )
+    )
     async with running(app) as client:
         client.app = app  # type: ignore[attr-defined]
         yield client

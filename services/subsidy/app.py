@@ -1,0 +1,37 @@
+"""Composition root of the subsidy service: programmes, applications, budgets and payments,
+over its own projection of the registry."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from contracts.topics import REGISTRY_EMPLOYMENT, REGISTRY_PERSON, SUBSIDY_APPLICATION, SUBSIDY_PAYMENT
+from services.kit.app import ServiceDefinition, Subscription, create_service_app
+from services.subsidy.applications.endpoints import router as applications_router
+from services.subsidy.budgets.endpoints import router as budgets_router
+from services.subsidy.payments.endpoints import router as payments_router
+from services.subsidy.programmes.endpoints import router as programmes_router
+from services.subsidy.projections.handlers import registry_projection
+from services.subsidy.settings import SubsidySettings
+
+DESCRIPTION = """Subsidy programmes of the plan (补贴), applications evaluated rule by rule with evidence,
+four-eyes decisions, yearly budgets that are never overspent, and payments settled by the treasury.
+
+A one-time programme pays a beneficiary at most once, enforced by the database."""
+
+
+def create_app(settings: SubsidySettings | None = None) -> FastAPI:
+    settings = settings or SubsidySettings()
+    return create_service_app(
+        ServiceDefinition(
+            name="subsidy",
+            title="Subsidy",
+            description=DESCRIPTION,
+            routers=[programmes_router, applications_router, budgets_router, payments_router],
+            publishes=[SUBSIDY_APPLICATION, SUBSIDY_PAYMENT],
+            subscriptions=[
+                Subscription(settings.projection_consumer, [REGISTRY_PERSON, REGISTRY_EMPLOYMENT], registry_projection)
+            ],
+        ),
+        settings,
+    )

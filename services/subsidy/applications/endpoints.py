@@ -1,0 +1,122 @@
+"""Routes of subsidy applications and their four-eyes decision."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Response
+
+from contracts.subsidy import ApplicationStatus
+from services.kit.errors import Unprocessable
+from services.kit.identity import Caller, require_scope
+from services.kit.pagination import CursorQuery, LimitQuery, Page, decode_cursor, encode_cursor
+from services.subsidy.applications.schemas import ApplicationCreate, ApplicationRead, DecisionCreate
+from services.subsidy.applications.service import ApplicationView
+from services.subsidy.dependencies import ApplicationServiceDep
+from services.subsidy.money import cny
+
+router = APIRouter(prefix="/subsidy/v1", tags=["applications"])
+
+Reader = Annotated[Caller, Depends(require_scope("subsidy:read"))]
+Applicant = Annotated[Caller, Depends(require_scope("subsidy:apply"))]
+Reviewer = Annotated[Caller, Depends(require_scope("subsidy:review"))]
+
+
+def to_read(view: ApplicationView) -> ApplicationRead:
+    a, payment = view.application, view.payment
+    return ApplicationRead.model_validate(
+        {
+            "application_id": a.application_id,
+            "programme": a.programme,
+            "status": a.status,
+            "beneficiary_person_id": a.beneficiary_person_id,
+            "applicant": {
+                "kind": a.applicant_kind,
+                "credit_code": a.applicant_credit_code,
+                "person_id": a.applicant_person_id,
+            },
+            "employment_id": a.employment_id,
+            "checks": a.checks,
+            "amount": cny(a.amount_fen),
+            "amount_fen": a.amount_fen,
+            "evaluated_on": a.evaluated_on,
+            "submitted_by": a.submitted_by,
+            "decided_by": a.decided_by,
+            "decision_note": a.decision_note,
+            "decided_at": a.decided_at,
+            "payment": {"payment_id": payment.payment_id, "status": payment.status} if payment else None,
+            "created_at": a.created_at,
+            "updated_at": a.updated_at,
+        }
+    )
+
+
+@router.post(
+    "/applications",
+    status_code=201,
+    response_model=ApplicationRead,
+    summary="Apply for a subsidy; the rules are evaluated at once",
+    responses={
+        409: {"description": "An application for this beneficiary is in progress; `application_id` names it"},
+        422: {"description": "Unknown programme, beneficiary or employment, or a malformed request"},
+    },
+)
+async def submit_application(
+    body: ApplicationCreate, caller: Applicant, service: ApplicationServiceDep, response: Response
+) -> ApplicationRead:
+    application = await service.apply(body, caller)
+    response.headers["Location"] = f"/subsidy/v1/applications/{application.application_id}"
+    return to_read(ApplicationView(application, None))
+
+
+@router.get("/applications", response_model=Page[ApplicationRead], summary="List applications")
+async def list_applications(
+    _: Reader,
+    service: ApplicationServiceDep,
+    limit: LimitQuery = 50,
+    cursor: CursorQuery = None,
+    status: Annotated[ApplicationStatus | None, Query(description="Only this status")] = None,
+    programme: Annotated[str | None, Query(description="Only this programme")] = None,
+    beneficiary_person_id: Annotated[uuid.UUID | None, Query(description="Only this beneficiary")] = None,
+) -> Page[ApplicationRead]:
+    position = decode_cursor(cursor)
+    try:
+        after = (
+            (datetime.fromisoformat(position["created_at"]), uuid.UUID(position["application_id"]))
+            if position
+            else None
+        )
+    except (KeyError, TypeError, ValueError):
+        raise Unprocessable("cursor is not one this service issued", slug="invalid-cursor") from None
+    views = await service.page(
+        limit=limit, after=after, status=status, programme=programme, beneficiary=beneficiary_person_id
+    )
+    next_cursor = None
+    if len(views) > limit:
+        last = views[limit - 1].application
+        next_cursor = encode_cursor(
+            {"created_at": last.created_at.isoformat(), "application_id": str(last.application_id)}
+        )
+    return Page[ApplicationRead](items=[to_read(v) for v in views[:limit]], next_cursor=next_cursor)
+
+
+@router.get("/applications/{application_id}", response_model=ApplicationRead, summary="Read an application")
+async def read_application(application_id: uuid.UUID, _: Reader, service: ApplicationServiceDep) -> ApplicationRead:
+    return to_read(await service.get(application_id))
+
+
+@router.post(
+    "/applications/{application_id}/decision",
+    response_model=ApplicationRead,
+    summary="Approve or reject an eligible application (four-eyes); approval reserves budget and instructs payment",
+    responses={
+        403: {"description": "`four-eyes`: the reviewer submitted the application"},
+        409: {"description": "Not eligible, already decided, no longer eligible, or no budget left"},
+    },
+)
+async def decide_application(
+    application_id: uuid.UUID, body: DecisionCreate, caller: Reviewer, service: ApplicationServiceDep
+) -> ApplicationRead:
+    return to_read(await service.decide(application_id, body, caller))

@@ -1,0 +1,72 @@
+"""Routes of the yearly programme budgets."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Path, Query
+
+from services.kit.errors import Unprocessable
+from services.kit.identity import Caller, require_scope
+from services.kit.pagination import CursorQuery, LimitQuery, Page, decode_cursor, encode_cursor
+from services.subsidy.budgets.schemas import BudgetRead, BudgetSet
+from services.subsidy.dependencies import BudgetServiceDep
+from services.subsidy.money import cny
+from services.subsidy.tables import Budget
+
+router = APIRouter(prefix="/subsidy/v1", tags=["budgets"])
+
+Reader = Annotated[Caller, Depends(require_scope("subsidy:read"))]
+Administrator = Annotated[Caller, Depends(require_scope("admin"))]
+Year = Annotated[int, Path(ge=2000, le=2100, description="Calendar year of the budget")]
+
+
+def to_read(budget: Budget) -> BudgetRead:
+    available = budget.amount_fen - budget.reserved_fen - budget.spent_fen
+    return BudgetRead(
+        programme=budget.programme,
+        year=budget.year,
+        amount=cny(budget.amount_fen),
+        amount_fen=budget.amount_fen,
+        reserved=cny(budget.reserved_fen),
+        reserved_fen=budget.reserved_fen,
+        spent=cny(budget.spent_fen),
+        spent_fen=budget.spent_fen,
+        available=cny(available),
+        available_fen=available,
+        updated_at=budget.updated_at,
+    )
+
+
+@router.put(
+    "/budgets/{programme}/{year}",
+    response_model=BudgetRead,
+    summary="Set a programme's budget for a year (admin)",
+    responses={409: {"description": "Below what is already reserved and spent"}},
+)
+async def set_budget(
+    programme: str, year: Year, body: BudgetSet, _: Administrator, service: BudgetServiceDep
+) -> BudgetRead:
+    return to_read(await service.set(programme, year, body))
+
+
+@router.get("/budgets", response_model=Page[BudgetRead], summary="List budgets with what is reserved and spent")
+async def list_budgets(
+    _: Reader,
+    service: BudgetServiceDep,
+    limit: LimitQuery = 50,
+    cursor: CursorQuery = None,
+    programme: Annotated[str | None, Query(description="Only this programme")] = None,
+    year: Annotated[int | None, Query(ge=2000, le=2100, description="Only this year")] = None,
+) -> Page[BudgetRead]:
+    position = decode_cursor(cursor)
+    try:
+        after = (str(position["programme"]), int(position["year"])) if position else None
+    except (KeyError, TypeError, ValueError):
+        raise Unprocessable("cursor is not one this service issued", slug="invalid-cursor") from None
+    budgets = await service.page(limit=limit, after=after, programme=programme, year=year)
+    next_cursor = None
+    if len(budgets) > limit:
+        last = budgets[limit - 1]
+        next_cursor = encode_cursor({"programme": last.programme, "year": last.year})
+    return Page[BudgetRead](items=[to_read(b) for b in budgets[:limit]], next_cursor=next_cursor)

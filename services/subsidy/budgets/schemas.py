@@ -1,0 +1,48 @@
+"""Request and response models of the budgets feature."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from services.subsidy.money import fen_of
+
+
+class BudgetSet(BaseModel):
+    """A programme's budget for a year, in CNY (`amount`, up to two decimals) or in fen (`amount_fen`)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    amount: Decimal | None = Field(
+        default=None, ge=0, max_digits=15, decimal_places=2, description='CNY, e.g. `"600000.00"`'
+    )
+    amount_fen: int | None = Field(default=None, ge=0, le=10**15)
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> BudgetSet:
+        if (self.amount is None) == (self.amount_fen is None):
+            raise ValueError("give exactly one of amount (CNY) or amount_fen")
+        return self
+
+    @property
+    def fen(self) -> int:
+        if self.amount_fen is not None:
+            return self.amount_fen
+        assert self.amount is not None
+        return fen_of(self.amount)
+
+
+class BudgetRead(BaseModel):
+    programme: str
+    year: int
+    amount: str = Field(description="The year's budget in CNY")
+    amount_fen: int
+    reserved: str = Field(description="Held by approved applications whose payment is not settled yet")
+    reserved_fen: int
+    spent: str = Field(description="Paid out by settled payments")
+    spent_fen: int
+    available: str = Field(description="amount - reserved - spent")
+    available_fen: int
+    updated_at: datetime

@@ -1,0 +1,82 @@
+"""Routes of payments and the treasury's settlement callback."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query
+
+from services.kit.errors import Unprocessable
+from services.kit.identity import Caller, require_scope
+from services.kit.pagination import CursorQuery, LimitQuery, Page, decode_cursor, encode_cursor
+from services.subsidy.dependencies import PaymentServiceDep
+from services.subsidy.money import cny
+from services.subsidy.payments.schemas import Payee, PaymentRead, SettlementCreate
+from services.subsidy.tables import Payment
+
+router = APIRouter(prefix="/subsidy/v1", tags=["payments"])
+
+Reader = Annotated[Caller, Depends(require_scope("subsidy:read"))]
+Settler = Annotated[Caller, Depends(require_scope("subsidy:settle"))]
+
+
+def to_read(payment: Payment) -> PaymentRead:
+    return PaymentRead.model_validate(
+        {
+            "payment_id": payment.payment_id,
+            "application_id": payment.application_id,
+            "programme": payment.programme,
+            "beneficiary_person_id": payment.beneficiary_person_id,
+            "payee": Payee.model_validate(
+                {
+                    "kind": payment.payee_kind,
+                    "credit_code": payment.payee_credit_code,
+                    "person_id": payment.payee_person_id,
+                }
+            ),
+            "amount": cny(payment.amount_fen),
+            "amount_fen": payment.amount_fen,
+            "budget_year": payment.budget_year,
+            "status": payment.status,
+            "bank_reference": payment.bank_reference,
+            "reason": payment.reason,
+            "instructed_at": payment.instructed_at,
+            "resolved_at": payment.resolved_at,
+        }
+    )
+
+
+@router.get("/payments", response_model=Page[PaymentRead], summary="List payments")
+async def list_payments(
+    _: Reader,
+    service: PaymentServiceDep,
+    limit: LimitQuery = 50,
+    cursor: CursorQuery = None,
+    application_id: Annotated[uuid.UUID | None, Query(description="Only the payment of this application")] = None,
+) -> Page[PaymentRead]:
+    position = decode_cursor(cursor)
+    try:
+        after = uuid.UUID(position["after"]) if position else None
+    except (KeyError, TypeError, ValueError):
+        raise Unprocessable("cursor is not one this service issued", slug="invalid-cursor") from None
+    payments = await service.page(limit=limit, after=after, application_id=application_id)
+    next_cursor = encode_cursor({"after": str(payments[limit - 1].payment_id)}) if len(payments) > limit else None
+    return Page[PaymentRead](items=[to_read(p) for p in payments[:limit]], next_cursor=next_cursor)
+
+
+@router.get("/payments/{payment_id}", response_model=PaymentRead, summary="Read a payment")
+async def read_payment(payment_id: uuid.UUID, _: Reader, service: PaymentServiceDep) -> PaymentRead:
+    return to_read(await service.get(payment_id))
+
+
+@router.post(
+    "/payments/{payment_id}/settlement",
+    response_model=PaymentRead,
+    summary="The treasury's callback: the payment settled or failed",
+    responses={409: {"description": "The payment was already resolved otherwise"}},
+)
+async def settle_payment(
+    payment_id: uuid.UUID, body: SettlementCreate, _: Settler, service: PaymentServiceDep
+) -> PaymentRead:
+    return to_read(await service.settle(payment_id, body))

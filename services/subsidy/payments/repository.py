@@ -1,0 +1,48 @@
+"""Every query of the payments feature."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+
+from sqlalchemy import CursorResult, update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col, select
+
+from services.subsidy.tables import Payment
+
+
+class PaymentRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def get(self, payment_id: uuid.UUID) -> Payment | None:
+        return await self.session.get(Payment, payment_id, populate_existing=True)
+
+    async def of_applications(self, application_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, Payment]:
+        if not application_ids:
+            return {}
+        result = await self.session.execute(select(Payment).where(col(Payment.application_id).in_(application_ids)))
+        return {p.application_id: p for p in result.scalars()}
+
+    async def page(self, *, limit: int, after: uuid.UUID | None, application_id: uuid.UUID | None) -> list[Payment]:
+        query = select(Payment).order_by(col(Payment.payment_id)).limit(limit + 1)
+        if after is not None:
+            query = query.where(col(Payment.payment_id) > after)
+        if application_id is not None:
+            query = query.where(Payment.application_id == application_id)
+        return list((await self.session.execute(query)).scalars())
+
+    async def resolve(self, payment_id: uuid.UUID, **values: object) -> bool:
+        """Move an instructed payment to settled or failed; False when it is no longer instructed."""
+        result = await self.session.execute(
+            update(Payment)
+            .where(col(Payment.payment_id) == payment_id, col(Payment.status) == "instructed")
+            .values(**values)
+            .execution_options(synchronize_session=False)
+        )
+        assert isinstance(result, CursorResult)
+        return result.rowcount == 1
+
+    def add(self, payment: Payment) -> None:
+        self.session.add(payment)

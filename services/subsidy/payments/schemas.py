@@ -1,0 +1,53 @@
+"""Request and response models of the payments feature."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from contracts.subsidy import PaymentStatus
+
+
+class Payee(BaseModel):
+    kind: Literal["employer", "person"]
+    credit_code: str | None = None
+    person_id: uuid.UUID | None = None
+
+
+class PaymentRead(BaseModel):
+    payment_id: uuid.UUID
+    application_id: uuid.UUID
+    programme: str
+    beneficiary_person_id: uuid.UUID
+    payee: Payee
+    amount: str = Field(description="CNY, e.g. `6000.00`")
+    amount_fen: int
+    budget_year: int = Field(description="The budget year the payment is reserved in and spent from")
+    status: PaymentStatus
+    bank_reference: str | None
+    reason: str | None
+    instructed_at: datetime
+    resolved_at: datetime | None = Field(description="When the treasury settled or failed it")
+
+
+class SettlementCreate(BaseModel):
+    """The treasury's callback: `settled` with its bank reference, or `failed` with a reason."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    outcome: Literal["settled", "failed"]
+    bank_reference: str | None = Field(default=None, min_length=1, max_length=100)
+    reason: str | None = Field(default=None, min_length=1, max_length=2000)
+
+    @model_validator(mode="after")
+    def _evidence(self) -> SettlementCreate:
+        if self.outcome == "settled" and self.bank_reference is None:
+            raise ValueError("a settled payment needs its bank_reference")
+        if self.outcome == "settled" and self.reason is not None:
+            raise ValueError("reason is for a failed payment only")
+        if self.outcome == "failed" and self.reason is None:
+            raise ValueError("a failed payment needs a reason")
+        return self

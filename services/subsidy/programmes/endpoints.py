@@ -1,0 +1,35 @@
+"""Routes of the programme catalogue."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request
+
+from services.kit.identity import Caller, require_scope
+from services.kit.pagination import Page
+from services.subsidy.money import cny
+from services.subsidy.programmes.catalogue import catalogue
+from services.subsidy.programmes.schemas import ProgrammeRead
+
+router = APIRouter(prefix="/subsidy/v1", tags=["programmes"])
+
+Reader = Annotated[Caller, Depends(require_scope("subsidy:read"))]
+
+
+@router.get("/programmes", response_model=Page[ProgrammeRead], summary="List the subsidy programmes")
+async def list_programmes(request: Request, _: Reader) -> Page[ProgrammeRead]:
+    # The catalogue is short and fixed: one page, never a next cursor.
+    items = [
+        ProgrammeRead(
+            code=p.code,
+            name=p.name,
+            payee=p.payee,
+            one_time=p.one_time,
+            open=p.open,
+            amount=cny(p.amount_fen) if p.amount_fen is not None else None,
+            amount_fen=p.amount_fen,
+        )
+        for p in catalogue(request.app.state.settings)
+    ]
+    return Page[ProgrammeRead](items=items)

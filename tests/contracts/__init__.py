@@ -1,0 +1,1 @@
+"""Tests of the event contracts: envelope, payload models and the generated schemas."""

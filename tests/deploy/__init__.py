@@ -1,0 +1,1 @@
+"""Tests of the deployment manifests, Prometheus rules and Grafana dashboards."""

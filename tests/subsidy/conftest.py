@@ -1,0 +1,37 @@
+"""One subsidy app for all subsidy integration tests: its consumer joins its group once (a join
+takes seconds). The consumer has a name of its own so no other subsidy process on the session's
+broker (the e2e system) shares its group and takes some of the partitions."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+
+import pytest_asyncio
+from aiokafka import AIOKafkaProducer
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from services.subsidy.app import create_app
+from services.subsidy.settings import SubsidySettings
+from tests.subsidy.scenario import Harness
+from tests.support import PostgresDatabases, running
+
+
+@pytest_asyncio.fixture(scope="package", loop_scope="session")
+async def subsidy(kafka_bootstrap: str, databases: PostgresDatabases) -> AsyncIterator[Harness]:
+    url = await databases.migrated("subsidy")
+    settings = SubsidySettings(
+        database_url=url,
+        kafka_bootstrap_servers=kafka_bootstrap,
+        projection_consumer=f"registry-projection-{uuid.uuid4().hex[:8]}",
+    )
+    app = create_app(settings)
+    producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap)
+    await producer.start()
+    engine = create_async_engine(url)
+    try:
+        async with running(app) as client:
+            yield Harness(client, producer, engine, settings, kafka_bootstrap)
+    finally:
+        await producer.stop()
+        await engine.dispose()

@@ -1,0 +1,131 @@
+"""The subsidy service's projection of registry events: the highest version wins whatever the
+order or repetition, categories ended by the hiring still count, bad payloads are dead-lettered."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date
+
+import pytest
+from aiokafka import AIOKafkaConsumer
+from sqlmodel import select
+
+from contracts.envelope import CloudEvent
+from contracts.registry import PERSON_REGISTERED
+from contracts.topics import REGISTRY_EMPLOYMENT, REGISTRY_PERSON, dead_letter
+from services.subsidy.bureau_time import bureau_date
+from services.subsidy.tables import ProjectedCategory, ProjectedEmployment, ProjectedPerson
+from tests.subsidy.scenario import Harness, category, eligible_hire, problem
+from tests.support import eventually
+
+pytestmark = pytest.mark.integration
+
+
+async def test_an_older_or_repeated_person_snapshot_changes_nothing(subsidy: Harness) -> None:
+    hire = eligible_hire()
+    dead = hire.person.model_copy(update={"version": 2, "deceased_on": date(2019, 5, 1)})
+    await subsidy.publish_employment(hire.employment)
+    await subsidy.publish_person(dead)
+    late_v1 = await subsidy.publish_person(hire.person)  # older, arriving after v2
+    await subsidy.wait_applied(late_v1)
+    again = await subsidy.publish_person(dead)  # the same version again, as a new event
+    await subsidy.wait_applied(again)
+    await subsidy.wait_projected(hire)
+
+    async with subsidy.session() as s:
+        person = await s.get(ProjectedPerson, hire.person.person_id)
+        assert person is not None
+        assert (person.version, person.deceased_on) == (2, date(2019, 5, 1))
+    body = (await subsidy.apply(hire)).json()
+    assert body["status"] == "ineligible"
+    assert [c["rule"] for c in body["checks"] if not c["passed"]] == ["alive"]
+
+
+async def test_an_older_employment_snapshot_changes_nothing(subsidy: Harness) -> None:
+    hire = eligible_hire()
+    ended = hire.employment.model_copy(update={"version": 3, "ended_on": date(2018, 6, 30)})
+    await subsidy.publish_person(hire.person)
+    await subsidy.publish_employment(ended)
+    stale = await subsidy.publish_employment(hire.employment)
+    await subsidy.wait_applied(stale)
+    async with subsidy.session() as s:
+        employment = await s.get(ProjectedEmployment, hire.employment.employment_id)
+        assert employment is not None
+        assert (employment.version, employment.snapshot["ended_on"]) == (3, "2018-06-30")
+
+
+async def test_a_category_the_hiring_ended_still_makes_the_hire_eligible(subsidy: Harness) -> None:
+    # Before the hiring, a zero-employment household; the registry stops listing it once the
+    # member is employed, and lists only what remains.
+    hire = eligible_hire(difficulty_categories=[category("zero_employment_family", date(2017, 9, 1))])
+    employed = hire.person.model_copy(update={"version": 2, "difficulty_categories": []})
+    await subsidy.publish_person(hire.person)
+    withdrawal = await subsidy.publish_person(employed)
+    await subsidy.publish_employment(hire.employment)
+    await subsidy.wait_projected(hire)
+    await subsidy.wait_applied(withdrawal)
+
+    async with subsidy.session() as s:
+        query = select(ProjectedCategory).where(ProjectedCategory.person_id == hire.person.person_id)
+        [row] = (await s.execute(query)).scalars()
+        assert row.withdrawn_on == bureau_date(withdrawal.time)
+    body = (await subsidy.apply(hire)).json()
+    assert body["status"] == "eligible", body["checks"]
+    detail = next(c["detail"] for c in body["checks"] if c["rule"] == "key_group")
+    assert "key group zero_employment_family" in detail and "no longer listed from" in detail
+
+
+async def test_an_application_waits_for_the_registry_event_of_its_beneficiary(subsidy: Harness) -> None:
+    hire = eligible_hire()
+    before = await subsidy.state()
+    body = problem(await subsidy.apply(hire), 422, "unknown-beneficiary")
+    assert body["beneficiary_person_id"] == hire.person_id
+    await subsidy.publish_person(hire.person, PERSON_REGISTERED)
+
+    async def person_known() -> bool:
+        async with subsidy.session() as s:
+            return await s.get(ProjectedPerson, hire.person.person_id) is not None
+
+    await eventually(person_known)
+    body = problem(await subsidy.apply(hire), 422, "unknown-employment")
+    assert body["employment_id"] == hire.employment_id
+    assert await subsidy.state() == before
+
+    await subsidy.publish_employment(hire.employment)
+    await subsidy.wait_projected(hire)
+    assert (await subsidy.apply(hire)).json()["status"] == "eligible"
+
+
+@pytest.mark.parametrize(
+    ("topic", "data"),
+    [
+        (REGISTRY_PERSON, {"person_id": "not-a-uuid", "version": 1}),
+        (REGISTRY_EMPLOYMENT, {"employment_id": str(uuid.uuid4()), "version": 0}),
+    ],
+)
+async def test_a_snapshot_that_does_not_validate_is_dead_lettered(
+    subsidy: Harness, topic: str, data: dict[str, object]
+) -> None:
+    event = CloudEvent(source="/registry", type="registry.person.updated", subject="x", data=data)
+    await subsidy.producer.send_and_wait(topic, event.to_bytes(), key=b"x")
+    consumer = AIOKafkaConsumer(
+        dead_letter(topic), bootstrap_servers=subsidy.bootstrap, group_id=None, auto_offset_reset="earliest"
+    )
+    await consumer.start()
+    ours = f"subsidy.{subsidy.settings.projection_consumer}".encode()
+    errors: list[str] = []
+    try:
+
+        async def dead_lettered() -> bool:
+            for records in (await consumer.getmany(timeout_ms=500)).values():
+                for record in records:
+                    headers = dict(record.headers)
+                    if CloudEvent.from_bytes(record.value or b"").id == event.id and headers["dlq_consumer"] == ours:
+                        errors.append(headers["dlq_error"].decode())
+            return bool(errors)
+
+        await eventually(dead_lettered)
+    finally:
+        await consumer.stop()
+    assert errors[0].startswith("PermanentEventError: ")
+    assert "is not a valid" in errors[0]
