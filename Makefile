@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install run test lint unit integration e2e contracts bench postgres clean
+.PHONY: install run test lint unit contracts bench postgres promtool clean
 
 $(STAMP): pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "need $(PYTHON)"; exit 1; }
@@ -21,12 +21,17 @@ postgres:
 	@pg_isready -q -h 127.0.0.1 -p 5432 || { pg_ctlcluster --skip-systemctl-redirect $$(ls /etc/postgresql) main start && sleep 2; }
 	@pg_isready -h 127.0.0.1 -p 5432
 
+# promtool (Debian's prometheus package) checks and unit-tests the alert rules under deploy/.
+promtool:
+	@command -v promtool >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null; }
+
 lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
 
-test: install postgres lint
+test: install postgres promtool lint
+	$(PY) -m contracts.generate --check
 	$(VENV)/bin/pytest -q
 
 unit: install

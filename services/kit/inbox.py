@@ -15,8 +15,9 @@ from datetime import datetime
 
 import sqlalchemy as sa
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
+from aiokafka.errors import CommitFailedError, IllegalStateError
 from pydantic import ValidationError
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import Field, SQLModel
 
@@ -32,6 +33,9 @@ log = logging.getLogger(__name__)
 
 EventHandler = Callable[[AsyncSession, CloudEvent, str], Awaitable[None]]
 """`handler(session, event, topic)`: applies one event inside the given transaction; must not commit."""
+
+
+INFRASTRUCTURE_ERRORS = (OperationalError, InterfaceError, ConnectionError, TimeoutError)
 
 
 class PermanentEventError(Exception):
@@ -106,7 +110,12 @@ class ConsumerRunner:
                 for record in records:
                     await self.process(record)
                 crash_point("consumer.after_effect")
-                await consumer.commit({partition: records[-1].offset + 1})
+                try:
+                    await consumer.commit({partition: records[-1].offset + 1})
+                except (CommitFailedError, IllegalStateError) as exc:
+                    # The group rebalanced under us: the new owner re-reads from the last commit
+                    # and the inbox turns those repeats into no-ops.
+                    log.warning("offset commit failed; partition moved", extra={"error": repr(exc)[:200]})
 
     async def process(self, record: ConsumerRecord[bytes, bytes]) -> None:
         """Apply one record exactly once, or dead-letter it; never raises for a bad event."""
@@ -117,6 +126,7 @@ class ConsumerRunner:
             await self._dead_letter(record, f"undecodable event: {exc}", attempts=0)
             return
         attempts = 0
+        outages = 0
         while True:
             attempts += 1
             try:
@@ -125,6 +135,14 @@ class ConsumerRunner:
                 EVENTS_FAILED.labels(*labels).inc()
                 await self._dead_letter(record, f"{type(exc).__name__}: {exc}", attempts=attempts)
                 return
+            except INFRASTRUCTURE_ERRORS as exc:
+                # The database (not the event) is at fault: wait for it, never dead-letter for it.
+                EVENTS_FAILED.labels(*labels).inc()
+                log.warning("database unavailable; retrying", extra={"event_id": event.id, "error": repr(exc)[:200]})
+                attempts -= 1
+                await asyncio.sleep(min(30.0, self.settings.consumer_backoff_s * 2 ** min(outages, 8)))
+                outages += 1
+                continue
             except Exception as exc:
                 EVENTS_FAILED.labels(*labels).inc()
                 if attempts >= self.settings.consumer_max_attempts:

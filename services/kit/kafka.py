@@ -45,11 +45,14 @@ async def ensure_topics(settings: ServiceSettings, topics: Iterable[str]) -> Non
 
 
 async def broker_reachable(bootstrap_servers: str, timeout: float = 1.0) -> bool:
-    host, _, port = bootstrap_servers.split(",")[0].rpartition(":")
-    try:
-        _, writer = await asyncio.wait_for(asyncio.open_connection(host, int(port)), timeout)
-    except (OSError, TimeoutError):
-        return False
-    writer.close()
-    await writer.wait_closed()
-    return True
+    """True when any of the bootstrap brokers accepts a connection."""
+    for address in bootstrap_servers.split(","):
+        host, _, port = address.strip().rpartition(":")
+        try:
+            _, writer = await asyncio.wait_for(asyncio.open_connection(host, int(port)), timeout)
+        except (OSError, TimeoutError, ValueError):
+            continue
+        writer.close()
+        await writer.wait_closed()
+        return True
+    return False

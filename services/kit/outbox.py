@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
@@ -27,6 +28,7 @@ from .metrics import OUTBOX_BACKLOG, OUTBOX_PUBLISHED
 log = logging.getLogger(__name__)
 
 PENDING_FLAG = "outbox_pending"
+BACKLOG_INTERVAL_S = 1.0
 
 
 class OutboxMessage(SQLModel, table=True):
@@ -92,9 +94,15 @@ class OutboxRelay:
             self._task = None
 
     async def run(self) -> None:
+        """Relay until cancelled; a failed round (database or broker down) is retried, never fatal."""
+        backlog_measured = 0.0
         while True:
             try:
                 sent = await self.relay_once()
+                now = time.monotonic()
+                if now - backlog_measured >= BACKLOG_INTERVAL_S:  # busy or idle, the gauge stays fresh
+                    await self._update_backlog()
+                    backlog_measured = now
             except asyncio.CancelledError:
                 raise
             except Exception:
@@ -102,7 +110,6 @@ class OutboxRelay:
                 sent = 0
                 await asyncio.sleep(1.0)
             if sent == 0:
-                await self._update_backlog()
                 self._wake.clear()
                 try:
                     await asyncio.wait_for(self._wake.wait(), self.idle_interval_s)

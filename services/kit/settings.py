@@ -22,6 +22,7 @@ class ServiceSettings(BaseSettings):
     # InitProducerId. Exactly-once effects come from the outbox and inbox either way.
     kafka_enable_idempotence: bool = False
     kafka_topic_partitions: int = 3
+    kafka_replication_factor: int = 1
     kafka_session_timeout_ms: int = 6000
     # Consumer groups are `<prefix><service>.<consumer>`; a prefix keeps test runs or a replayed
     # projection apart from the live groups on the same cluster.
