@@ -11,6 +11,7 @@ from services.subsidy.applications.endpoints import router as applications_route
 from services.subsidy.budgets.endpoints import router as budgets_router
 from services.subsidy.payments.endpoints import router as payments_router
 from services.subsidy.programmes.endpoints import router as programmes_router
+from services.subsidy.projections.endpoints import router as beneficiaries_router
 from services.subsidy.projections.handlers import registry_projection
 from services.subsidy.settings import SubsidySettings
 
@@ -27,7 +28,7 @@ def create_app(settings: SubsidySettings | None = None) -> FastAPI:
             name="subsidy",
             title="Subsidy",
             description=DESCRIPTION,
-            routers=[programmes_router, applications_router, budgets_router, payments_router],
+            routers=[programmes_router, applications_router, budgets_router, payments_router, beneficiaries_router],
             publishes=[SUBSIDY_APPLICATION, SUBSIDY_PAYMENT],
             subscriptions=[
                 Subscription(settings.projection_consumer, [REGISTRY_PERSON, REGISTRY_EMPLOYMENT], registry_projection)

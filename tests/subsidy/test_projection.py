@@ -129,3 +129,21 @@ async def test_a_snapshot_that_does_not_validate_is_dead_lettered(
         await consumer.stop()
     assert errors[0].startswith("PermanentEventError: ")
     assert "is not a valid" in errors[0]
+
+
+async def test_a_beneficiary_shows_what_the_projection_holds(subsidy: Harness) -> None:
+    hire = await subsidy.project(eligible_hire())
+    response = await subsidy.client.get(f"/subsidy/v1/beneficiaries/{hire.person.person_id}", scopes=["subsidy:read"])
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["version"] == 1 and body["status"] == "employed"
+    assert [c["category"] for c in body["difficulty_categories"]] == ["low_income_family"]
+    (employment,) = body["employments"]
+    assert employment["employment_id"] == str(hire.employment.employment_id)
+    assert employment["contribution_months"] == 12
+    assert employment["started_on"] == "2018-04-01"
+
+    unknown = await subsidy.client.get(f"/subsidy/v1/beneficiaries/{uuid.uuid4()}", scopes=["subsidy:read"])
+    problem(unknown, 404, "unknown-beneficiary")
+    denied = await subsidy.client.get(f"/subsidy/v1/beneficiaries/{hire.person.person_id}", scopes=["subsidy:apply"])
+    assert denied.status_code == 403

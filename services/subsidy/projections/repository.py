@@ -24,5 +24,13 @@ class ProjectionRepository:
         result = await self.session.execute(select(ProjectedCategory).where(ProjectedCategory.person_id == person_id))
         return list(result.scalars())
 
+    async def employments_of(self, person_id: uuid.UUID) -> list[ProjectedEmployment]:
+        result = await self.session.execute(
+            select(ProjectedEmployment)
+            .where(ProjectedEmployment.person_id == person_id)
+            .order_by(ProjectedEmployment.employment_id)  # type: ignore[arg-type]
+        )
+        return list(result.scalars())
+
     def add(self, row: ProjectedPerson | ProjectedEmployment | ProjectedCategory) -> None:
         self.session.add(row)
