@@ -36,9 +36,9 @@ def normalize_id_number(raw: str) -> str:
     try:
         born = date(int(value[6:10]), int(value[10:12]), int(value[12:14]))
     except ValueError:
-        raise InvalidIdentifier(f"birth date {value[6:14]} in the id number is not a calendar date") from None
+        raise InvalidIdentifier("the birth date in the id number is not a calendar date") from None
     if born.year < 1900 or born > date.today():
-        raise InvalidIdentifier(f"birth date {born.isoformat()} in the id number is out of range")
+        raise InvalidIdentifier("the birth date in the id number lies before 1900 or in the future")
     expected = id_check_character(value[:17])
     if value[17] != expected:
         raise InvalidIdentifier("the check character of the id number is wrong")

@@ -111,8 +111,11 @@ class OutboxRelay:
                 await asyncio.sleep(1.0)
             if sent == 0:
                 self._wake.clear()
+                # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow the cancellation of
+                # stop() when a wake-up lands in the same tick, and stop() would wait forever.
                 try:
-                    await asyncio.wait_for(self._wake.wait(), self.idle_interval_s)
+                    async with asyncio.timeout(self.idle_interval_s):
+                        await self._wake.wait()
                 except TimeoutError:
                     pass
 

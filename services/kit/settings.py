@@ -13,7 +13,7 @@ DEV_SUBJECT_KEY = "dev-subject-key-change-me"
 class ServiceSettings(BaseSettings):
     """Settings every service shares. Subclasses set `env_prefix`, e.g. `REGISTRY_`."""
 
-    model_config = SettingsConfigDict(extra="ignore")
+    model_config = SettingsConfigDict(extra="ignore", hide_input_in_errors=True)
 
     database_url: str = "sqlite+aiosqlite:///var/service.db"
     database_pool_size: int = 10

@@ -1,0 +1,37 @@
+"""The sharing service's composition root: routes, published topics and start-up checks."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI
+
+from contracts.topics import SHARING_FACT
+from services.kit.app import ServiceDefinition, create_service_app
+
+from .batches.endpoints import router as batches_router
+from .settings import SharingSettings
+
+log = logging.getLogger(__name__)
+
+
+async def _warn_on_dev_keys(app: FastAPI) -> None:
+    settings = app.state.settings
+    if isinstance(settings, SharingSettings) and settings.uses_dev_batch_key:
+        log.warning("raw batches are sealed with the development key; set SHARING_BATCH_KEY in production")
+
+
+def create_app(settings: SharingSettings | None = None) -> FastAPI:
+    settings = settings or SharingSettings()
+    definition = ServiceDefinition(
+        name="sharing",
+        title="Sharing service",
+        description=(
+            "The inter-agency bridge (数据共享): agencies push datasets as JSON or CSV; each record is "
+            "validated, kept with its batch, and published as a canonical fact on `sharing.fact.v1`."
+        ),
+        routers=[batches_router],
+        publishes=[SHARING_FACT],
+        on_startup=[_warn_on_dev_keys],
+    )
+    return create_service_app(definition, settings)

@@ -1,0 +1,70 @@
+"""Every query on batches and their record outcomes."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col, select
+
+from ..tables import SharingBatch, SharingRecord
+
+
+@dataclass(frozen=True, slots=True)
+class NewRecord:
+    """A record outcome to insert with its batch (a plain value: building ten thousand table models
+    costs more than validating the records)."""
+
+    record_index: int
+    outcome: str
+    id_number_masked: str | None
+    subject_ref: str | None = None
+    fact_key: str | None = None
+    fact_id: uuid.UUID | None = None
+    errors: list[dict[str, Any]] | None = None
+
+
+class BatchRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def add(self, batch: SharingBatch, records: Sequence[NewRecord]) -> None:
+        self.session.add(batch)
+        await self.session.flush()
+        # One multi-row INSERT: a batch may hold ten thousand records, and the ORM unit of work
+        # would track each one for nothing.
+        rows = [
+            {
+                "batch_id": batch.id,
+                "record_index": r.record_index,
+                "outcome": r.outcome,
+                "id_number_masked": r.id_number_masked,
+                "subject_ref": r.subject_ref,
+                "fact_key": r.fact_key,
+                "fact_id": r.fact_id,
+                "errors": r.errors,
+            }
+            for r in records
+        ]
+        await self.session.execute(sa.insert(SharingRecord), rows)
+
+    async def get(self, batch_id: uuid.UUID) -> SharingBatch | None:
+        return await self.session.get(SharingBatch, batch_id)
+
+    async def records(
+        self, batch_id: uuid.UUID, *, after_index: int, outcome: str | None, limit: int
+    ) -> list[SharingRecord]:
+        query = (
+            select(SharingRecord)
+            .where(col(SharingRecord.batch_id) == batch_id)
+            .where(col(SharingRecord.record_index) > after_index)
+            .order_by(col(SharingRecord.record_index))
+            .limit(limit)
+        )
+        if outcome is not None:
+            query = query.where(col(SharingRecord.outcome) == outcome)
+        return list((await self.session.execute(query)).scalars())

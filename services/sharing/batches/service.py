@@ -1,0 +1,175 @@
+"""Business rules of batches: who may push what, validating each record, keeping the batch and
+every record's outcome, and publishing accepted records as facts, all in the caller's transaction."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from contracts.envelope import new_event
+from contracts.sharing import FACT_RECORDED, Fact
+from contracts.topics import SHARING_FACT
+from services.kit.db import utcnow
+from services.kit.errors import Forbidden, NotFound, Unprocessable
+from services.kit.identity import Caller
+from services.kit.outbox import add_event
+from services.kit.pagination import decode_cursor, encode_cursor
+
+from ..datasets.catalog import CATALOG, Catalog
+from ..datasets.declaration import AnyDataset, FieldError
+from ..sealing import BatchSealer
+from ..tables import SharingBatch, SharingRecord
+from .parsing import Limits, RawRecord, parse_batch
+from .repository import BatchRepository, NewRecord
+from .schemas import BatchRead, BatchReceipt, RecordOutcome, RejectedRecord
+
+SUBMIT_SCOPE = "sharing:submit"
+READ_SCOPE = "sharing:read"
+FACT_SOURCE = "/sharing"
+
+
+@dataclass(frozen=True)
+class Push:
+    agency: str
+    dataset: str
+    body: bytes
+    content_type: str | None
+
+
+@dataclass(frozen=True)
+class _Checked:
+    record: NewRecord
+    fact: Fact | None
+    errors: list[FieldError]
+
+
+class BatchService:
+    def __init__(
+        self,
+        session: AsyncSession,
+        *,
+        sealer: BatchSealer,
+        subject_key: bytes,
+        limits: Limits,
+        catalog: Catalog = CATALOG,
+    ) -> None:
+        self.session = session
+        self.repo = BatchRepository(session)
+        self.sealer = sealer
+        self.subject_key = subject_key
+        self.limits = limits
+        self.catalog = catalog
+
+    async def submit(self, caller: Caller, push: Push) -> BatchReceipt:
+        """Keep the batch and each record's outcome; queue one fact per accepted record. A batch
+        refused whole raises before anything is added, so it leaves no trace."""
+        if "admin" not in caller.scopes and caller.agency != push.agency:
+            raise Forbidden(
+                f"a key of agency {caller.agency!r} may push only that agency's datasets, not {push.agency!r}'s",
+                slug="agency-mismatch",
+            )
+        dataset = self.catalog.get(push.agency, push.dataset)
+        raw = parse_batch(push.body, push.content_type, dataset, self.limits)
+        batch_id = uuid.uuid4()
+        checked = [self._check(dataset, batch_id, index, record) for index, record in enumerate(raw.records)]
+        accepted = [c for c in checked if c.fact is not None]
+        batch = SharingBatch(
+            id=batch_id,
+            agency=dataset.agency,
+            dataset=dataset.name,
+            submitted_by=caller.client_id[:255],
+            request_id=caller.request_id[:128],
+            content_type=(push.content_type or raw.media_type)[:255],
+            raw_sealed=self.sealer.seal(batch_id, push.body),
+            raw_key_id=self.sealer.key_id,
+            raw_size=len(push.body),
+            record_count=len(checked),
+            accepted_count=len(accepted),
+            rejected_count=len(checked) - len(accepted),
+            received_at=utcnow(),
+        )
+        await self.repo.add(batch, [c.record for c in checked])
+        for item in accepted:
+            assert item.fact is not None
+            event = new_event(source=FACT_SOURCE, type=FACT_RECORDED, subject=item.fact.subject_ref, data=item.fact)
+            add_event(self.session, SHARING_FACT, key=item.fact.key, event=event)
+        return BatchReceipt(
+            batch_id=batch_id,
+            agency=dataset.agency,
+            dataset=dataset.name,
+            record_count=batch.record_count,
+            accepted=batch.accepted_count,
+            rejected=[RejectedRecord(index=c.record.record_index, errors=c.errors) for c in checked if c.errors],
+        )
+
+    def _check(self, dataset: AnyDataset, batch_id: uuid.UUID, index: int, raw: RawRecord) -> _Checked:
+        masked = dataset.masked_subject(raw.value)
+        result = [FieldError(message=raw.problem)] if raw.problem else dataset.validate_record(raw.value)
+        if isinstance(result, list):
+            row = NewRecord(
+                record_index=index,
+                outcome="rejected",
+                id_number_masked=masked,
+                errors=[error.model_dump() for error in result],
+            )
+            return _Checked(row, None, result)
+        fact = dataset.fact_for(result, subject_key=self.subject_key, batch_id=batch_id, record_index=index)
+        row = NewRecord(
+            record_index=index,
+            outcome="accepted",
+            id_number_masked=masked,
+            subject_ref=fact.subject_ref,
+            fact_key=fact.key,
+            fact_id=fact.fact_id,
+        )
+        return _Checked(row, fact, [])
+
+    async def read(
+        self, caller: Caller, batch_id: uuid.UUID, *, outcome: str | None, limit: int, cursor: str | None
+    ) -> BatchRead:
+        """A batch and one page of its record outcomes. Holders of sharing:read see every batch; an
+        agency's submitting key sees its own agency's batches only (others are not found)."""
+        if not (caller.has(READ_SCOPE) or caller.has(SUBMIT_SCOPE)):
+            raise Forbidden(f"this operation needs the scope {READ_SCOPE!r}", required_scope=READ_SCOPE)
+        batch = await self.repo.get(batch_id)
+        if batch is None or not (caller.has(READ_SCOPE) or caller.agency == batch.agency):
+            raise NotFound(f"no batch {batch_id}", slug="batch-not-found")
+        after = _after_index(decode_cursor(cursor))
+        rows = await self.repo.records(batch_id, after_index=after, outcome=outcome, limit=limit + 1)
+        page, more = rows[:limit], len(rows) > limit
+        return BatchRead(
+            batch_id=batch.id,
+            agency=batch.agency,
+            dataset=batch.dataset,
+            content_type=batch.content_type,
+            submitted_by=batch.submitted_by,
+            received_at=batch.received_at,
+            record_count=batch.record_count,
+            accepted_count=batch.accepted_count,
+            rejected_count=batch.rejected_count,
+            records=[_outcome(row) for row in page],
+            next_cursor=encode_cursor({"after": page[-1].record_index}) if more else None,
+        )
+
+
+def _after_index(position: dict[str, Any] | None) -> int:
+    if position is None:
+        return -1
+    after = position.get("after")
+    if not isinstance(after, int) or isinstance(after, bool):
+        raise Unprocessable("cursor is not one this service issued", slug="invalid-cursor")
+    return after
+
+
+def _outcome(row: SharingRecord) -> RecordOutcome:
+    return RecordOutcome(
+        index=row.record_index,
+        outcome="accepted" if row.outcome == "accepted" else "rejected",
+        id_number_masked=row.id_number_masked,
+        fact_id=row.fact_id,
+        fact_key=row.fact_key,
+        errors=[FieldError.model_validate(error) for error in row.errors or []],
+    )

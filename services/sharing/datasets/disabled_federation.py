@@ -1,0 +1,42 @@
+"""Disabled persons' federation (残联) datasets: disability certificates."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import Field, StringConstraints
+
+from .declaration import AgencyRecord, AnyDataset, Dataset, FactContent
+from .fields import IdNumber, IsoDate
+
+AGENCY = "disabled_federation"
+
+CertificateNo = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^[0-9A-Za-z]{1,32}$")]
+
+
+class DisabilityCertificateRecord(AgencyRecord):
+    id_number: IdNumber
+    certificate_no: CertificateNo
+    kind: Literal["visual", "hearing", "speech", "physical", "intellectual", "mental", "multiple"]
+    grade: int = Field(ge=1, le=4)
+    valid_until: IsoDate
+
+
+def disability_certificate_fact(record: DisabilityCertificateRecord) -> FactContent:
+    # The certificate number is left behind: a second-generation certificate number is the holder's
+    # id number followed by kind and grade digits, so sending it would send the id number.
+    return FactContent(
+        valid_until=record.valid_until,
+        attributes={"kind": record.kind, "grade": record.grade, "valid_until": record.valid_until.isoformat()},
+    )
+
+
+DATASETS: tuple[AnyDataset, ...] = (
+    Dataset(
+        AGENCY,
+        "disability_certificate",
+        "残疾人证 disability certificates",
+        DisabilityCertificateRecord,
+        disability_certificate_fact,
+    ),
+)

@@ -1,0 +1,38 @@
+"""Statistics bureau (统计局) datasets: aggregates only, keyed by period and naming no person."""
+
+from __future__ import annotations
+
+import calendar
+from datetime import date
+
+from pydantic import Field
+
+from .declaration import AgencyRecord, AnyDataset, Dataset, FactContent
+from .fields import Month
+
+
+class LabourForceRecord(AgencyRecord):
+    period: Month
+    urban_employed_total: int = Field(ge=0)
+
+
+def labour_force_fact(record: LabourForceRecord) -> FactContent:
+    year, month = (int(part) for part in record.period.split("-"))
+    return FactContent(
+        valid_from=date(year, month, 1),
+        valid_until=date(year, month, calendar.monthrange(year, month)[1]),
+        attributes={"period": record.period, "urban_employed_total": record.urban_employed_total},
+    )
+
+
+DATASETS: tuple[AnyDataset, ...] = (
+    Dataset(
+        "statistics",
+        "labour_force",
+        "城镇从业人员 urban employed total per month",
+        LabourForceRecord,
+        labour_force_fact,
+        key_field="period",
+        subject_field=None,
+    ),
+)

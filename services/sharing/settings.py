@@ -1,0 +1,56 @@
+"""Settings of the sharing service (env prefix SHARING_)."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+
+from pydantic import SecretStr, field_validator
+from pydantic_settings import SettingsConfigDict
+
+from services.kit.settings import ServiceSettings
+
+# Development default only (url-safe base64 of 32 bytes): `make run` uses it; production sets
+# SHARING_BATCH_KEY, e.g. from `python -c "import os,base64;print(base64.urlsafe_b64encode(os.urandom(32)).decode())"`.
+DEV_BATCH_KEY = "ZGV2LXNoYXJpbmctYmF0Y2gta2V5LWNoYW5nZS1tZSE="
+
+
+def decode_batch_key(value: str) -> bytes:
+    """The AES-256 key held in `batch_key`; raises ValueError unless it is base64 of 32 bytes."""
+    try:
+        key = base64.urlsafe_b64decode(value.encode())
+    except (binascii.Error, ValueError):
+        raise ValueError("batch_key must be url-safe base64 of 32 random bytes") from None
+    if len(key) != 32:
+        raise ValueError(f"batch_key must decode to 32 bytes (AES-256), not {len(key)}")
+    return key
+
+
+class SharingSettings(ServiceSettings):
+    # hide_input_in_errors: a mistyped key must not be printed in the start-up error.
+    model_config = SettingsConfigDict(env_prefix="SHARING_", extra="ignore", hide_input_in_errors=True)
+
+    database_url: str = "sqlite+aiosqlite:///var/sharing.db"
+    # AES-256-GCM key that seals the raw batches agencies push (they hold raw id numbers).
+    batch_key: SecretStr = SecretStr(DEV_BATCH_KEY)
+    # A batch above either limit is refused whole with 413; agencies split larger pushes.
+    max_batch_records: int = 10_000
+    max_batch_bytes: int = 16 * 1024 * 1024
+
+    @field_validator("batch_key")
+    @classmethod
+    def _batch_key_is_aes256(cls, value: SecretStr) -> SecretStr:
+        decode_batch_key(value.get_secret_value())
+        return value
+
+    @property
+    def batch_key_bytes(self) -> bytes:
+        return decode_batch_key(self.batch_key.get_secret_value())
+
+    @property
+    def subject_key_bytes(self) -> bytes:
+        return self.subject_key.get_secret_value().encode()
+
+    @property
+    def uses_dev_batch_key(self) -> bool:
+        return self.batch_key.get_secret_value() == DEV_BATCH_KEY
