@@ -90,7 +90,11 @@ def install_problem_handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
         errors = [
-            {"location": _location(err.get("loc", ())), "message": err.get("msg", ""), "type": err.get("type")}
+            {
+                "location": _location(err.get("loc", ())),
+                "message": str(err.get("msg", "")).removeprefix("Value error, "),
+                "type": err.get("type"),
+            }
             for err in exc.errors()
         ]
         first = errors[0] if errors else {"location": "", "message": "invalid request"}

@@ -1,0 +1,312 @@
+"""The plan's central flow through the gateway over HTTP, against the four services as processes."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import subprocess
+from datetime import date
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.e2e.conftest import RunningSystem
+from tests.registry.people import credit_code, id_number
+from tests.support import ROOT, eventually
+
+pytestmark = pytest.mark.e2e
+
+
+class Agency:
+    """One API client of the gateway."""
+
+    def __init__(self, http: httpx.AsyncClient, system: RunningSystem, key: str) -> None:
+        self.http, self.base, self.key = http, system.gateway, key
+
+    async def call(self, method: str, path: str, body: Any = None, **kwargs: Any) -> httpx.Response:
+        headers = {"Authorization": f"Bearer {self.key}", **kwargs.pop("headers", {})}
+        return await self.http.request(method, self.base + path, json=body, headers=headers, **kwargs)
+
+
+async def client(http: httpx.AsyncClient, system: RunningSystem, agency: str, *scopes: str) -> Agency:
+    admin = Agency(http, system, system.admin_key)
+    response = await admin.call(
+        "POST", "/gateway/v1/clients", {"name": f"{agency} e2e", "agency": agency, "scopes": list(scopes)}
+    )
+    assert response.status_code == 201, response.text
+    return Agency(http, system, response.json()["api_key"])
+
+
+def problem(response: httpx.Response, status: int) -> dict[str, Any]:
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith("application/problem+json")
+    body: dict[str, Any] = response.json()
+    assert {"type", "title", "status", "detail"} <= body.keys() and body["status"] == status
+    return body
+
+
+def walkthrough() -> str:
+    readme = (ROOT / "README.md").read_text()
+    match = re.search(r"<!-- walkthrough:start -->\s*```bash\n(.*?)```\s*<!-- walkthrough:end -->", readme, re.S)
+    assert match, "README.md has no walk-through block"
+    return match.group(1)
+
+
+async def test_the_readme_walkthrough_pays_the_subsidy_once(system: RunningSystem, http: httpx.AsyncClient) -> None:
+    env = {**os.environ, "GW": system.gateway, "ADMIN_KEY": system.admin_key}
+    result = await asyncio.to_thread(
+        subprocess.run,
+        ["bash", "-euo", "pipefail", "-c", walkthrough()],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    lines = result.stdout.splitlines()
+    assert "paid" in lines and "ineligible" in lines
+    assert '"eligible"' in result.stdout and '"passed": false' not in result.stdout.split("ineligible")[0]
+
+    reader = await client(http, system, "hrss", "subsidy:read", "registry:read")
+    found = (await reader.call("GET", "/registry/v1/persons?id_number=500153198803150022")).json()["items"]
+    person_id = found[0]["person_id"]
+    applications = (await reader.call("GET", f"/subsidy/v1/applications?beneficiary_person_id={person_id}")).json()
+    statuses = sorted(a["status"] for a in applications["items"])
+    assert statuses == ["ineligible", "paid"]
+    paid = next(a for a in applications["items"] if a["status"] == "paid")
+    payments = (await reader.call("GET", f"/subsidy/v1/payments?application_id={paid['application_id']}")).json()
+    assert [(p["status"], p["amount"]) for p in payments["items"]] == [("settled", "6000.00")]
+
+
+async def hired_for_a_year(desk: Agency, civil: Agency) -> tuple[str, str, str]:
+    """A registered unemployed dibao family member, hired over a year ago, insured 12 months."""
+    number = id_number(date(1992, 7, 1), female=True)
+    person = await desk.call(
+        "POST", "/registry/v1/persons", {"id_number": number, "name": "陈静", "hukou_type": "urban"}
+    )
+    assert person.status_code == 201, person.text
+    person_id = person.json()["person_id"]
+    registered = await desk.call(
+        "POST", f"/registry/v1/persons/{person_id}/unemployment-registrations", {"registered_on": "2024-10-08"}
+    )
+    assert registered.status_code == 201, registered.text
+    pushed = await civil.call(
+        "POST",
+        "/sharing/v1/agencies/civil_affairs/datasets/dibao/records",
+        {"records": [{"id_number": number, "since": "2023-05-01"}]},
+    )
+    assert pushed.status_code == 201 and pushed.json()["accepted"] == 1, pushed.text
+    employer = credit_code("MA61B8C9D")
+    employment = await desk.call(
+        "POST",
+        f"/registry/v1/persons/{person_id}/employments",
+        {
+            "employer_credit_code": employer,
+            "employer_name": "荣昌陶器厂",
+            "started_on": "2024-11-01",
+            "kind": "employee",
+        },
+    )
+    assert employment.status_code == 201, employment.text
+    employment_id = employment.json()["employment_id"]
+    months = [f"2024-{m:02d}" for m in (11, 12)] + [f"2025-{m:02d}" for m in range(1, 11)]
+    paid = await desk.call(
+        "POST",
+        f"/registry/v1/employments/{employment_id}/contributions",
+        {"months": months, "insurances": ["pension", "medical", "unemployment"]},
+    )
+    assert paid.status_code == 200, paid.text
+
+    async def projected() -> bool:
+        view = await desk.call("GET", f"/subsidy/v1/beneficiaries/{person_id}")
+        if view.status_code != 200:
+            return False
+        body = view.json()
+        categories = {c["category"] for c in body["difficulty_categories"]}
+        return "low_income_family" in categories and [e["contribution_months"] for e in body["employments"]] == [12]
+
+    await eventually(projected, within=30)
+    return person_id, employment_id, employer
+
+
+async def test_ten_concurrent_applications_give_at_most_one_payment(
+    system: RunningSystem, http: httpx.AsyncClient
+) -> None:
+    desk = await client(http, system, "hrss", "registry:read", "registry:write", "subsidy:apply", "subsidy:read")
+    civil = await client(http, system, "civil_affairs", "sharing:submit")
+    reviewer = await client(http, system, "hrss", "subsidy:review", "subsidy:read")
+    admin = Agency(http, system, system.admin_key)
+    await admin.call("PUT", f"/subsidy/v1/budgets/hiring_key_groups/{date.today().year}", {"amount": "900000.00"})
+    person_id, employment_id, employer = await hired_for_a_year(desk, civil)
+    body = {
+        "programme": "hiring_key_groups",
+        "beneficiary_person_id": person_id,
+        "applicant": {"kind": "employer", "credit_code": employer},
+        "employment_id": employment_id,
+    }
+
+    answers = await asyncio.gather(*(desk.call("POST", "/subsidy/v1/applications", body) for _ in range(10)))
+    created = [a.json()["application_id"] for a in answers if a.status_code == 201]
+    assert all(a.status_code in (201, 409) for a in answers), [a.text for a in answers]
+    assert len(created) >= 1
+    decisions = await asyncio.gather(
+        *(
+            reviewer.call("POST", f"/subsidy/v1/applications/{app}/decision", {"decision": "approve", "note": "ok"})
+            for app in created
+            for _ in range(3)
+        )
+    )
+    assert sum(d.status_code == 200 for d in decisions) == 1, [d.text for d in decisions]
+
+    payments = []
+    for app in created:
+        payments += (await reviewer.call("GET", f"/subsidy/v1/payments?application_id={app}")).json()["items"]
+    assert len(payments) == 1 and payments[0]["amount"] == "6000.00"
+
+
+async def test_bad_input_at_each_step_is_a_precise_problem_and_changes_nothing(
+    system: RunningSystem, http: httpx.AsyncClient
+) -> None:
+    desk = await client(http, system, "hrss", "registry:read", "registry:write", "subsidy:apply", "subsidy:read")
+    civil = await client(http, system, "civil_affairs", "sharing:submit")
+    treasury = await client(http, system, "hrss", "subsidy:settle", "subsidy:read")
+
+    # the gateway: no key, a wrong key, a missing scope
+    assert (await http.get(system.gateway + "/registry/v1/persons")).status_code == 401
+    problem(await Agency(http, system, "rk_not_a_key").call("GET", "/registry/v1/persons"), 401)
+    problem(await civil.call("GET", "/registry/v1/persons"), 403)
+
+    # registry: a wrong check character, an impossible birth date, then a good registration
+    number = id_number(date(1980, 2, 2))
+    wrong = number[:17] + ("0" if number[17] != "0" else "1")
+    assert (
+        "check character"
+        in problem(
+            await desk.call("POST", "/registry/v1/persons", {"id_number": wrong, "name": "周", "hukou_type": "urban"}),
+            422,
+        )["detail"]
+    )
+    problem(
+        await desk.call("POST", "/registry/v1/persons", {"id_number": number, "name": "周", "hukou_type": "city"}), 422
+    )
+    created = await desk.call(
+        "POST", "/registry/v1/persons", {"id_number": number, "name": "周", "hukou_type": "urban"}
+    )
+    person_id = created.json()["person_id"]
+    duplicate = problem(
+        await desk.call("POST", "/registry/v1/persons", {"id_number": number, "name": "周", "hukou_type": "urban"}), 409
+    )
+    assert duplicate["person_id"] == person_id
+    problem(
+        await desk.call(
+            "POST", f"/registry/v1/persons/{person_id}/unemployment-registrations", {"registered_on": "2999-01-01"}
+        ),
+        422,
+    )
+    problem(
+        await desk.call(
+            "POST",
+            f"/registry/v1/persons/{person_id}/employments",
+            {
+                "employer_credit_code": "91500153MA60XK7Q3Z",
+                "employer_name": "x",
+                "started_on": "2024-01-01",
+                "kind": "employee",
+            },
+        ),
+        422,
+    )
+    problem(
+        await desk.call(
+            "POST",
+            f"/registry/v1/persons/{person_id}/employments",
+            {"employer_credit_code": credit_code(), "employer_name": "x", "started_on": "2024-01-01", "kind": "gig"},
+        ),
+        422,
+    )
+    person = (await desk.call("GET", f"/registry/v1/persons/{person_id}")).json()
+    assert person["status"] == "none" and person["unemployment_registrations"] == [] and person["version"] == 1
+
+    # sharing: another agency's dataset, an unknown dataset, a batch with a bad record
+    problem(
+        await civil.call(
+            "POST",
+            "/sharing/v1/agencies/public_security/datasets/identity/records",
+            {"records": [{"id_number": number}]},
+        ),
+        403,
+    )
+    problem(
+        await civil.call(
+            "POST", "/sharing/v1/agencies/civil_affairs/datasets/nonsense/records", {"records": [{"id_number": number}]}
+        ),
+        404,
+    )
+    problem(await civil.call("POST", "/sharing/v1/agencies/civil_affairs/datasets/dibao/records", {"records": []}), 422)
+    mixed = await civil.call(
+        "POST",
+        "/sharing/v1/agencies/civil_affairs/datasets/dibao/records",
+        {"records": [{"id_number": wrong, "since": "2024-01-01"}]},
+    )
+    assert mixed.status_code == 201 and mixed.json()["accepted"] == 0
+    assert mixed.json()["rejected"][0]["errors"][0]["field"] == "id_number"
+
+    # subsidy: an unknown programme, an unknown beneficiary, a settlement of nothing
+    problem(
+        await desk.call(
+            "POST",
+            "/subsidy/v1/applications",
+            {
+                "programme": "free_money",
+                "beneficiary_person_id": person_id,
+                "applicant": {"kind": "employer", "credit_code": credit_code()},
+            },
+        ),
+        422,
+    )
+    problem(
+        await desk.call(
+            "POST",
+            "/subsidy/v1/applications",
+            {
+                "programme": "hiring_key_groups",
+                "beneficiary_person_id": "7d9f2c1e-0000-4000-8000-000000000000",
+                "applicant": {"kind": "employer", "credit_code": credit_code()},
+                "employment_id": "7d9f2c1e-0000-4000-8000-000000000001",
+            },
+        ),
+        422,
+    )
+    problem(
+        await treasury.call(
+            "POST",
+            "/subsidy/v1/payments/7d9f2c1e-0000-4000-8000-000000000002/settlement",
+            {"outcome": "settled", "bank_reference": "RC-1"},
+        ),
+        404,
+    )
+    problem(
+        await treasury.call(
+            "POST", "/subsidy/v1/payments/7d9f2c1e-0000-4000-8000-000000000002/settlement", {"outcome": "maybe"}
+        ),
+        422,
+    )
+    listed = (await desk.call("GET", f"/subsidy/v1/applications?beneficiary_person_id={person_id}")).json()
+    assert listed["items"] == []
+
+
+async def test_idempotency_key_replays_through_the_gateway(system: RunningSystem, http: httpx.AsyncClient) -> None:
+    desk = await client(http, system, "hrss", "registry:read", "registry:write")
+    body = {"id_number": id_number(date(1999, 9, 9)), "name": "吴", "hukou_type": "rural"}
+    first = await desk.call("POST", "/registry/v1/persons", body, headers={"Idempotency-Key": "e2e-once"})
+    again = await desk.call("POST", "/registry/v1/persons", body, headers={"Idempotency-Key": "e2e-once"})
+    assert first.status_code == again.status_code == 201
+    assert first.json() == again.json()
+    changed = await desk.call(
+        "POST", "/registry/v1/persons", {**body, "name": "郑"}, headers={"Idempotency-Key": "e2e-once"}
+    )
+    problem(changed, 422)
+    assert first.headers["x-request-id"]
