@@ -133,7 +133,8 @@ class ServiceClient:
 async def running(app: FastAPI) -> AsyncIterator[ServiceClient]:
     """Run the app's lifespan (engine, producer, relay, consumers) and give a signed client."""
     async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
+        # Like a real server: an unhandled error is a 500 response, not an exception in the test.
+        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
         async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
             yield ServiceClient(client)
 
