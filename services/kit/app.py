@@ -110,7 +110,15 @@ def create_service_app(definition: ServiceDefinition, settings: ServiceSettings)
             await producer.stop()
             await db.dispose()
 
-    app = FastAPI(title=definition.title, description=definition.description, version="1.0.0", lifespan=lifespan)
+    app = FastAPI(
+        title=definition.title,
+        description=definition.description,
+        version="1.0.0",
+        lifespan=lifespan,
+        # Metrics go to Prometheus through the kit; FastAPI's OpenTelemetry hook would look up the
+        # global providers on every request.
+        telemetry={"tracing": False, "metrics": False, "logs": False},
+    )
     install_problem_handlers(app)
     for router in definition.routers:
         app.include_router(router)

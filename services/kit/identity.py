@@ -8,7 +8,6 @@ come through the gateway has no valid signature and is refused with 401.
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import time
 from collections.abc import Callable, Iterable
@@ -45,7 +44,7 @@ def signature(
     secret: bytes, *, method: str, path: str, client_id: str, agency: str, scopes: str, request_id: str, timestamp: str
 ) -> str:
     message = "\n".join((method, path, client_id, agency, scopes, request_id, timestamp)).encode()
-    return hmac.new(secret, message, hashlib.sha256).hexdigest()
+    return hmac.digest(secret, message, "sha256").hex()
 
 
 def signed_headers(

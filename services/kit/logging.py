@@ -94,7 +94,9 @@ class RequestIdMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        request_id = dict(scope["headers"]).get(b"x-request-id", b"").decode("latin-1")[:128] or uuid.uuid4().hex
+        given = dict(scope["headers"]).get(b"x-request-id", b"").decode("latin-1")[:128]
+        # Only printable ASCII is kept: it is logged, signed by the gateway and echoed unchanged.
+        request_id = given if given and given.isascii() and given.isprintable() else uuid.uuid4().hex
         token = REQUEST_ID.set(request_id)
 
         async def send_with_id(message: Message) -> None:

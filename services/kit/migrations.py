@@ -44,6 +44,10 @@ def run_env(service_tables: Iterable[str], *, include_kit_tables: bool = True) -
     def include_name(name: str | None, type_: str, _: Any) -> bool:
         return type_ != "table" or name in tables
 
+    # include_name filters what is reflected from the database, include_object what the models hold.
+    def include_object(_: Any, name: str | None, type_: str, reflected: bool, compare_to: Any) -> bool:
+        return type_ != "table" or name in tables
+
     url = context.config.get_main_option("sqlalchemy.url")
     assert url is not None
 
@@ -52,6 +56,7 @@ def run_env(service_tables: Iterable[str], *, include_kit_tables: bool = True) -
             connection=connection,
             target_metadata=SQLModel.metadata,
             include_name=include_name,
+            include_object=include_object,
             render_as_batch=connection.dialect.name == "sqlite",
             compare_type=True,
         )
@@ -66,7 +71,13 @@ def run_env(service_tables: Iterable[str], *, include_kit_tables: bool = True) -
         await engine.dispose()
 
     if context.is_offline_mode():
-        context.configure(url=url, target_metadata=SQLModel.metadata, include_name=include_name, literal_binds=True)
+        context.configure(
+            url=url,
+            target_metadata=SQLModel.metadata,
+            include_name=include_name,
+            include_object=include_object,
+            literal_binds=True,
+        )
         with context.begin_transaction():
             context.run_migrations()
     else:

@@ -1,0 +1,283 @@
+"""Issue 2's benchmarks in one run; prints numbers, passes or fails nothing.
+
+1. Persons registered per second, 32 connections: directly against the registry, through the
+   gateway, and the same single-row insert by a bare FastAPI + asyncpg app (the baseline); ratios.
+2. Time from a dibao record pushed (through the gateway) to the low_income_family category visible
+   in the registry: p50 / p99 over sequential pushes.
+
+Everything runs on this machine: a fresh tansu on a free port, fresh PostgreSQL databases (dropped
+afterwards), the services as uvicorn processes (uvloop, httptools), as `make run` starts them.
+    .venv/bin/python bench/run.py [--duration 10] [--connections 32] [--facts 200]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import secrets
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable
+from datetime import date, timedelta
+from pathlib import Path
+
+import asyncpg
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.loadgen import LoadResult, run_load  # noqa: E402
+from deploy.embedded import System, SystemConfig, ready, wait_until  # noqa: E402
+from services.kit.identifiers import id_check_character  # noqa: E402
+from services.kit.identity import signed_headers  # noqa: E402
+from services.kit.migrations import upgrade  # noqa: E402
+from services.kit.settings import DEV_INTERNAL_SECRET  # noqa: E402
+from tests.support import free_port, tansu_binary, wait_for_port  # noqa: E402
+
+ADMIN_DSN = "postgresql://postgres@127.0.0.1:5432/postgres"
+RUN = uuid.uuid4().hex[:6]
+
+
+def id_number(n: int) -> str:
+    """A distinct valid id number per n (birth date and sequence vary with n)."""
+    born = date(1960, 1, 1) + timedelta(days=n // 500)
+    first17 = f"500153{born:%Y%m%d}{(n % 500) * 2 + 1:03d}"
+    return first17 + id_check_character(first17)
+
+
+def person_body(offset: int) -> Callable[[int], bytes]:
+    def body(n: int) -> bytes:
+        return json.dumps({"id_number": id_number(offset + n), "name": "测试", "hukou_type": "urban"}).encode()
+
+    return body
+
+
+async def create_database(name: str) -> str:
+    conn = await asyncpg.connect(ADMIN_DSN)
+    try:
+        await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()
+    return f"postgresql+asyncpg://postgres@127.0.0.1:5432/{name}"
+
+
+async def drop_databases(names: list[str]) -> None:
+    conn = await asyncpg.connect(ADMIN_DSN)
+    try:
+        for name in names:
+            await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await conn.close()
+
+
+def report(label: str, result: LoadResult) -> None:
+    print(f"  {label:<28} {result.line()}  generator {result.generator_cpu_us_per_request:.0f} µs CPU/req")
+
+
+async def throughput(config: SystemConfig, key: str, bare_port: int, args: argparse.Namespace) -> None:
+    print(
+        f"\n1. Registration throughput ({args.connections} connections, {args.duration:.0f} s after "
+        f"{args.warmup:.0f} s warm-up)"
+    )
+    registry_path = "/registry/v1/persons"
+    direct_headers = {
+        "content-type": "application/json",
+        **signed_headers(
+            DEV_INTERNAL_SECRET.encode(),
+            method="POST",
+            path=registry_path,
+            client_id="bench",
+            agency="hrss",
+            scopes=["registry:write"],
+            request_id="bench",
+        ),
+    }
+    common = {"connections": args.connections, "duration_s": args.duration, "warmup_s": args.warmup}
+    direct = await run_load(
+        f"http://127.0.0.1:{config.registry_port}{registry_path}", body=person_body(0), headers=direct_headers, **common
+    )
+    report("registry, direct", direct)
+    gateway = await run_load(
+        f"http://127.0.0.1:{config.gateway_port}{registry_path}",
+        body=person_body(5_000_000),
+        headers={"content-type": "application/json", "authorization": f"Bearer {key}"},
+        **common,
+    )
+    report("registry, through gateway", gateway)
+    bare = await run_load(
+        f"http://127.0.0.1:{bare_port}/rows",
+        body=lambda n: json.dumps({"name": f"row {n}"}).encode(),
+        headers={"content-type": "application/json"},
+        **common,
+    )
+    report("bare FastAPI + asyncpg insert", bare)
+    print(f"  gateway / direct   = {gateway.rps / direct.rps:.2f}   (target >= 0.6)")
+    print(f"  gateway / bare     = {gateway.rps / bare.rps:.2f}   (target >= 0.4)")
+    print(f"  direct / bare      = {direct.rps / bare.rps:.2f}")
+
+
+async def fact_to_category(config: SystemConfig, admin_key: str, facts: int) -> None:
+    print(f"\n2. Fact to category: {facts} dibao records pushed one at a time through the gateway")
+    gateway = f"http://127.0.0.1:{config.gateway_port}"
+    async with httpx.AsyncClient(timeout=30) as http:
+
+        async def new_key(agency: str, scopes: list[str]) -> str:
+            response = await http.post(
+                f"{gateway}/gateway/v1/clients",
+                headers={"authorization": f"Bearer {admin_key}"},
+                json={"name": f"bench {agency}", "agency": agency, "scopes": scopes},
+            )
+            response.raise_for_status()
+            return str(response.json()["api_key"])
+
+        desk = {"authorization": f"Bearer {await new_key('hrss', ['registry:read', 'registry:write'])}"}
+        civil = {"authorization": f"Bearer {await new_key('civil_affairs', ['sharing:submit'])}"}
+        latencies: list[float] = []
+        for i in range(facts):
+            number = id_number(9_000_000 + i)
+            created = await http.post(
+                f"{gateway}/registry/v1/persons",
+                headers=desk,
+                json={"id_number": number, "name": "测试", "hukou_type": "urban"},
+            )
+            created.raise_for_status()
+            person_path = f"/registry/v1/persons/{created.json()['person_id']}"
+            started = time.perf_counter()
+            pushed = await http.post(
+                f"{gateway}/sharing/v1/agencies/civil_affairs/datasets/dibao/records",
+                headers=civil,
+                json={"records": [{"id_number": number, "since": "2024-01-01"}]},
+            )
+            pushed.raise_for_status()
+            while True:
+                headers = signed_headers(
+                    DEV_INTERNAL_SECRET.encode(),
+                    method="GET",
+                    path=person_path,
+                    client_id="bench",
+                    agency="hrss",
+                    scopes=["registry:read"],
+                    request_id="bench",
+                )
+                seen = await http.get(f"http://127.0.0.1:{config.registry_port}{person_path}", headers=headers)
+                if "low_income_family" in seen.text:
+                    break
+                if time.perf_counter() - started > 10:
+                    raise RuntimeError("a fact took over 10 s to become a category")
+                await asyncio.sleep(0.002)
+            latencies.append((time.perf_counter() - started) * 1000)
+    latencies.sort()
+    p50 = latencies[len(latencies) // 2]
+    p99 = latencies[min(len(latencies) - 1, round(0.99 * len(latencies)) - 1)]
+    print(f"  p50 {p50:.1f} ms   p99 {p99:.1f} ms   max {latencies[-1]:.1f} ms   (target p99 < 250 ms)")
+
+
+async def main(args: argparse.Namespace) -> None:
+    names = [f"bench_{RUN}_{s}" for s in ("registry", "subsidy", "sharing", "gateway", "bare")]
+    processes: list[subprocess.Popen[bytes]] = []
+    system: System | None = None
+    logs = Path(tempfile.mkdtemp(prefix="bench-logs-"))
+    try:
+        broker_port = free_port()
+        url = f"tcp://127.0.0.1:{broker_port}"
+        processes.append(
+            subprocess.Popen(  # noqa: ASYNC220 - start-up, before any measuring
+                [
+                    tansu_binary(),
+                    "broker",
+                    "--listener-url",
+                    url,
+                    "--advertised-listener-url",
+                    url,
+                    "--storage-engine",
+                    "memory://tansu/",
+                ],
+                stdout=(logs / "tansu.log").open("wb"),
+                stderr=subprocess.STDOUT,
+            )
+        )
+        wait_for_port(broker_port)
+        admin_key = "rk_bench_" + secrets.token_urlsafe(16)
+        config = SystemConfig(
+            gateway_port=free_port(),
+            registry_port=free_port(),
+            subsidy_port=free_port(),
+            sharing_port=free_port(),
+            start_broker=False,
+            bootstrap_servers=f"127.0.0.1:{broker_port}",
+            admin_key=admin_key,
+            log_dir=logs,
+        )
+        for service in ("registry", "subsidy", "sharing", "gateway"):
+            config.database_urls[service] = await create_database(f"bench_{RUN}_{service}")
+            await asyncio.to_thread(upgrade, service, config.database_urls[service])
+        system = System(config)
+        await asyncio.to_thread(system.start)
+
+        bare_port = free_port()
+        await create_database(names[-1])
+        processes.append(
+            subprocess.Popen(  # noqa: ASYNC220 - start-up, before any measuring
+                [
+                    sys.executable,
+                    "-m",
+                    "uvicorn",
+                    "bench.bare_app:create_app",
+                    "--factory",
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    str(bare_port),
+                    "--loop",
+                    "uvloop",
+                    "--http",
+                    "httptools",
+                    "--no-access-log",
+                ],
+                cwd=ROOT,
+                env={**os.environ, "BENCH_DATABASE_URL": f"postgresql://postgres@127.0.0.1:5432/{names[-1]}"},
+                stdout=(logs / "bare.log").open("wb"),
+                stderr=subprocess.STDOUT,
+            )
+        )
+        wait_until(lambda: ready(f"http://127.0.0.1:{bare_port}/openapi.json"), "the bare app")
+
+        async with httpx.AsyncClient() as http:
+            response = await http.post(
+                f"http://127.0.0.1:{config.gateway_port}/gateway/v1/clients",
+                headers={"authorization": f"Bearer {admin_key}"},
+                json={"name": "bench", "agency": "hrss", "scopes": ["registry:write"]},
+            )
+            response.raise_for_status()
+            key = response.json()["api_key"]
+        print(
+            f"machine: {os.cpu_count()} cores; services: uvicorn + uvloop + httptools, one process each; "
+            f"PostgreSQL at 127.0.0.1:5432; logs in {logs}"
+        )
+        await throughput(config, key, bare_port, args)
+        await fact_to_category(config, admin_key, args.facts)
+    finally:
+        if system is not None:
+            await asyncio.to_thread(system.stop)
+        for process in reversed(processes):
+            process.terminate()
+            try:
+                process.wait(10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+        await drop_databases(names)
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--duration", type=float, default=10.0)
+    parser.add_argument("--warmup", type=float, default=2.0)
+    parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--facts", type=int, default=200)
+    asyncio.run(main(parser.parse_args()))

@@ -1,0 +1,54 @@
+"""The per-client token bucket, on a clock the test moves."""
+
+from __future__ import annotations
+
+import pytest
+
+from services.gateway.ratelimit import TokenBucketLimiter, retry_after_header
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_burst_then_refused_with_the_wait_until_the_next_token() -> None:
+    clock = Clock()
+    limiter = TokenBucketLimiter(rate=2.0, burst=3, clock=clock)
+    assert [limiter.acquire("a") for _ in range(3)] == [0.0, 0.0, 0.0]
+    assert limiter.acquire("a") == pytest.approx(0.5)
+    clock.now += 0.25
+    assert limiter.acquire("a") == pytest.approx(0.25)
+    clock.now += 0.25
+    assert limiter.acquire("a") == 0.0
+    assert limiter.acquire("a") == pytest.approx(0.5)
+
+
+def test_tokens_refill_up_to_the_burst_only() -> None:
+    clock = Clock()
+    limiter = TokenBucketLimiter(rate=10.0, burst=2, clock=clock)
+    limiter.acquire("a")
+    clock.now += 3600
+    assert [limiter.acquire("a") for _ in range(2)] == [0.0, 0.0]
+    assert limiter.acquire("a") > 0.0
+
+
+def test_each_client_has_its_own_bucket() -> None:
+    limiter = TokenBucketLimiter(rate=1.0, burst=1, clock=Clock())
+    assert limiter.acquire("a") == 0.0
+    assert limiter.acquire("a") > 0.0
+    assert limiter.acquire("b") == 0.0
+
+
+@pytest.mark.parametrize(("rate", "burst"), [(0.0, 1), (-1.0, 1), (1.0, 0)])
+def test_a_limit_that_admits_nothing_is_refused(rate: float, burst: int) -> None:
+    with pytest.raises(ValueError):
+        TokenBucketLimiter(rate=rate, burst=burst)
+
+
+@pytest.mark.parametrize(("wait", "header"), [(0.001, "1"), (1.0, "1"), (1.2, "2"), (999.5, "1000")])
+def test_retry_after_is_whole_seconds_never_zero(wait: float, header: str) -> None:
+    assert retry_after_header(wait) == header
