@@ -47,6 +47,7 @@ class _Captured:
     status: int = 500
     headers: list[tuple[bytes, bytes]] = field(default_factory=list)
     body: bytearray = field(default_factory=bytearray)
+    messages: list[Message] = field(default_factory=list)
 
 
 class IdempotencyMiddleware:
@@ -88,30 +89,36 @@ class IdempotencyMiddleware:
         async def replay_receive() -> Message:
             return {"type": "http.request", "body": body, "more_body": False}
 
+        # The response is held back until it is stored: a caller that has it may repeat the
+        # request at once and must get the replay, not a 409 for a request still "in flight".
         async def capture_send(message: Message) -> None:
+            captured.messages.append(message)
             if message["type"] == "http.response.start":
                 captured.status = message["status"]
                 captured.headers = list(message.get("headers", []))
             elif message["type"] == "http.response.body":
                 captured.body.extend(message.get("body", b""))
-            await send(message)
 
         try:
             await self.app(scope, replay_receive, capture_send)
+            if captured.status >= 500:
+                await self._release(db, caller.client_id, key)
+            else:
+                await self._complete(db, caller.client_id, key, captured)
         except BaseException:
             await self._release(db, caller.client_id, key)
             raise
-        status = captured.status
-        if status >= 500:
-            await self._release(db, caller.client_id, key)
-            return
+        for message in captured.messages:
+            await send(message)
+
+    async def _complete(self, db: Database, client_id: str, key: str, captured: _Captured) -> None:
         headers = {
             k.decode("latin-1"): v.decode("latin-1") for k, v in captured.headers if k.lower() in REPLAYED_HEADERS
         }
         async with db.sessionmaker() as session, session.begin():
-            record = await session.get(IdempotencyRecord, (caller.client_id, key))
+            record = await session.get(IdempotencyRecord, (client_id, key))
             if record is not None:
-                record.status = status
+                record.status = captured.status
                 record.headers = json.dumps(headers)
                 record.body = bytes(captured.body)
                 record.completed_at = utcnow()

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hmac
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import Annotated
 
@@ -121,7 +121,7 @@ class GatewayIdentityMiddleware:
         return Caller(client_id, agency, frozenset(scopes.split()), request_id)
 
 
-def current_caller(request: Request) -> Caller:
+async def current_caller(request: Request) -> Caller:
     caller = request.scope.get("state", {}).get("caller")
     if caller is None:
         raise Unauthorized("no authenticated caller")
@@ -132,11 +132,13 @@ def current_caller(request: Request) -> Caller:
 CallerDep = Annotated[Caller, Depends(current_caller)]
 
 
-def require_scope(scope: str) -> Callable[[Request], Caller]:
-    """A dependency that returns the caller when it holds `scope` (or `admin`), else 403."""
+def require_scope(scope: str) -> Callable[[Request], Awaitable[Caller]]:
+    """A dependency that returns the caller when it holds `scope` (or `admin`), else 403.
 
-    def dependency(request: Request) -> Caller:
-        caller = current_caller(request)
+    Dependencies are coroutines throughout: a plain `def` would cost a thread-pool hop per request."""
+
+    async def dependency(request: Request) -> Caller:
+        caller = await current_caller(request)
         if not caller.has(scope):
             raise Forbidden(f"this operation needs the scope {scope!r}", required_scope=scope)
         return caller

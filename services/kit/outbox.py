@@ -13,6 +13,7 @@ import asyncio
 import logging
 import time
 from datetime import datetime, timedelta
+from typing import Any, cast
 
 import sqlalchemy as sa
 from aiokafka import AIOKafkaProducer
@@ -48,6 +49,9 @@ class OutboxMessage(SQLModel, table=True):
     last_error: str | None = None
 
 
+OUTBOX = cast(sa.Table, OutboxMessage.__table__)  # type: ignore[attr-defined]
+
+
 def add_event(session: AsyncSession, topic: str, key: str, event: CloudEvent) -> None:
     """Queue an event in the caller's transaction; it leaves only if the transaction commits."""
     session.add(OutboxMessage(topic=topic, key=key, event_id=event.id, payload=event.to_bytes()))
@@ -63,6 +67,7 @@ class OutboxRelay:
         service: str,
         batch_size: int = 200,
         idle_interval_s: float = 0.5,
+        linger_s: float = 0.005,
         max_backoff_s: float = 30.0,
     ) -> None:
         self.db = db
@@ -70,6 +75,7 @@ class OutboxRelay:
         self.service = service
         self.batch_size = batch_size
         self.idle_interval_s = idle_interval_s
+        self.linger_s = linger_s
         self.max_backoff_s = max_backoff_s
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -109,6 +115,8 @@ class OutboxRelay:
                 log.exception("outbox relay round failed")
                 sent = 0
                 await asyncio.sleep(1.0)
+            if sent >= self.batch_size:
+                continue  # a backlog: go straight on
             if sent == 0:
                 self._wake.clear()
                 # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow the cancellation of
@@ -117,55 +125,64 @@ class OutboxRelay:
                     async with asyncio.timeout(self.idle_interval_s):
                         await self._wake.wait()
                 except TimeoutError:
-                    pass
+                    continue
+            # Let the commits of concurrent requests gather, so one round carries many events.
+            await asyncio.sleep(self.linger_s)
 
     async def relay_once(self) -> int:
         """Publish one batch of committed events; returns how many were sent."""
+        c = OUTBOX.c
         async with self.db.sessionmaker() as session, session.begin():
             now = utcnow()
             query = (
-                select(OutboxMessage)
-                .where(col(OutboxMessage.sent_at).is_(None))
-                .where(sa.or_(col(OutboxMessage.next_attempt_at).is_(None), col(OutboxMessage.next_attempt_at) <= now))
-                .order_by(col(OutboxMessage.id))
+                sa.select(c.id, c.topic, c.key, c.event_id, c.payload, c.attempts)
+                .where(c.sent_at.is_(None))
+                .where(sa.or_(c.next_attempt_at.is_(None), c.next_attempt_at <= now))
+                .order_by(c.id)
                 .limit(self.batch_size)
             )
             if self.db.is_postgres:
                 query = query.with_for_update(skip_locked=True)
-            rows = list((await session.execute(query)).scalars())
+            rows: list[Any] = list((await session.execute(query)).all())
             if not rows:
                 return 0
             rows = await self._in_key_order(session, rows)
             crash_point("relay.after_claim")
             futures = [
-                await self.producer.send(row.topic, row.payload, key=row.key.encode(), headers=_headers(row))
+                await self.producer.send(row.topic, row.payload, key=row.key.encode(), headers=_headers(row.event_id))
                 for row in rows
             ]
             results = await asyncio.gather(*futures, return_exceptions=True)
             crash_point("relay.after_publish")
-            sent = 0
+            sent_ids = [
+                row.id for row, result in zip(rows, results, strict=True) if not isinstance(result, BaseException)
+            ]
+            if sent_ids:
+                await session.execute(sa.update(OUTBOX).where(c.id.in_(sent_ids)).values(sent_at=utcnow()))
             for row, result in zip(rows, results, strict=True):
                 if isinstance(result, BaseException):
-                    row.attempts += 1
-                    delay = min(self.max_backoff_s, 0.5 * 2 ** (row.attempts - 1))
-                    row.next_attempt_at = now + timedelta(seconds=delay)
-                    row.last_error = repr(result)[:500]
-                    log.warning("outbox publish failed", extra={"topic": row.topic, "attempts": row.attempts})
-                else:
-                    row.sent_at = utcnow()
-                    sent += 1
-            OUTBOX_PUBLISHED.labels(self.service).inc(sent)
-            return sent
+                    attempts = row.attempts + 1
+                    delay = min(self.max_backoff_s, 0.5 * 2 ** (attempts - 1))
+                    await session.execute(
+                        sa.update(OUTBOX)
+                        .where(c.id == row.id)
+                        .values(
+                            attempts=attempts,
+                            next_attempt_at=now + timedelta(seconds=delay),
+                            last_error=repr(result)[:500],
+                        )
+                    )
+                    log.warning("outbox publish failed", extra={"topic": row.topic, "attempts": attempts})
+            OUTBOX_PUBLISHED.labels(self.service).inc(len(sent_ids))
+            return len(sent_ids)
 
-    async def _in_key_order(self, session: AsyncSession, rows: list[OutboxMessage]) -> list[OutboxMessage]:
+    async def _in_key_order(self, session: AsyncSession, rows: list[Any]) -> list[Any]:
         """Drop rows of any key whose earliest unsent row is not in this batch (another relay has it,
         or it waits for a retry), so one key's events never overtake each other."""
+        c = OUTBOX.c
         keys = {row.key for row in rows}
         heads = await session.execute(
-            select(OutboxMessage.key, sa.func.min(OutboxMessage.id))
-            .where(col(OutboxMessage.sent_at).is_(None))
-            .where(col(OutboxMessage.key).in_(keys))
-            .group_by(col(OutboxMessage.key))
+            sa.select(c.key, sa.func.min(c.id)).where(c.sent_at.is_(None)).where(c.key.in_(keys)).group_by(c.key)
         )
         claimed = {row.id for row in rows}
         blocked = {key for key, head_id in heads if head_id not in claimed}
@@ -179,5 +196,5 @@ class OutboxRelay:
         OUTBOX_BACKLOG.labels(self.service).set(count or 0)
 
 
-def _headers(row: OutboxMessage) -> list[tuple[str, bytes]]:
-    return [("ce_id", row.event_id.encode()), ("content-type", b"application/cloudevents+json")]
+def _headers(event_id: str) -> list[tuple[str, bytes]]:
+    return [("ce_id", event_id.encode()), ("content-type", b"application/cloudevents+json")]

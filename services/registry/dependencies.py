@@ -11,7 +11,7 @@ from services.registry.employments.service import EmploymentService
 from services.registry.persons.service import PersonService
 
 
-def person_service(request: Request, session: SessionDep) -> PersonService:
+async def person_service(request: Request, session: SessionDep) -> PersonService:
     state = request.app.state
     return PersonService(session, state.id_protector, state.subject_key)
 
@@ -19,7 +19,7 @@ def person_service(request: Request, session: SessionDep) -> PersonService:
 PersonServiceDep = Annotated[PersonService, Depends(person_service)]
 
 
-def employment_service(persons: PersonServiceDep) -> EmploymentService:
+async def employment_service(persons: PersonServiceDep) -> EmploymentService:
     return EmploymentService(persons.session, persons)
 
 

@@ -9,7 +9,7 @@ from fastapi import Depends, Request
 from .settings import SharingSettings
 
 
-def get_settings(request: Request) -> SharingSettings:
+async def get_settings(request: Request) -> SharingSettings:
     settings = request.app.state.settings
     assert isinstance(settings, SharingSettings)
     return settings

@@ -18,15 +18,15 @@ def _settings(request: Request) -> SubsidySettings:
     return settings
 
 
-def application_service(request: Request, session: SessionDep) -> ApplicationService:
+async def application_service(request: Request, session: SessionDep) -> ApplicationService:
     return ApplicationService(session, _settings(request))
 
 
-def budget_service(request: Request, session: SessionDep) -> BudgetService:
+async def budget_service(request: Request, session: SessionDep) -> BudgetService:
     return BudgetService(session, _settings(request))
 
 
-def payment_service(request: Request, session: SessionDep) -> PaymentService:
+async def payment_service(request: Request, session: SessionDep) -> PaymentService:
     return PaymentService(session, _settings(request))
 
 

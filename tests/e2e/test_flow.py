@@ -299,6 +299,8 @@ async def test_bad_input_at_each_step_is_a_precise_problem_and_changes_nothing(
 
 
 async def test_idempotency_key_replays_through_the_gateway(system: RunningSystem, http: httpx.AsyncClient) -> None:
+    # Over real HTTP the repeat goes out the moment the first answer arrives: the replay must be
+    # stored by then (an in-process ASGI client could not show this race).
     desk = await client(http, system, "hrss", "registry:read", "registry:write")
     body = {"id_number": id_number(date(1999, 9, 9)), "name": "吴", "hukou_type": "rural"}
     first = await desk.call("POST", "/registry/v1/persons", body, headers={"Idempotency-Key": "e2e-once"})

@@ -63,7 +63,7 @@ def create_app() -> FastAPI:
 
     @app.api_route("/{path:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
     async def echo(request: Request) -> dict[str, object]:
-        caller = current_caller(request)
+        caller = await current_caller(request)
         body = await request.body()
         return {
             "caller": {

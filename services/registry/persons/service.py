@@ -66,9 +66,8 @@ class PersonService:
     async def register(self, data: PersonCreate) -> PersonState:
         """Register a person once; a second registration of the same id number is a 409."""
         index = self.protector.blind_index(data.id_number)
-        existing = await self.repo.by_id_number_index(index)
-        if existing is not None:
-            raise self._already_registered(existing)
+        # No look-up first: the unique blind index refuses a second registration, which is rare,
+        # and saves every first registration a round trip.
         person = Person(
             id_number_ciphertext=self.protector.encrypt(data.id_number),
             id_number_index=index,
@@ -84,16 +83,17 @@ class PersonService:
             education=data.education,
             graduation_date=data.graduation_date,
         )
+        self.session.add(person)
         try:
-            async with self.session.begin_nested():
-                self.session.add(person)
-                await self.session.flush()
+            await self.session.flush()
         except IntegrityError:
+            # Registered before (or by a concurrent request): this request changes nothing.
+            await self.session.rollback()
             winner = await self.repo.by_id_number_index(index)
             if winner is None:
                 raise
             raise self._already_registered(winner) from None
-        state = await self.state(person)
+        state = await self.state(person, fresh=True)
         self.publish(state, events.PERSON_REGISTERED)
         return state
 
@@ -110,10 +110,11 @@ class PersonService:
             raise NotFound(f"no person {person_id}", slug="person-not-found")
         return person
 
-    async def state(self, person: Person) -> PersonState:
-        registrations = await self.repo.registrations(person.person_id)
+    async def state(self, person: Person, *, fresh: bool = False) -> PersonState:
+        """The person as of today; `fresh` (just registered) skips the queries that must come back empty."""
+        registrations = [] if fresh else await self.repo.registrations(person.person_id)
         open_registration = next((r for r in registrations if r.closed_on is None), None)
-        employed = bool(await self.repo.open_employments(person.person_id))
+        employed = False if fresh else bool(await self.repo.open_employments(person.person_id))
         categories = active_categories(
             facts=category_facts(await self.repo.facts(person.subject_ref)),
             gender=person.gender,
