@@ -179,7 +179,7 @@ CATALOGUE: tuple[TopicContract, ...] = (
 # Headers the consumer runner adds when it dead-letters a record (services/kit/inbox.py).
 DEAD_LETTER_HEADERS: tuple[tuple[str, str], ...] = (
     ("dlq_error", "Why the event was dead-lettered: the decoding or handler error, at most 2000 characters."),
-    ("dlq_consumer", "The consumer that gave up: `<service>.<consumer>`."),
+    ("dlq_consumer", "The consumer group that gave up: `<group prefix><service>.<consumer>` (no prefix by default)."),
     ("dlq_original_topic", "The topic the record was read from."),
     ("dlq_original_partition", "The partition it was read from, as a decimal string."),
     ("dlq_original_offset", "Its offset there, as a decimal string."),

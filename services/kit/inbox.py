@@ -73,6 +73,7 @@ class ConsumerRunner:
         self.db = db
         self.producer = producer
         self.settings = settings
+        self.group_id = f"{settings.kafka_consumer_group_prefix}{service}.{consumer}"
         self._consumer: AIOKafkaConsumer | None = None
         self._task: asyncio.Task[None] | None = None
 
@@ -80,7 +81,7 @@ class ConsumerRunner:
         self._consumer = AIOKafkaConsumer(
             *self.topics,
             bootstrap_servers=self.settings.kafka_bootstrap_servers,
-            group_id=f"{self.settings.kafka_consumer_group_prefix}{self.service}.{self.consumer_name}",
+            group_id=self.group_id,
             enable_auto_commit=False,
             auto_offset_reset="earliest",
             session_timeout_ms=self.settings.kafka_session_timeout_ms,
@@ -186,7 +187,7 @@ class ConsumerRunner:
         headers = [
             *list(record.headers or ()),
             ("dlq_error", error[:2000].encode()),
-            ("dlq_consumer", f"{self.service}.{self.consumer_name}".encode()),
+            ("dlq_consumer", self.group_id.encode()),
             ("dlq_original_topic", record.topic.encode()),
             ("dlq_original_partition", str(record.partition).encode()),
             ("dlq_original_offset", str(record.offset).encode()),

@@ -15,6 +15,10 @@ from services.subsidy.projections.endpoints import router as beneficiaries_route
 from services.subsidy.projections.handlers import registry_projection
 from services.subsidy.settings import SubsidySettings
 
+# Names the consumer group (`<prefix>subsidy.registry-projection`) and the inbox; a new
+# SUBSIDY_KAFKA_CONSUMER_GROUP_PREFIX rebuilds the projection from the topics' start.
+PROJECTION_CONSUMER = "registry-projection"
+
 DESCRIPTION = """Subsidy programmes of the plan (补贴), applications evaluated rule by rule with evidence,
 four-eyes decisions, yearly budgets that are never overspent, and payments settled by the treasury.
 
@@ -31,7 +35,7 @@ def create_app(settings: SubsidySettings | None = None) -> FastAPI:
             routers=[programmes_router, applications_router, budgets_router, payments_router, beneficiaries_router],
             publishes=[SUBSIDY_APPLICATION, SUBSIDY_PAYMENT],
             subscriptions=[
-                Subscription(settings.projection_consumer, [REGISTRY_PERSON, REGISTRY_EMPLOYMENT], registry_projection)
+                Subscription(PROJECTION_CONSUMER, [REGISTRY_PERSON, REGISTRY_EMPLOYMENT], registry_projection)
             ],
         ),
         settings,

@@ -14,6 +14,3 @@ class SubsidySettings(ServiceSettings):
     database_url: str = "sqlite+aiosqlite:///var/subsidy.db"
     # 一次性吸纳重点群体就业岗位补贴: 6000 CNY per person, the plan's figure.
     hiring_key_groups_amount_fen: int = Field(default=600_000, gt=0)
-    # Name of the consumer that keeps the registry projection; it names the Kafka consumer group
-    # (`subsidy.<name>`) and the inbox. A new name rebuilds the projection from the topics' start.
-    projection_consumer: str = Field(default="registry-projection", pattern=r"^[a-z0-9][a-z0-9._-]*$")

@@ -23,7 +23,7 @@ async def subsidy(kafka_bootstrap: str, databases: PostgresDatabases) -> AsyncIt
     settings = SubsidySettings(
         database_url=url,
         kafka_bootstrap_servers=kafka_bootstrap,
-        projection_consumer=f"registry-projection-{uuid.uuid4().hex[:8]}",
+        kafka_consumer_group_prefix=f"t{uuid.uuid4().hex[:8]}.",
     )
     app = create_app(settings)
     producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap)

@@ -31,6 +31,7 @@ from contracts.topics import REGISTRY_EMPLOYMENT, REGISTRY_PERSON
 from services.kit.identifiers import CREDIT_ALPHABET, credit_check_character
 from services.kit.inbox import InboxEntry
 from services.kit.outbox import OutboxMessage
+from services.subsidy.app import PROJECTION_CONSUMER
 from services.subsidy.bureau_time import bureau_today
 from services.subsidy.settings import SubsidySettings
 from services.subsidy.tables import Application, Budget, Payment, ProjectedEmployment, ProjectedPerson
@@ -188,7 +189,7 @@ class Harness:
 
         async def recorded() -> bool:
             async with self.session() as s:
-                key = (self.settings.projection_consumer, event.source, event.id)
+                key = (PROJECTION_CONSUMER, event.source, event.id)
                 return await s.get(InboxEntry, key) is not None
 
         await eventually(recorded)

@@ -13,6 +13,7 @@ from sqlmodel import select
 from contracts.envelope import CloudEvent
 from contracts.registry import PERSON_REGISTERED
 from contracts.topics import REGISTRY_EMPLOYMENT, REGISTRY_PERSON, dead_letter
+from services.subsidy.app import PROJECTION_CONSUMER
 from services.subsidy.bureau_time import bureau_date
 from services.subsidy.tables import ProjectedCategory, ProjectedEmployment, ProjectedPerson
 from tests.subsidy.scenario import Harness, category, eligible_hire, problem
@@ -112,7 +113,7 @@ async def test_a_snapshot_that_does_not_validate_is_dead_lettered(
         dead_letter(topic), bootstrap_servers=subsidy.bootstrap, group_id=None, auto_offset_reset="earliest"
     )
     await consumer.start()
-    ours = f"subsidy.{subsidy.settings.projection_consumer}".encode()
+    ours = f"{subsidy.settings.kafka_consumer_group_prefix}subsidy.{PROJECTION_CONSUMER}".encode()
     errors: list[str] = []
     try:
 
