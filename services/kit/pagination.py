@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Callable
 from typing import Annotated, Any, Generic, TypeVar
 
 from fastapi import Query
@@ -12,6 +13,7 @@ from pydantic import BaseModel
 from .errors import Unprocessable
 
 ItemT = TypeVar("ItemT")
+PositionT = TypeVar("PositionT")
 
 LimitQuery = Annotated[int, Query(ge=1, le=500, description="Page size")]
 CursorQuery = Annotated[str | None, Query(description="`next_cursor` of the previous page")]
@@ -38,3 +40,14 @@ def decode_cursor(cursor: str | None) -> dict[str, Any] | None:
     if not isinstance(position, dict):
         raise Unprocessable("cursor is not one this service issued", slug="invalid-cursor")
     return position
+
+
+def cursor_position(cursor: str | None, read: Callable[[dict[str, Any]], PositionT]) -> PositionT | None:
+    """Decode a cursor and `read` the position out of it; a cursor we did not issue is a 422."""
+    position = decode_cursor(cursor)
+    if position is None:
+        return None
+    try:
+        return read(position)
+    except (KeyError, TypeError, ValueError):
+        raise Unprocessable("cursor is not one this service issued", slug="invalid-cursor") from None

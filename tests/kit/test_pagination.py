@@ -94,3 +94,16 @@ def test_a_page_carries_its_items_and_the_next_cursor() -> None:
     page = Page[int](items=[1, 2], next_cursor=encode_cursor({"after": 2}))
     assert page.model_dump() == {"items": [1, 2], "next_cursor": encode_cursor({"after": 2})}
     assert Page[int](items=[]).next_cursor is None
+
+
+def test_cursor_position_reads_a_position_and_refuses_one_it_cannot_read() -> None:
+    import uuid as _uuid
+
+    from services.kit.pagination import cursor_position
+
+    after = _uuid.uuid4()
+    assert cursor_position(encode_cursor({"after": str(after)}), lambda p: _uuid.UUID(p["after"])) == after
+    assert cursor_position(None, lambda p: _uuid.UUID(p["after"])) is None
+    for forged in ({"before": "x"}, {"after": "not-a-uuid"}, {"after": 7}):
+        with pytest.raises(Unprocessable):
+            cursor_position(encode_cursor(forged), lambda p: _uuid.UUID(p["after"]))

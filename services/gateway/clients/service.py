@@ -17,8 +17,8 @@ from services.gateway.clients.schemas import ApiClientCreate, ApiClientIssued, A
 from services.gateway.clients.scopes import Agency, Scope
 from services.gateway.tables import ApiClient
 from services.kit.db import Database, utcnow
-from services.kit.errors import NotFound, Unprocessable
-from services.kit.pagination import Page, decode_cursor, encode_cursor
+from services.kit.errors import NotFound
+from services.kit.pagination import Page, cursor_position, encode_cursor
 
 log = logging.getLogger(__name__)
 
@@ -62,13 +62,7 @@ def _read(client: ApiClient) -> ApiClientRead:
 async def list_clients(
     session: AsyncSession, *, limit: int, cursor: str | None, agency: Agency | None, include_revoked: bool
 ) -> Page[ApiClientRead]:
-    position = decode_cursor(cursor)
-    after: tuple[datetime, uuid.UUID] | None = None
-    if position is not None:
-        try:
-            after = (datetime.fromisoformat(position["created_at"]), uuid.UUID(position["client_id"]))
-        except (KeyError, TypeError, ValueError):
-            raise Unprocessable("cursor is not one this service issued", slug="invalid-cursor") from None
+    after = cursor_position(cursor, lambda p: (datetime.fromisoformat(p["created_at"]), uuid.UUID(p["client_id"])))
     clients = await repository.list_page(
         session,
         limit=limit + 1,

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Query, Response
 from services.kit.errors import Forbidden, Unprocessable
 from services.kit.identifiers import InvalidIdentifier, normalize_id_number
 from services.kit.identity import Caller, require_scope
-from services.kit.pagination import CursorQuery, LimitQuery, Page, decode_cursor, encode_cursor
+from services.kit.pagination import CursorQuery, LimitQuery, Page, cursor_position, encode_cursor
 from services.registry.dependencies import PersonServiceDep
 from services.registry.persons.schemas import (
     PersonCreate,
@@ -78,11 +78,7 @@ async def list_persons(
     cursor: CursorQuery = None,
     id_number: Annotated[str | None, Query(description="Find one person by id number (blind index)")] = None,
 ) -> Page[PersonRead]:
-    position = decode_cursor(cursor)
-    try:
-        after = uuid.UUID(position["after"]) if position else None
-    except (KeyError, ValueError):
-        raise Unprocessable("cursor is not one this service issued", slug="invalid-cursor") from None
+    after = cursor_position(cursor, lambda p: uuid.UUID(p["after"]))
     index = None
     if id_number is not None:
         try:

@@ -9,9 +9,8 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Response
 
 from contracts.subsidy import ApplicationStatus
-from services.kit.errors import Unprocessable
 from services.kit.identity import Caller, require_scope
-from services.kit.pagination import CursorQuery, LimitQuery, Page, decode_cursor, encode_cursor
+from services.kit.pagination import CursorQuery, LimitQuery, Page, cursor_position, encode_cursor
 from services.subsidy.applications.schemas import ApplicationCreate, ApplicationRead, DecisionCreate
 from services.subsidy.applications.service import ApplicationView
 from services.subsidy.dependencies import ApplicationServiceDep
@@ -81,15 +80,7 @@ async def list_applications(
     programme: Annotated[str | None, Query(description="Only this programme")] = None,
     beneficiary_person_id: Annotated[uuid.UUID | None, Query(description="Only this beneficiary")] = None,
 ) -> Page[ApplicationRead]:
-    position = decode_cursor(cursor)
-    try:
-        after = (
-            (datetime.fromisoformat(position["created_at"]), uuid.UUID(position["application_id"]))
-            if position
-            else None
-        )
-    except (KeyError, TypeError, ValueError):
-        raise Unprocessable("cursor is not one this service issued", slug="invalid-cursor") from None
+    after = cursor_position(cursor, lambda p: (datetime.fromisoformat(p["created_at"]), uuid.UUID(p["application_id"])))
     views = await service.page(
         limit=limit, after=after, status=status, programme=programme, beneficiary=beneficiary_person_id
     )

@@ -6,9 +6,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query
 
-from services.kit.errors import Unprocessable
 from services.kit.identity import Caller, require_scope
-from services.kit.pagination import CursorQuery, LimitQuery, Page, decode_cursor, encode_cursor
+from services.kit.pagination import CursorQuery, LimitQuery, Page, cursor_position, encode_cursor
 from services.subsidy.budgets.schemas import BudgetRead, BudgetSet
 from services.subsidy.dependencies import BudgetServiceDep
 from services.subsidy.money import cny
@@ -59,11 +58,7 @@ async def list_budgets(
     programme: Annotated[str | None, Query(description="Only this programme")] = None,
     year: Annotated[int | None, Query(ge=2000, le=2100, description="Only this year")] = None,
 ) -> Page[BudgetRead]:
-    position = decode_cursor(cursor)
-    try:
-        after = (str(position["programme"]), int(position["year"])) if position else None
-    except (KeyError, TypeError, ValueError):
-        raise Unprocessable("cursor is not one this service issued", slug="invalid-cursor") from None
+    after = cursor_position(cursor, lambda p: (str(p["programme"]), int(p["year"])))
     budgets = await service.page(limit=limit, after=after, programme=programme, year=year)
     next_cursor = None
     if len(budgets) > limit:

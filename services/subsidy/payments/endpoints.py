@@ -7,9 +7,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
 
-from services.kit.errors import Unprocessable
 from services.kit.identity import Caller, require_scope
-from services.kit.pagination import CursorQuery, LimitQuery, Page, decode_cursor, encode_cursor
+from services.kit.pagination import CursorQuery, LimitQuery, Page, cursor_position, encode_cursor
 from services.subsidy.dependencies import PaymentServiceDep
 from services.subsidy.money import cny
 from services.subsidy.payments.schemas import Payee, PaymentRead, SettlementCreate
@@ -55,11 +54,7 @@ async def list_payments(
     cursor: CursorQuery = None,
     application_id: Annotated[uuid.UUID | None, Query(description="Only the payment of this application")] = None,
 ) -> Page[PaymentRead]:
-    position = decode_cursor(cursor)
-    try:
-        after = uuid.UUID(position["after"]) if position else None
-    except (KeyError, TypeError, ValueError):
-        raise Unprocessable("cursor is not one this service issued", slug="invalid-cursor") from None
+    after = cursor_position(cursor, lambda p: uuid.UUID(p["after"]))
     payments = await service.page(limit=limit, after=after, application_id=application_id)
     next_cursor = encode_cursor({"after": str(payments[limit - 1].payment_id)}) if len(payments) > limit else None
     return Page[PaymentRead](items=[to_read(p) for p in payments[:limit]], next_cursor=next_cursor)
