@@ -49,5 +49,5 @@ def cursor_position(cursor: str | None, read: Callable[[dict[str, Any]], Positio
         return None
     try:
         return read(position)
-    except (KeyError, TypeError, ValueError):
+    except (KeyError, TypeError, ValueError, AttributeError):
         raise Unprocessable("cursor is not one this service issued", slug="invalid-cursor") from None
