@@ -98,6 +98,7 @@ def create_service_app(definition: ServiceDefinition, settings: ServiceSettings)
         ]
         for runner in runners:
             await runner.start()
+        app.state.consumers = runners
         for hook in definition.on_startup:
             await hook(app)
         log.info("service started", extra={"database": db.engine.url.render_as_string(hide_password=True)})
@@ -148,6 +149,9 @@ def add_operational_routes(app: FastAPI, bootstrap_servers: str | None) -> None:
             checks["database"] = f"unreachable: {type(exc).__name__}"
         if bootstrap_servers is not None:
             checks["broker"] = "ok" if await broker_reachable(bootstrap_servers) else "unreachable"
+        stopped = [r.group_id for r in getattr(request.app.state, "consumers", []) if not r.running]
+        if stopped:
+            checks["consumers"] = "stopped: " + ", ".join(stopped)
         ready = all(v == "ok" for v in checks.values())
         return JSONResponse(
             {"status": "ready" if ready else "not ready", "checks": checks}, status_code=200 if ready else 503

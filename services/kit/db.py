@@ -47,6 +47,7 @@ class Database:
         self.engine: AsyncEngine = create_async_engine(url, **kwargs)
         if url.startswith("sqlite"):
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
+            event.listen(self.engine.sync_engine, "begin", _sqlite_begin)
         self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
         self._after_commit: list[Callable[[AsyncSession], None]] = []
 
@@ -67,11 +68,20 @@ class Database:
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _: Any) -> None:
+    # SQLAlchemy's documented recipe: the driver emits no BEGIN of its own (it would start the
+    # transaction late, so a first SAVEPOINT would open it and its RELEASE commit it) ...
+    dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA busy_timeout=5000")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()
+
+
+def _sqlite_begin(connection: Any) -> None:
+    # ... and every transaction takes the write lock at once: SQLite ignores FOR UPDATE, so this is
+    # what keeps read-then-write rules (versions, open registrations) serial on the embedded default.
+    connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:

@@ -102,21 +102,38 @@ class ConsumerRunner:
         if self._consumer is not None:
             await self._consumer.stop()
 
+    @property
+    def running(self) -> bool:
+        return self._task is not None and not self._task.done()
+
     async def _run(self) -> None:
+        """Consume until cancelled; a broker error is logged and retried, never the end of the loop."""
+        backoff = 0.5
+        while True:
+            try:
+                await self._poll_once()
+                backoff = 0.5
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("consumer round failed; retrying", extra={"consumer": self.group_id})
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 30.0)
+
+    async def _poll_once(self) -> None:
         assert self._consumer is not None
         consumer = self._consumer
-        while True:
-            batch = await consumer.getmany(timeout_ms=200, max_records=200)
-            for partition, records in batch.items():
-                for record in records:
-                    await self.process(record)
-                crash_point("consumer.after_effect")
-                try:
-                    await consumer.commit({partition: records[-1].offset + 1})
-                except (CommitFailedError, IllegalStateError) as exc:
-                    # The group rebalanced under us: the new owner re-reads from the last commit
-                    # and the inbox turns those repeats into no-ops.
-                    log.warning("offset commit failed; partition moved", extra={"error": repr(exc)[:200]})
+        batch = await consumer.getmany(timeout_ms=200, max_records=200)
+        for partition, records in batch.items():
+            for record in records:
+                await self.process(record)
+            crash_point("consumer.after_effect")
+            try:
+                await consumer.commit({partition: records[-1].offset + 1})
+            except (CommitFailedError, IllegalStateError) as exc:
+                # The group rebalanced under us: the new owner re-reads from the last commit
+                # and the inbox turns those repeats into no-ops.
+                log.warning("offset commit failed; partition moved", extra={"error": repr(exc)[:200]})
 
     async def process(self, record: ConsumerRecord[bytes, bytes]) -> None:
         """Apply one record exactly once, or dead-letter it; never raises for a bad event."""

@@ -18,7 +18,7 @@ from typing import Any, cast
 import sqlalchemy as sa
 from aiokafka import AIOKafkaProducer
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, SessionTransaction
 from sqlmodel import Field, SQLModel, col, select
 
 from contracts.envelope import CloudEvent
@@ -31,6 +31,7 @@ log = logging.getLogger(__name__)
 
 PENDING_FLAG = "outbox_pending"
 PENDING_ROWS = "outbox_rows"
+SAVEPOINT_MARKS = "outbox_savepoint_marks"
 BACKLOG_INTERVAL_S = 1.0
 
 
@@ -52,6 +53,7 @@ class OutboxMessage(SQLModel, table=True):
 
 
 OUTBOX = cast(sa.Table, OutboxMessage.__table__)  # type: ignore[attr-defined]
+EARLIER = OUTBOX.alias("earlier")
 
 
 def add_event(session: AsyncSession, topic: str, key: str, event: CloudEvent) -> None:
@@ -79,10 +81,24 @@ def _write_outbox(session: Session) -> None:
         session.connection().execute(sa.insert(OUTBOX), rows)
 
 
-@sa.event.listens_for(Session, "after_rollback")
-def _drop_outbox(session: Session) -> None:
+@sa.event.listens_for(Session, "after_transaction_create")
+def _mark_savepoint(session: Session, transaction: SessionTransaction) -> None:
+    if transaction.nested:
+        session.info.setdefault(SAVEPOINT_MARKS, {})[id(transaction)] = len(session.info.get(PENDING_ROWS, ()))
+
+
+@sa.event.listens_for(Session, "after_soft_rollback")
+def _drop_outbox(session: Session, previous_transaction: SessionTransaction) -> None:
+    """A rolled-back savepoint drops the events queued inside it; a rolled-back transaction all."""
+    if previous_transaction.nested:
+        mark = session.info.get(SAVEPOINT_MARKS, {}).pop(id(previous_transaction), None)
+        rows = session.info.get(PENDING_ROWS)
+        if mark is not None and rows is not None:
+            del rows[mark:]
+        return
     session.info.pop(PENDING_ROWS, None)
     session.info.pop(PENDING_FLAG, None)
+    session.info.pop(SAVEPOINT_MARKS, None)
 
 
 class OutboxRelay:
@@ -165,6 +181,15 @@ class OutboxRelay:
                 sa.select(c.id, c.topic, c.key, c.event_id, c.payload, c.attempts)
                 .where(c.sent_at.is_(None))
                 .where(sa.or_(c.next_attempt_at.is_(None), c.next_attempt_at <= now))
+                # A key whose earlier event waits for a retry waits with it (and does not fill the batch).
+                .where(
+                    ~sa.exists().where(
+                        EARLIER.c.key == c.key,
+                        EARLIER.c.id < c.id,
+                        EARLIER.c.sent_at.is_(None),
+                        EARLIER.c.next_attempt_at > now,
+                    )
+                )
                 .order_by(c.id)
                 .limit(self.batch_size)
             )
@@ -181,9 +206,15 @@ class OutboxRelay:
             ]
             results = await asyncio.gather(*futures, return_exceptions=True)
             crash_point("relay.after_publish")
-            sent_ids = [
-                row.id for row, result in zip(rows, results, strict=True) if not isinstance(result, BaseException)
-            ]
+            # Per key, only the events before its first failure count as sent: the rest go again after
+            # the failed one, so the last copy a consumer receives is always in order.
+            failed_keys: set[str] = set()
+            sent_ids = []
+            for row, result in zip(rows, results, strict=True):
+                if isinstance(result, BaseException) or row.key in failed_keys:
+                    failed_keys.add(row.key)
+                else:
+                    sent_ids.append(row.id)
             if sent_ids:
                 await session.execute(sa.update(OUTBOX).where(c.id.in_(sent_ids)).values(sent_at=utcnow()))
             for row, result in zip(rows, results, strict=True):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 from collections.abc import Callable
+from datetime import datetime
 from typing import Annotated, Any, Generic, TypeVar
 
 from fastapi import Query
@@ -51,3 +52,11 @@ def cursor_position(cursor: str | None, read: Callable[[dict[str, Any]], Positio
         return read(position)
     except (KeyError, TypeError, ValueError, AttributeError):
         raise Unprocessable("cursor is not one this service issued", slug="invalid-cursor") from None
+
+
+def cursor_instant(value: Any) -> datetime:
+    """An instant stored in a cursor; a naive or malformed one makes the cursor unreadable."""
+    instant = datetime.fromisoformat(value)
+    if instant.tzinfo is None:
+        raise ValueError("cursor instant without a UTC offset")
+    return instant

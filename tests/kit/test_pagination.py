@@ -107,3 +107,12 @@ def test_cursor_position_reads_a_position_and_refuses_one_it_cannot_read() -> No
     for forged in ({"before": "x"}, {"after": "not-a-uuid"}, {"after": 7}):
         with pytest.raises(Unprocessable):
             cursor_position(encode_cursor(forged), lambda p: _uuid.UUID(p["after"]))
+
+
+def test_a_cursor_instant_must_carry_its_offset() -> None:
+    from services.kit.pagination import cursor_instant, cursor_position
+
+    read = lambda p: cursor_instant(p["created_at"])  # noqa: E731
+    assert cursor_position(encode_cursor({"created_at": "2026-01-01T00:00:00+00:00"}), read) is not None
+    with pytest.raises(Unprocessable):
+        cursor_position(encode_cursor({"created_at": "2026-01-01T00:00:00"}), read)

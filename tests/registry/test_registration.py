@@ -202,3 +202,33 @@ async def test_events_carry_snapshots_without_the_id_number(registry: ServiceCli
     assert [e.type for e in person_events][:2] == ["registry.person.registered", "registry.person.updated"]
     assert [e.data["version"] for e in person_events][:2] == [1, 2]
     assert person_events[1].data["status"] == "employed"
+
+
+async def test_an_unemployment_registration_cannot_be_backdated_before_recorded_work(registry: ServiceClient) -> None:
+    person_id = (await registry.post(PERSONS, json=person_body(id_number()))).json()["person_id"]
+    employment = await registry.post(
+        f"{PERSONS}/{person_id}/employments",
+        json={
+            "employer_credit_code": credit_code(),
+            "employer_name": "x",
+            "started_on": "2020-01-01",
+            "kind": "employee",
+        },
+    )
+    employment_id = employment.json()["employment_id"]
+    ended = await registry.post(
+        f"/registry/v1/employments/{employment_id}/end", json={"ended_on": "2021-06-01", "reason": "contract ended"}
+    )
+    assert ended.status_code == 200, ended.text
+
+    backdated = await registry.post(
+        f"{PERSONS}/{person_id}/unemployment-registrations", json={"registered_on": "2019-06-01"}
+    )
+    assert backdated.status_code == 422
+    assert backdated.json()["type"].endswith("registration-before-employment")
+    assert (await registry.get(f"{PERSONS}/{person_id}")).json()["unemployment_registrations"] == []
+
+    after = await registry.post(
+        f"{PERSONS}/{person_id}/unemployment-registrations", json={"registered_on": "2021-07-01"}
+    )
+    assert after.status_code == 201, after.text

@@ -164,3 +164,16 @@ def test_a_body_over_the_byte_limit_is_refused_before_reading() -> None:
     error = refused(b'{"records": [{}]}' + b" " * 4096, JSON)
     assert (error.status, error.slug) == (413, "batch-too-large")
     assert error.detail == "a batch body may have at most 4096 bytes; split the push"
+
+
+@pytest.mark.parametrize("charset", ["base64", "rot13", "hex"])
+def test_a_codec_that_is_not_a_text_charset_is_415(charset: str) -> None:
+    with pytest.raises(DomainError) as refused:
+        parse_batch(b"id_number,since\na,b\n", f"text/csv; charset={charset}", DIBAO, LIMITS)
+    assert refused.value.status == 415
+
+
+def test_json_nested_too_deeply_is_a_malformed_batch() -> None:
+    with pytest.raises(DomainError) as refused:
+        parse_batch(b'{"records": ' + b"[" * 5000, JSON, DIBAO, Limits(max_records=3, max_bytes=10_000))
+    assert refused.value.status == 400 and "nested too deeply" in refused.value.detail

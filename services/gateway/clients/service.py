@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import logging
 import uuid
-from datetime import datetime
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -18,7 +17,7 @@ from services.gateway.clients.scopes import Agency, Scope
 from services.gateway.tables import ApiClient
 from services.kit.db import Database, utcnow
 from services.kit.errors import NotFound
-from services.kit.pagination import Page, cursor_position, encode_cursor
+from services.kit.pagination import Page, cursor_instant, cursor_position, encode_cursor
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +61,7 @@ def _read(client: ApiClient) -> ApiClientRead:
 async def list_clients(
     session: AsyncSession, *, limit: int, cursor: str | None, agency: Agency | None, include_revoked: bool
 ) -> Page[ApiClientRead]:
-    after = cursor_position(cursor, lambda p: (datetime.fromisoformat(p["created_at"]), uuid.UUID(p["client_id"])))
+    after = cursor_position(cursor, lambda p: (cursor_instant(p["created_at"]), uuid.UUID(p["client_id"])))
     clients = await repository.list_page(
         session,
         limit=limit + 1,

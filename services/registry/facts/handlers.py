@@ -38,6 +38,7 @@ def fact_handler(persons: PersonServiceFactory) -> Callable[[AsyncSession, Cloud
 
 
 async def apply_fact(service: PersonService, session: AsyncSession, fact: Fact, category: str) -> None:
+    await service.repo.lock_subject(fact.subject_ref or "")
     person = await service.repo.by_subject_ref(fact.subject_ref or "", for_update=True)
     before = (await service.state(person)).categories if person is not None else None
     current = (

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import uuid
+from datetime import date
 from typing import Any
 
+import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
@@ -49,6 +51,19 @@ class PersonRepository:
             select(Employment).where(Employment.person_id == person_id).where(col(Employment.ended_on).is_(None))
         )
         return list(result.scalars())
+
+    async def lock_subject(self, subject_ref: str) -> None:
+        """Serialise a registration and a fact about the same person until the transaction ends
+        (PostgreSQL; SQLite transactions are serial already). Without it, a fact arriving while the
+        person registers could be missed by both."""
+        if self.session.bind is not None and self.session.bind.dialect.name == "postgresql":
+            await self.session.execute(sa.text("SELECT pg_advisory_xact_lock(hashtext(:ref))"), {"ref": subject_ref})
+
+    async def latest_employment_day(self, person_id: uuid.UUID) -> date | None:
+        """The last day any employment of the person is known to have run (its end, else its start)."""
+        day = sa.func.coalesce(Employment.ended_on, Employment.started_on)
+        result = await self.session.execute(sa.select(sa.func.max(day)).where(col(Employment.person_id) == person_id))
+        return result.scalar_one_or_none()
 
     async def facts(self, subject_ref: str) -> list[PersonFact]:
         result = await self.session.execute(select(PersonFact).where(PersonFact.subject_ref == subject_ref))

@@ -86,6 +86,7 @@ class PersonService:
             education=data.education,
             graduation_date=data.graduation_date,
         )
+        await self.repo.lock_subject(person.subject_ref)
         try:
             # A Core INSERT: the hot path of registration skips the ORM unit of work; `person`
             # stays a plain, unattached object the rest of the request only reads.
@@ -144,6 +145,20 @@ class PersonService:
             raise Conflict(
                 "a person with an open employment cannot register as unemployed; end the employment first",
                 slug="employment-open",
+            )
+        # No backdating across what is on record: a registration cannot reach back before the
+        # person's last employment, nor before an earlier registration was closed.
+        last_worked = await self.repo.latest_employment_day(person_id)
+        if last_worked is not None and registered_on < last_worked:
+            raise Unprocessable(
+                f"registered_on lies before {last_worked}, the last day of an employment on record",
+                slug="registration-before-employment",
+            )
+        closed = [r.closed_on for r in await self.repo.registrations(person_id) if r.closed_on is not None]
+        if closed and registered_on < max(closed):
+            raise Unprocessable(
+                f"registered_on lies before {max(closed)}, when an earlier registration was closed",
+                slug="registration-before-last-registration",
             )
         current = await self.repo.open_registration(person_id)
         if current is not None:

@@ -102,6 +102,8 @@ def _json_records(body: bytes, limits: Limits) -> list[RawRecord]:
         raise MalformedBatch("the body is not UTF-8 encoded JSON") from None
     except ValueError as exc:
         raise MalformedBatch(f"the body is not valid JSON: {exc}") from None
+    except RecursionError:
+        raise MalformedBatch("the body is not valid JSON: nested too deeply") from None
     if not isinstance(document, dict):
         raise Unprocessable('the body must be a JSON object {"records": [...]}', slug="invalid-batch")
     unknown = sorted(set(document) - {"records"})
@@ -122,6 +124,8 @@ def _json_records(body: bytes, limits: Limits) -> list[RawRecord]:
 def _csv_records(body: bytes, charset: str, dataset: AnyDataset, limits: Limits) -> list[RawRecord]:
     try:
         codec = codecs.lookup(charset)
+        if not codec._is_text_encoding:  # base64, rot13, hex ... are codecs, not charsets
+            raise LookupError(charset)
     except LookupError:
         raise UnsupportedBatchType(f"charset {charset!r} is not known; use utf-8 or gb18030") from None
     try:

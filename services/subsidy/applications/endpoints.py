@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Response
 
 from contracts.subsidy import ApplicationStatus
 from services.kit.identity import Caller, require_scope
-from services.kit.pagination import CursorQuery, LimitQuery, Page, cursor_position, encode_cursor
+from services.kit.pagination import CursorQuery, LimitQuery, Page, cursor_instant, cursor_position, encode_cursor
 from services.subsidy.applications.schemas import ApplicationCreate, ApplicationRead, DecisionCreate
 from services.subsidy.applications.service import ApplicationView
 from services.subsidy.dependencies import ApplicationServiceDep
@@ -80,7 +79,7 @@ async def list_applications(
     programme: Annotated[str | None, Query(description="Only this programme")] = None,
     beneficiary_person_id: Annotated[uuid.UUID | None, Query(description="Only this beneficiary")] = None,
 ) -> Page[ApplicationRead]:
-    after = cursor_position(cursor, lambda p: (datetime.fromisoformat(p["created_at"]), uuid.UUID(p["application_id"])))
+    after = cursor_position(cursor, lambda p: (cursor_instant(p["created_at"]), uuid.UUID(p["application_id"])))
     views = await service.page(
         limit=limit, after=after, status=status, programme=programme, beneficiary=beneficiary_person_id
     )
