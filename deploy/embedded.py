@@ -135,7 +135,10 @@ class System:
     def spawn(self, name: str, argv: list[str], env: dict[str, str] | None = None) -> None:
         self.config.log_dir.mkdir(parents=True, exist_ok=True)
         log = (self.config.log_dir / f"{name}.log").open("ab")
-        process = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+        # Own session: Ctrl-C reaches only this runner, which stops the services before the broker.
+        process = subprocess.Popen(
+            argv, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
         self.processes.append((name, process))
 
     def start(self) -> None:
@@ -197,15 +200,19 @@ class System:
         return ready(f"http://127.0.0.1:{self.config.port_of(service)}/readyz")
 
     def stop(self) -> None:
-        for _, process in reversed(self.processes):
-            if process.poll() is None:
-                process.send_signal(signal.SIGTERM)
-        for _, process in reversed(self.processes):
-            try:
-                process.wait(15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+        """The services first (they drain and close their Kafka clients), then the broker."""
+        services = [p for name, p in self.processes if name != "tansu"]
+        brokers = [p for name, p in self.processes if name == "tansu"]
+        for group in (services, brokers):
+            for process in group:
+                if process.poll() is None:
+                    process.send_signal(signal.SIGTERM)
+            for process in group:
+                try:
+                    process.wait(15)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+                    process.wait()
         self.processes.clear()
 
 

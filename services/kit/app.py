@@ -105,11 +105,12 @@ def create_service_app(definition: ServiceDefinition, settings: ServiceSettings)
         try:
             yield
         finally:
-            for runner in runners:
-                await runner.stop()
-            await relay.stop()
-            await producer.stop()
-            await db.dispose()
+            # Each step runs even when one before it fails (a broker already gone, say).
+            for step in (*(runner.stop for runner in runners), relay.stop, producer.stop, db.dispose):
+                try:
+                    await step()
+                except Exception:
+                    log.exception("shutdown step failed", extra={"step": getattr(step, "__qualname__", "?")})
 
     app = FastAPI(
         title=definition.title,
