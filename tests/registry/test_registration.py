@@ -232,3 +232,15 @@ async def test_an_unemployment_registration_cannot_be_backdated_before_recorded_
         f"{PERSONS}/{person_id}/unemployment-registrations", json={"registered_on": "2021-07-01"}
     )
     assert after.status_code == 201, after.text
+
+
+@pytest.mark.parametrize("field", ["name", "town"])
+async def test_control_characters_in_text_are_422_not_a_database_error(registry: ServiceClient, field: str) -> None:
+    body = (
+        person_body(id_number(), **{field: "张\x00三"})
+        if field != "name"
+        else {**person_body(id_number()), "name": "张\x00三"}
+    )
+    response = await registry.post(PERSONS, json=body)
+    assert response.status_code == 422, response.text
+    assert response.json()["errors"][0]["location"] == f"body.{field}"

@@ -8,12 +8,15 @@ from datetime import datetime
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from services.gateway.clients.scopes import Agency, Scope
+from services.kit.text import SingleLine
 
 
 class ApiClientCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(min_length=1, max_length=200, description="Who uses the key, e.g. the agency system's name")
+    name: SingleLine = Field(
+        min_length=1, max_length=200, description="Who uses the key, e.g. the agency system's name"
+    )
     agency: Agency
     scopes: list[Scope] = Field(min_length=1)
 

@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from contracts.registry import ContributionMonth, EmploymentKind, Insurance
 from services.kit.identifiers import InvalidIdentifier, normalize_credit_code
+from services.kit.text import SingleLine
 
 MONTH_PATTERN = r"^\d{4}-(0[1-9]|1[0-2])$"
 
@@ -19,7 +20,7 @@ class EmploymentCreate(BaseModel):
     employer_credit_code: str = Field(
         description="Unified social credit code (GB 32100)", examples=["91350100M000100Y43"]
     )
-    employer_name: str = Field(min_length=1, max_length=200)
+    employer_name: SingleLine = Field(min_length=1, max_length=200)
     started_on: date
     contract_months: int | None = Field(default=None, ge=1, le=600)
     kind: EmploymentKind
@@ -37,7 +38,7 @@ class EmploymentEnd(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     ended_on: date
-    reason: str = Field(min_length=1, max_length=200)
+    reason: SingleLine = Field(min_length=1, max_length=200)
 
 
 class ContributionsCreate(BaseModel):

@@ -10,18 +10,19 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from contracts.registry import DifficultyCategory, PersonStatus, UnemploymentRegistrationState
 from services.kit.identifiers import InvalidIdentifier, normalize_id_number
+from services.kit.text import SingleLine
 
 
 class PersonCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     id_number: str = Field(description="18-character resident id number (GB 11643)", examples=["11010519491231002X"])
-    name: str = Field(min_length=1, max_length=100)
+    name: SingleLine = Field(min_length=1, max_length=100)
     phone: str | None = Field(default=None, max_length=32, pattern=r"^\+?[0-9 -]{5,32}$")
     hukou_type: Literal["urban", "rural"]
     hukou_local: bool | None = Field(default=None, description="Hukou in this district; false for non-local workers")
-    town: str | None = Field(default=None, max_length=100)
-    education: str | None = Field(default=None, max_length=50)
+    town: SingleLine | None = Field(default=None, max_length=100)
+    education: SingleLine | None = Field(default=None, max_length=50)
     graduation_date: date | None = None
 
     @field_validator("id_number")

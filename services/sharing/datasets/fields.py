@@ -11,10 +11,11 @@ from collections.abc import Callable
 from datetime import date, datetime
 from typing import Annotated, Any
 
-from pydantic import PlainValidator, StringConstraints, ValidationInfo, WithJsonSchema
+from pydantic import AfterValidator, PlainValidator, StringConstraints, ValidationInfo, WithJsonSchema
 from pydantic_core import PydanticCustomError
 
 from services.kit.identifiers import InvalidIdentifier, normalize_id_number
+from services.kit.text import single_line
 
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
@@ -61,7 +62,9 @@ IdNumber = Annotated[
 IsoDate = Annotated[date, PlainValidator(_iso_date), WithJsonSchema({"type": "string", "format": "date"})]
 Month = Annotated[str, PlainValidator(_month), WithJsonSchema({"type": "string", "pattern": r"^\d{4}-\d{2}$"})]
 AreaCode = Annotated[str, PlainValidator(_area_code), WithJsonSchema({"type": "string", "pattern": r"^\d{6}$"})]
-Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
+Text = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64), AfterValidator(single_line)
+]
 
 
 def not_before(start_field: str) -> Callable[[Any, date | None, ValidationInfo], date | None]:

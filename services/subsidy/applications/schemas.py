@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from contracts.subsidy import ApplicationStatus, PaymentStatus
 from services.kit.identifiers import normalize_credit_code
+from services.kit.text import MultiLine
 
 
 class ApplicantIn(BaseModel):
@@ -85,7 +86,7 @@ class DecisionCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     decision: Literal["approve", "reject"]
-    note: str | None = Field(default=None, max_length=2000, description="Required when rejecting")
+    note: MultiLine | None = Field(default=None, max_length=2000, description="Required when rejecting")
 
     @model_validator(mode="after")
     def _reason_for_rejection(self) -> DecisionCreate:

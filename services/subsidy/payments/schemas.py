@@ -9,6 +9,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from contracts.subsidy import PaymentStatus
+from services.kit.text import MultiLine, SingleLine
 
 
 class Payee(BaseModel):
@@ -39,8 +40,8 @@ class SettlementCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     outcome: Literal["settled", "failed"]
-    bank_reference: str | None = Field(default=None, min_length=1, max_length=100)
-    reason: str | None = Field(default=None, min_length=1, max_length=2000)
+    bank_reference: SingleLine | None = Field(default=None, min_length=1, max_length=100)
+    reason: MultiLine | None = Field(default=None, min_length=1, max_length=2000)
 
     @model_validator(mode="after")
     def _evidence(self) -> SettlementCreate:
