@@ -81,6 +81,7 @@ def gateway_headers(
     method: str,
     path: str,
     *,
+    query: str = "",
     scopes: Iterable[str],
     agency: str = "hrss",
     client_id: str = "test-client",
@@ -91,6 +92,7 @@ def gateway_headers(
         secret.encode(),
         method=method,
         path=path,
+        query=query,
         client_id=client_id,
         agency=agency,
         scopes=scopes,
@@ -115,8 +117,8 @@ class ServiceClient:
         headers: dict[str, str] | None = None,
         **kwargs: object,
     ) -> httpx.Response:
-        url_path = path.split("?", 1)[0]
-        signed = gateway_headers(method, url_path, scopes=scopes, agency=agency, client_id=client_id)
+        url_path, _, query = path.partition("?")
+        signed = gateway_headers(method, url_path, query=query, scopes=scopes, agency=agency, client_id=client_id)
         return await self.http.request(method, path, headers={**signed, **(headers or {})}, **kwargs)  # type: ignore[arg-type]
 
     async def get(self, path: str, **kwargs: object) -> httpx.Response:

@@ -269,6 +269,7 @@ class ServiceProxy:
                 self.secret,
                 method=scope["method"],
                 path=scope["path"],
+                query=scope.get("query_string", b"").decode("latin-1"),
                 client_id=client.client_id,
                 agency=client.agency,
                 scopes=client.scopes,

@@ -41,16 +41,36 @@ class Caller:
 
 
 def signature(
-    secret: bytes, *, method: str, path: str, client_id: str, agency: str, scopes: str, request_id: str, timestamp: str
+    secret: bytes,
+    *,
+    method: str,
+    path: str,
+    query: str = "",
+    client_id: str,
+    agency: str,
+    scopes: str,
+    request_id: str,
+    timestamp: str,
 ) -> str:
-    message = "\n".join((method, path, client_id, agency, scopes, request_id, timestamp)).encode()
+    message = "\n".join((method, path, query, client_id, agency, scopes, request_id, timestamp)).encode()
     return hmac.digest(secret, message, "sha256").hex()
 
 
 def signed_headers(
-    secret: bytes, *, method: str, path: str, client_id: str, agency: str, scopes: Iterable[str], request_id: str
+    secret: bytes,
+    *,
+    method: str,
+    path: str,
+    query: str = "",
+    client_id: str,
+    agency: str,
+    scopes: Iterable[str],
+    request_id: str,
 ) -> dict[str, str]:
-    """Headers the gateway adds; tests and benchmarks that call a service directly use them too."""
+    """Headers the gateway adds; tests and benchmarks that call a service directly use them too.
+
+    The signature covers the method, the path and the raw query string, so captured headers cannot
+    be replayed against another resource or filter."""
     scope_text = " ".join(sorted(scopes))
     timestamp = str(int(time.time()))
     return {
@@ -63,6 +83,7 @@ def signed_headers(
             secret,
             method=method,
             path=path,
+            query=query,
             client_id=client_id,
             agency=agency,
             scopes=scope_text,
@@ -110,6 +131,7 @@ class GatewayIdentityMiddleware:
             self.secret,
             method=scope["method"],
             path=scope["path"],
+            query=scope.get("query_string", b"").decode("latin-1"),
             client_id=client_id,
             agency=agency,
             scopes=scopes,

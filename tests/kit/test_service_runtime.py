@@ -160,3 +160,10 @@ async def test_health_and_readiness(service: ServiceClient) -> None:
     assert ready.status_code == 200
     assert ready.json()["checks"] == {"database": "ok", "broker": "ok"}
     assert not await broker_reachable(f"127.0.0.1:{free_port()}")
+
+
+async def test_a_signature_covers_the_query_string(service: ServiceClient) -> None:
+    path = f"/orders/v1/orders/{uuid.uuid4()}"
+    signed = gateway_headers("GET", path, query="limit=1", scopes=["admin"])
+    assert (await service.http.get(f"{path}?limit=1", headers=signed)).status_code == 200
+    assert (await service.http.get(f"{path}?limit=500", headers=signed)).status_code == 401
