@@ -72,6 +72,11 @@ class PersonSnapshot(BaseModel):
         description="Active categories; sensitive ones (released_prisoner, drug_rehab) are never published"
     )
     unemployment_registrations: list[UnemploymentRegistrationState]
+    ended_difficulty_categories: list[DifficultyCategory] = Field(
+        default_factory=list,
+        description="Categories from agency facts that have ended, with their real `valid_until` (which may lie "
+        "before the event, when an agency reports an end late); sensitive ones are never published",
+    )
 
 
 class ContributionMonth(BaseModel):

@@ -137,3 +137,52 @@ async def test_a_malformed_fact_is_dead_lettered_and_the_consumer_moves_on(
         return "low_income_family" in await categories(registry, person_id)
 
     await eventually(applied)
+
+
+async def test_an_end_reported_late_is_published_with_its_real_date(
+    registry: ServiceClient, producer: AIOKafkaProducer, kafka_bootstrap: str
+) -> None:
+    from aiokafka import AIOKafkaConsumer
+
+    from contracts.envelope import CloudEvent
+    from contracts.topics import REGISTRY_PERSON
+
+    number = id_number()
+    person_id = (
+        await registry.post(PERSONS, json={"id_number": number, "name": "冯九", "hukou_type": "urban"})
+    ).json()["person_id"]
+    await push_dibao(producer, number, since=date(2018, 1, 1))
+
+    async def listed() -> bool:
+        return "low_income_family" in await categories(registry, person_id)
+
+    await eventually(listed)
+    await push_dibao(producer, number, since=date(2018, 1, 1), until=date(2018, 2, 28))
+
+    async def gone() -> bool:
+        return "low_income_family" not in await categories(registry, person_id)
+
+    await eventually(gone)
+    consumer = AIOKafkaConsumer(
+        REGISTRY_PERSON,
+        bootstrap_servers=kafka_bootstrap,
+        auto_offset_reset="earliest",
+        group_id=f"t-{uuid.uuid4()}",
+        session_timeout_ms=6000,
+    )
+    await consumer.start()
+    try:
+        ends: list[dict[str, object]] = []
+
+        async def end_published() -> bool:
+            for records in (await consumer.getmany(timeout_ms=200)).values():
+                for record in records:
+                    event = CloudEvent.from_bytes(record.value)
+                    if event.subject == person_id:
+                        ends.extend(event.data.get("ended_difficulty_categories", []))
+            return bool(ends)
+
+        await eventually(end_published)
+    finally:
+        await consumer.stop()
+    assert ends[-1]["category"] == "low_income_family" and ends[-1]["valid_until"] == "2018-02-28"

@@ -76,6 +76,36 @@ async def test_a_category_the_hiring_ended_still_makes_the_hire_eligible(subsidy
     assert "key group zero_employment_family" in detail and "no longer listed from" in detail
 
 
+async def test_a_category_reported_late_as_ended_before_the_hiring_does_not_count(subsidy: Harness) -> None:
+    # The dibao record is listed, then civil affairs reports late that it ended before the hiring
+    # (2018-04-01): the real end decides, not the day the registry stopped listing it.
+    hire = eligible_hire()
+    ended = category("low_income_family", date(2018, 1, 1), valid_until=date(2018, 2, 28))
+    corrected = hire.person.model_copy(
+        update={"version": 2, "difficulty_categories": [], "ended_difficulty_categories": [ended]}
+    )
+    await subsidy.publish_person(hire.person)
+    correction = await subsidy.publish_person(corrected)
+    await subsidy.publish_employment(hire.employment)
+    await subsidy.wait_projected(hire)
+    await subsidy.wait_applied(correction)
+
+    body = (await subsidy.apply(hire)).json()
+    assert body["status"] == "ineligible"
+    key_group = next(c for c in body["checks"] if c["rule"] == "key_group")
+    assert not key_group["passed"] and "2018-02-28" in key_group["detail"]
+
+
+async def test_an_ended_category_still_counts_for_a_hiring_inside_it(subsidy: Harness) -> None:
+    hire = eligible_hire(
+        difficulty_categories=[],
+        ended_difficulty_categories=[category("low_income_family", date(2017, 1, 1), valid_until=date(2018, 6, 30))],
+    )
+    await subsidy.project(hire)
+    body = (await subsidy.apply(hire)).json()
+    assert body["status"] == "eligible", body["checks"]
+
+
 async def test_an_application_waits_for_the_registry_event_of_its_beneficiary(subsidy: Harness) -> None:
     hire = eligible_hire()
     before = await subsidy.state()

@@ -11,11 +11,12 @@ from sqlmodel import select
 
 from contracts import registry as events
 from contracts.envelope import CloudEvent
+from contracts.registry import DifficultyCategory
 from contracts.sharing import FACT_RECORDED, Fact
 from services.kit.db import utcnow
 from services.kit.inbox import PermanentEventError
 from services.registry.persons.categories import DATASET_CATEGORIES
-from services.registry.persons.service import PersonService
+from services.registry.persons.service import PersonService, PersonState
 from services.registry.tables import PersonFact
 
 PersonServiceFactory = Callable[[AsyncSession], PersonService]
@@ -40,7 +41,7 @@ def fact_handler(persons: PersonServiceFactory) -> Callable[[AsyncSession, Cloud
 async def apply_fact(service: PersonService, session: AsyncSession, fact: Fact, category: str) -> None:
     await service.repo.lock_subject(fact.subject_ref or "")
     person = await service.repo.by_subject_ref(fact.subject_ref or "", for_update=True)
-    before = (await service.state(person)).categories if person is not None else None
+    before = _categories(await service.state(person)) if person is not None else None
     current = (
         await session.execute(
             select(PersonFact)
@@ -72,11 +73,15 @@ async def apply_fact(service: PersonService, session: AsyncSession, fact: Fact, 
     if joined_household:
         person.household_no = str(household)
     await session.flush()
-    after = (await service.state(person)).categories
-    if after != before:
+    # A category that starts or ends, even one reported late with an end in the past, is published.
+    if _categories(await service.state(person)) != before:
         await service.changed(person, events.PERSON_DIFFICULTY_CHANGED)
     elif joined_household:
         await service.changed(person, events.PERSON_UPDATED)
+
+
+def _categories(state: PersonState) -> tuple[list[DifficultyCategory], list[DifficultyCategory]]:
+    return state.categories, state.ended_categories
 
 
 __all__ = ["apply_fact", "fact_handler"]

@@ -60,3 +60,18 @@ def active_categories(
                 category="age_4050", source="registry", valid_from=max(threshold, unemployed_since)
             )
     return [found[code] for code in sorted(found)]
+
+
+def ended_categories(*, facts: list[CategoryFact], today: date) -> list[DifficultyCategory]:
+    """Categories whose latest fact ended before `today`, with that end date, sorted by code."""
+    ended = [
+        DifficultyCategory(
+            category=fact.category,
+            source=fact.source,
+            valid_from=fact.valid_from or fact.valid_until,
+            valid_until=fact.valid_until,
+        )
+        for fact in facts
+        if fact.valid_until is not None and fact.valid_until < today
+    ]
+    return sorted(ended, key=lambda c: c.category)

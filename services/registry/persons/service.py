@@ -20,7 +20,7 @@ from services.kit.db import utcnow
 from services.kit.errors import Conflict, NotFound, Unprocessable
 from services.kit.identifiers import birth_date_of, gender_of, mask_id_number, subject_ref
 from services.kit.outbox import add_event
-from services.registry.persons.categories import CategoryFact, active_categories
+from services.registry.persons.categories import CategoryFact, active_categories, ended_categories
 from services.registry.persons.protection import IdNumberProtector, mask_name
 from services.registry.persons.repository import PersonRepository
 from services.registry.persons.schemas import PersonCreate
@@ -38,6 +38,7 @@ class PersonState:
     registrations: list[UnemploymentRegistration]
     categories: list[DifficultyCategory]
     status: str
+    ended_categories: list[DifficultyCategory]
 
     def registration_states(self) -> list[UnemploymentRegistrationState]:
         return [
@@ -120,15 +121,16 @@ class PersonService:
         registrations = [] if fresh else await self.repo.registrations(person.person_id)
         open_registration = next((r for r in registrations if r.closed_on is None), None)
         employed = False if fresh else bool(await self.repo.open_employments(person.person_id))
+        facts = category_facts(await self.repo.facts(person.subject_ref))
         categories = active_categories(
-            facts=category_facts(await self.repo.facts(person.subject_ref)),
+            facts=facts,
             gender=person.gender,
             birth_date=person.birth_date,
             unemployed_since=open_registration.registered_on if open_registration else None,
             today=self.today(),
         )
         status = "employed" if employed else "unemployed" if open_registration else "none"
-        return PersonState(person, registrations, categories, status)
+        return PersonState(person, registrations, categories, status, ended_categories(facts=facts, today=self.today()))
 
     def reveal_id_number(self, person: Person) -> str:
         return self.protector.decrypt(person.id_number_ciphertext)
@@ -204,6 +206,9 @@ class PersonService:
             household_no=person.household_no,
             difficulty_categories=[c for c in state.categories if c.category not in events.SENSITIVE_CATEGORIES],
             unemployment_registrations=state.registration_states(),
+            ended_difficulty_categories=[
+                c for c in state.ended_categories if c.category not in events.SENSITIVE_CATEGORIES
+            ],
         )
         key = str(person.person_id)
         add_event(

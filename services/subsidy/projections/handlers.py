@@ -63,9 +63,12 @@ async def apply_person(repo: ProjectionRepository, snapshot: PersonSnapshot, eve
 
 
 async def _record_categories(repo: ProjectionRepository, snapshot: PersonSnapshot, published_on: date) -> None:
+    """Keep every category the registry has listed, active or ended. An ended category carries its
+    real end, which may lie before this event (an agency reporting late): that date, not the day the
+    registry stopped listing it, decides what held at a hiring."""
     history = {(c.category, c.source, c.valid_from): c for c in await repo.categories(snapshot.person_id)}
     listed: set[tuple[str, str, date]] = set()
-    for category in snapshot.difficulty_categories:
+    for category in (*snapshot.difficulty_categories, *snapshot.ended_difficulty_categories):
         key: tuple[str, str, date] = (category.category, category.source, category.valid_from)
         if key in listed:
             continue
