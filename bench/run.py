@@ -33,12 +33,12 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.loadgen import LoadResult, run_load  # noqa: E402
-from deploy.embedded import System, SystemConfig, ready, wait_until  # noqa: E402
+from deploy.embedded import System, SystemConfig, ready, tansu_binary, wait_until  # noqa: E402
 from services.kit.identifiers import id_check_character  # noqa: E402
 from services.kit.identity import signed_headers  # noqa: E402
 from services.kit.migrations import upgrade  # noqa: E402
 from services.kit.settings import DEV_INTERNAL_SECRET  # noqa: E402
-from tests.support import free_port, tansu_binary, wait_for_port  # noqa: E402
+from tests.support import free_port, wait_for_port  # noqa: E402
 
 ADMIN_DSN = "postgresql://postgres@127.0.0.1:5432/postgres"
 RUN = uuid.uuid4().hex[:6]

@@ -9,7 +9,8 @@ from collections.abc import AsyncIterator, Iterator
 import pytest
 from hypothesis import settings as hypothesis_settings
 
-from tests.support import PostgresDatabases, free_port, tansu_binary, wait_for_port
+from deploy.embedded import tansu_binary
+from tests.support import PostgresDatabases, free_port, wait_for_port
 
 
 @pytest.fixture(scope="session")

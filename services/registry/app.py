@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 from fastapi import FastAPI
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts.topics import REGISTRY_EMPLOYMENT, REGISTRY_PERSON, SHARING_FACT
 from services.kit.app import ServiceDefinition, Subscription, create_service_app
 from services.registry.employments.endpoints import router as employments_router
 from services.registry.facts.handlers import fact_handler
 from services.registry.persons.endpoints import router as persons_router
-from services.registry.persons.protection import IdNumberProtector
-from services.registry.persons.service import PersonService
+from services.registry.persons.service import person_services
 from services.registry.settings import RegistrySettings
 
 DESCRIPTION = """People, households, unemployment and employment registration (就业失业登记), social-insurance
@@ -22,14 +20,7 @@ Resident id numbers are stored encrypted and shown masked; events name people by
 
 def create_app(settings: RegistrySettings | None = None) -> FastAPI:
     settings = settings or RegistrySettings()
-    protector = IdNumberProtector(
-        settings.id_number_key.get_secret_value(), settings.blind_index_key.get_secret_value()
-    )
-    subject_key = settings.subject_key.get_secret_value().encode()
-
-    def persons(session: AsyncSession) -> PersonService:
-        return PersonService(session, protector, subject_key)
-
+    persons = person_services(settings)
     app = create_service_app(
         ServiceDefinition(
             name="registry",
@@ -41,6 +32,5 @@ def create_app(settings: RegistrySettings | None = None) -> FastAPI:
         ),
         settings,
     )
-    app.state.id_protector = protector
-    app.state.subject_key = subject_key
+    app.state.persons = persons
     return app

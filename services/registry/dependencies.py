@@ -8,12 +8,12 @@ from fastapi import Depends, Request
 
 from services.kit.db import SessionDep
 from services.registry.employments.service import EmploymentService
-from services.registry.persons.service import PersonService
+from services.registry.persons.service import PersonService, PersonServiceFactory
 
 
 async def person_service(request: Request, session: SessionDep) -> PersonService:
-    state = request.app.state
-    return PersonService(session, state.id_protector, state.subject_key)
+    persons: PersonServiceFactory = request.app.state.persons
+    return persons(session)
 
 
 PersonServiceDep = Annotated[PersonService, Depends(person_service)]

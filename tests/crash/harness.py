@@ -13,8 +13,7 @@ from services.kit.inbox import ConsumerRunner
 from services.kit.outbox import OutboxRelay
 from services.kit.settings import ServiceSettings
 from services.registry.facts.handlers import fact_handler
-from services.registry.persons.protection import IdNumberProtector
-from services.registry.persons.service import PersonService
+from services.registry.persons.service import person_services
 from services.registry.settings import RegistrySettings
 
 
@@ -38,15 +37,11 @@ async def consume(database_url: str, bootstrap: str, topic: str, group_prefix: s
     db = Database(database_url)
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap)
     await producer.start()
-    protector = IdNumberProtector(
-        settings.id_number_key.get_secret_value(), settings.blind_index_key.get_secret_value()
-    )
-    key = settings.subject_key.get_secret_value().encode()
     runner = ConsumerRunner(
         service="registry",
         consumer="facts",
         topics=[topic],
-        handler=fact_handler(lambda session: PersonService(session, protector, key)),
+        handler=fact_handler(person_services(settings)),
         db=db,
         producer=producer,
         settings=ServiceSettings(kafka_bootstrap_servers=bootstrap, kafka_consumer_group_prefix=group_prefix),

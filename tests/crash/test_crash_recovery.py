@@ -25,9 +25,8 @@ from services.kit.kafka import ensure_topics
 from services.kit.outbox import OutboxMessage, add_event
 from services.kit.settings import DEV_SUBJECT_KEY, ServiceSettings
 from services.registry.facts.handlers import fact_handler
-from services.registry.persons.protection import IdNumberProtector
 from services.registry.persons.schemas import PersonCreate
-from services.registry.persons.service import PersonService
+from services.registry.persons.service import person_services
 from services.registry.settings import RegistrySettings
 from services.registry.tables import Person, PersonFact
 from tests.registry.people import id_number
@@ -113,15 +112,25 @@ async def unsent(db: Database) -> int:
         )
 
 
-async def register(db: Database, number: str) -> uuid.UUID:
-    settings = RegistrySettings()
-    protector = IdNumberProtector(
-        settings.id_number_key.get_secret_value(), settings.blind_index_key.get_secret_value()
+PERSONS = person_services(RegistrySettings())
+
+
+def fact_consumer(db: Database, producer: AIOKafkaProducer, settings: ServiceSettings, topic: str) -> ConsumerRunner:
+    """The registry's real fact consumer, on a test topic."""
+    return ConsumerRunner(
+        service="registry",
+        consumer="facts",
+        topics=[topic],
+        db=db,
+        producer=producer,
+        settings=settings,
+        handler=fact_handler(PERSONS),
     )
+
+
+async def register(db: Database, number: str) -> uuid.UUID:
     async with db.sessionmaker() as session, session.begin():
-        state = await PersonService(session, protector, DEV_SUBJECT_KEY.encode()).register(
-            PersonCreate(id_number=number, name="钱八", hukou_type="urban")
-        )
+        state = await PERSONS(session).register(PersonCreate(id_number=number, name="钱八", hukou_type="urban"))
         return state.person.person_id
 
 
@@ -153,21 +162,9 @@ async def test_relay_killed_after_commit_and_again_after_publish_still_delivers_
     # the receiving side applies the twice-delivered event once
     receiver = Database(await databases.migrated("registry"))
     person_id = await register(receiver, number)
-    settings_r = RegistrySettings()
-    protector = IdNumberProtector(
-        settings_r.id_number_key.get_secret_value(), settings_r.blind_index_key.get_secret_value()
-    )
     producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap)
     await producer.start()
-    runner = ConsumerRunner(
-        service="registry",
-        consumer="facts",
-        topics=[topic],
-        db=receiver,
-        producer=producer,
-        settings=settings,
-        handler=fact_handler(lambda s: PersonService(s, protector, DEV_SUBJECT_KEY.encode())),
-    )
+    runner = fact_consumer(receiver, producer, settings, topic)
     await runner.start()
     try:
 
@@ -224,18 +221,7 @@ async def test_consumer_killed_between_its_effect_and_its_offset_commit_applies_
         labels = {"service": "registry", "consumer": "facts", "topic": topic}
         return REGISTRY.get_sample_value("events_duplicate_total", labels) or 0.0
 
-    protector = IdNumberProtector(
-        RegistrySettings().id_number_key.get_secret_value(), RegistrySettings().blind_index_key.get_secret_value()
-    )
-    runner = ConsumerRunner(
-        service="registry",
-        consumer="facts",
-        topics=[topic],
-        db=db,
-        producer=producer,
-        settings=settings,
-        handler=fact_handler(lambda s: PersonService(s, protector, DEV_SUBJECT_KEY.encode())),
-    )
+    runner = fact_consumer(db, producer, settings, topic)
     await runner.start()
     try:
 

@@ -16,10 +16,8 @@ from contracts.sharing import FACT_RECORDED, Fact
 from services.kit.db import utcnow
 from services.kit.inbox import PermanentEventError
 from services.registry.persons.categories import DATASET_CATEGORIES
-from services.registry.persons.service import PersonService, PersonState
+from services.registry.persons.service import PersonService, PersonServiceFactory, PersonState
 from services.registry.tables import PersonFact
-
-PersonServiceFactory = Callable[[AsyncSession], PersonService]
 
 
 def fact_handler(persons: PersonServiceFactory) -> Callable[[AsyncSession, CloudEvent, str], Awaitable[None]]:

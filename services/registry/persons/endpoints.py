@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query, Response
 
+from contracts.registry import SENSITIVE_CATEGORIES
 from services.kit.errors import Forbidden, Unprocessable
 from services.kit.identifiers import InvalidIdentifier, normalize_id_number
 from services.kit.identity import Caller, require_scope
@@ -25,7 +26,6 @@ router = APIRouter(prefix="/registry/v1", tags=["persons"])
 
 Reader = Annotated[Caller, Depends(require_scope("registry:read"))]
 Writer = Annotated[Caller, Depends(require_scope("registry:write"))]
-SENSITIVE = {"released_prisoner", "drug_rehab"}
 
 
 def to_read(state: PersonState, caller: Caller, service: PersonService, reveal: bool = False) -> PersonRead:
@@ -47,7 +47,7 @@ def to_read(state: PersonState, caller: Caller, service: PersonService, reveal: 
         status=state.status,
         deceased_on=person.deceased_on,
         household_no=person.household_no,
-        difficulty_categories=[c for c in state.categories if sensitive or c.category not in SENSITIVE],
+        difficulty_categories=[c for c in state.categories if sensitive or c.category not in SENSITIVE_CATEGORIES],
         unemployment_registrations=state.registration_states(),
         version=person.version,
         created_at=person.created_at,

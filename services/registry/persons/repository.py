@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import uuid
 from datetime import date
-from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -69,9 +68,7 @@ class PersonRepository:
         result = await self.session.execute(select(PersonFact).where(PersonFact.subject_ref == subject_ref))
         return list(result.scalars())
 
-    async def page(
-        self, *, limit: int, after: uuid.UUID | None, status_filter: Any = None, index: str | None = None
-    ) -> list[Person]:
+    async def page(self, *, limit: int, after: uuid.UUID | None, index: str | None = None) -> list[Person]:
         query = select(Person).order_by(col(Person.person_id)).limit(limit + 1)
         if after is not None:
             query = query.where(col(Person.person_id) > after)

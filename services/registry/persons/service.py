@@ -24,6 +24,7 @@ from services.registry.persons.categories import CategoryFact, active_categories
 from services.registry.persons.protection import IdNumberProtector, mask_name
 from services.registry.persons.repository import PersonRepository
 from services.registry.persons.schemas import PersonCreate
+from services.registry.settings import RegistrySettings
 from services.registry.tables import Person, PersonFact, UnemploymentRegistration
 
 SOURCE = "/registry"
@@ -214,3 +215,16 @@ class PersonService:
         add_event(
             self.session, REGISTRY_PERSON, key, new_event(source=SOURCE, type=event_type, subject=key, data=snapshot)
         )
+
+
+PersonServiceFactory = Callable[[AsyncSession], PersonService]
+
+
+def person_services(settings: RegistrySettings) -> PersonServiceFactory:
+    """PersonService per session, with the keys read from settings once (the app, its consumer and
+    tools that apply facts outside the app share this)."""
+    protector = IdNumberProtector(
+        settings.id_number_key.get_secret_value(), settings.blind_index_key.get_secret_value()
+    )
+    subject_key = settings.subject_key.get_secret_value().encode()
+    return lambda session: PersonService(session, protector, subject_key)
