@@ -8,6 +8,7 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.responses import JSONResponse
@@ -18,7 +19,7 @@ from .errors import install_problem_handlers
 from .idempotency import IdempotencyMiddleware
 from .identity import GatewayIdentityMiddleware
 from .inbox import ConsumerRunner, EventHandler
-from .kafka import broker_reachable, ensure_topics, make_producer
+from .kafka import BrokerWatch, broker_reachable, ensure_topics, make_producer
 from .logging import RequestIdMiddleware, configure_logging
 from .metrics import MetricsMiddleware
 from .outbox import OutboxRelay
@@ -73,17 +74,22 @@ def create_service_app(definition: ServiceDefinition, settings: ServiceSettings)
         await _start_producer_with_retry(app, settings)
         producer = app.state.producer
         consumed = [t for s in definition.subscriptions for t in s.topics]
-        await ensure_topics(settings, [*definition.publishes, *consumed])
+        topics = [*definition.publishes, *consumed]
+        await ensure_topics(settings, topics)
         relay = OutboxRelay(
             db,
             producer,
             service=definition.name,
             batch_size=settings.relay_batch_size,
             idle_interval_s=settings.relay_idle_interval_s,
+            retention=timedelta(seconds=settings.outbox_retention_s),
+            prepare_cluster=lambda: ensure_topics(settings, topics),
         )
         app.state.relay = relay
         db.on_commit(relay.wake_if_pending)
-        relay.start()
+        watch = BrokerWatch(settings.kafka_bootstrap_servers, interval_s=settings.broker_watch_interval_s)
+        app.state.broker_watch = watch
+        watch.on_new_cluster(relay.on_new_cluster)
         runners = [
             ConsumerRunner(
                 service=definition.name,
@@ -97,6 +103,10 @@ def create_service_app(definition: ServiceDefinition, settings: ServiceSettings)
             for sub in definition.subscriptions
         ]
         for runner in runners:
+            watch.on_new_cluster(runner.on_new_cluster)
+        await watch.start()
+        relay.start()
+        for runner in runners:
             await runner.start()
         app.state.consumers = runners
         for hook in definition.on_startup:
@@ -106,7 +116,7 @@ def create_service_app(definition: ServiceDefinition, settings: ServiceSettings)
             yield
         finally:
             # Each step runs even when one before it fails (a broker already gone, say).
-            for step in (*(runner.stop for runner in runners), relay.stop, producer.stop, db.dispose):
+            for step in (watch.stop, *(runner.stop for runner in runners), relay.stop, producer.stop, db.dispose):
                 try:
                     await step()
                 except Exception:
@@ -120,6 +130,9 @@ def create_service_app(definition: ServiceDefinition, settings: ServiceSettings)
         # Metrics go to Prometheus through the kit; FastAPI's OpenTelemetry hook would look up the
         # global providers on every request.
         telemetry={"tracing": False, "metrics": False, "logs": False},
+        # No redirect from `/path/` to `/path`: its Location would name this service's internal
+        # address, not the gateway's. A trailing slash is a 404 problem like any unknown path.
+        redirect_slashes=False,
     )
     install_problem_handlers(app)
     for router in definition.routers:
@@ -150,9 +163,13 @@ def add_operational_routes(app: FastAPI, bootstrap_servers: str | None) -> None:
             checks["database"] = f"unreachable: {type(exc).__name__}"
         if bootstrap_servers is not None:
             checks["broker"] = "ok" if await broker_reachable(bootstrap_servers) else "unreachable"
-        stopped = [r.group_id for r in getattr(request.app.state, "consumers", []) if not r.running]
-        if stopped:
-            checks["consumers"] = "stopped: " + ", ".join(stopped)
+        stalled = [
+            f"{runner.group_id} ({reason})"
+            for runner in getattr(request.app.state, "consumers", [])
+            if (reason := runner.stalled()) is not None
+        ]
+        if stalled:
+            checks["consumers"] = "stalled: " + ", ".join(stalled)
         ready = all(v == "ok" for v in checks.values())
         return JSONResponse(
             {"status": "ready" if ready else "not ready", "checks": checks}, status_code=200 if ready else 503

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 from typing import Annotated, Any
@@ -10,6 +11,10 @@ import sqlalchemy as sa
 from fastapi import Depends, Request
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+
+from .errors import COMMITTED_STATE, CommitOutcomeUnknown, is_infrastructure_error
+
+log = logging.getLogger(__name__)
 
 
 class UTCDateTime(sa.types.TypeDecorator[datetime]):
@@ -84,17 +89,63 @@ def _sqlite_begin(connection: Any) -> None:
     connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
+BEFORE_COMMIT_HOOKS = "before_commit_hooks"
+
+
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
-    """The request owns the transaction: commit on success, roll back on error."""
+    """The request owns the transaction: commit on success, roll back on error.
+
+    Everything but the COMMIT itself is sent first (pending rows, outbox rows, the idempotency
+    marker), so a failure there is a known rollback; a connection lost during the COMMIT leaves the
+    outcome unknown, and the caller is told so (`commit-outcome-unknown`) rather than that nothing
+    changed."""
     db: Database = request.app.state.db
+    state = request.scope.setdefault("state", {})
     async with db.sessionmaker() as session:
         try:
             yield session
-            await session.commit()
+            await session.flush()
+            for hook in state.get(BEFORE_COMMIT_HOOKS, ()):
+                await hook(session)
+            await session.run_sync(flush_before_commit)
         except BaseException:
-            await session.rollback()
+            await _rollback_quietly(session)
             raise
+        try:
+            await session.commit()
+        except BaseException as exc:
+            await _rollback_quietly(session)
+            if isinstance(exc, Exception) and is_infrastructure_error(exc):
+                raise CommitOutcomeUnknown(
+                    "The database connection failed while the change was being committed, so it may or may not "
+                    "have been saved. Retry with the same Idempotency-Key to learn the outcome, or read the resource."
+                ) from exc
+            raise
+    state[COMMITTED_STATE] = True
     db.committed(session)
+
+
+_before_commit_writers: list[Callable[[Any], None]] = []
+
+
+def before_commit_writer(writer: Callable[[Any], None]) -> Callable[[Any], None]:
+    """Registers a sync `writer(session)` that `get_session` runs just before COMMIT (the outbox's
+    multi-row insert); it also runs from SQLAlchemy's before_commit event for other transactions."""
+    _before_commit_writers.append(writer)
+    return writer
+
+
+def flush_before_commit(session: Any) -> None:
+    for writer in _before_commit_writers:
+        writer(session)
+
+
+async def _rollback_quietly(session: AsyncSession) -> None:
+    # With the connection gone the rollback fails too; the original error is the one to report.
+    try:
+        await session.rollback()
+    except Exception as exc:
+        log.warning("rollback failed", extra={"error": repr(exc)[:200]})
 
 
 # scope="function": the commit happens before the response is sent, so a failed commit is

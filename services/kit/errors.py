@@ -1,10 +1,14 @@
-"""Domain exceptions and the one handler that renders them as application/problem+json (RFC 9457)."""
+"""Domain exceptions, the classification of infrastructure failures, and the one handler that
+renders both as application/problem+json (RFC 9457)."""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
 from typing import Any
 
+import sqlalchemy.exc
+from aiokafka.errors import KafkaError
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -12,6 +16,11 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 PROBLEM_JSON = "application/problem+json"
 PROBLEM_BASE = "urn:rongchang-employment:problem:"
+# Seconds a caller is asked to wait when the database or the broker is out.
+RETRY_AFTER_S = 5
+# Set in the ASGI scope's state once the request's transaction has committed: a later failure must
+# not tell the caller that nothing was changed.
+COMMITTED_STATE = "transaction_committed"
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +64,63 @@ class ServiceUnavailable(DomainError):
     status, slug, title = 503, "unavailable", "Service unavailable"
 
 
+class CommitOutcomeUnknown(ServiceUnavailable):
+    """The connection failed while COMMIT was in flight: the change may or may not be saved."""
+
+    slug, title = "commit-outcome-unknown", "Commit outcome unknown"
+
+
+# SQLSTATE classes of a database that is away or overloaded, not of a bad statement:
+# 08 connection exception, 53 insufficient resources (too many connections), 57P operator
+# intervention (shutdown, crash, cannot connect now), 40001/40P01 serialization failure and deadlock
+# (the same statement succeeds when tried again).
+_TRANSIENT_SQLSTATES = ("08", "53", "57P", "40001", "40P01")
+_TRANSIENT_SQLITE = ("database is locked", "database table is locked", "disk i/o error", "unable to open database")
+
+
+def _chain(exc: BaseException) -> Iterator[BaseException]:
+    seen: set[int] = set()
+    todo: list[BaseException | None] = [exc]
+    while todo:
+        current = todo.pop()
+        if current is None or id(current) in seen:
+            continue
+        seen.add(id(current))
+        yield current
+        todo.extend((current.__cause__, current.__context__, getattr(current, "orig", None)))
+
+
+def is_infrastructure_error(exc: BaseException) -> bool:
+    """True when the database or the broker failed, not the request or the event: such a failure is
+    waited out (consumers) or answered 503 (requests), never dead-lettered or reported as a bug."""
+    for error in _chain(exc):
+        if isinstance(error, sqlalchemy.exc.DBAPIError) and error.connection_invalidated:
+            return True
+        if isinstance(error, sqlalchemy.exc.TimeoutError | OSError | TimeoutError):  # pool, socket
+            return True
+        if isinstance(error, KafkaError) and (error.retriable or error.invalid_metadata):
+            return True
+        sqlstate = getattr(error, "sqlstate", None) or getattr(error, "pgcode", None)
+        if isinstance(sqlstate, str) and sqlstate.startswith(_TRANSIENT_SQLSTATES):
+            return True
+        # 55000 is also raised for bad statements; a database closed to connections says so.
+        if sqlstate == "55000" and "not currently accepting connections" in str(error):
+            return True
+        name = type(error).__name__
+        # asyncpg's connection-level failures carry no SQLSTATE.
+        if name in {"ConnectionDoesNotExistError", "ConnectionFailureError", "InternalClientError"}:
+            return True
+        if name == "InterfaceError" and "connection" in str(error).lower():
+            return True
+        if isinstance(error, sqlalchemy.exc.OperationalError) and str(error.orig).lower().startswith(_TRANSIENT_SQLITE):
+            return True
+    return False
+
+
+def unavailable_response(detail: str, slug: str = "unavailable", title: str = "Service unavailable") -> JSONResponse:
+    return problem_response(503, slug, title, detail, headers={"Retry-After": str(RETRY_AFTER_S)})
+
+
 def problem_body(
     status: int, slug: str, title: str, detail: str, extensions: dict[str, Any] | None = None
 ) -> dict[str, Any]:
@@ -85,7 +151,23 @@ def _location(loc: tuple[Any, ...] | list[Any]) -> str:
 def install_problem_handlers(app: FastAPI) -> None:
     @app.exception_handler(DomainError)
     async def _domain(_: Request, exc: DomainError) -> JSONResponse:
-        return problem_response(exc.status, exc.slug, exc.title, exc.detail, extensions=exc.extensions)
+        headers = {"Retry-After": str(RETRY_AFTER_S)} if exc.status == 503 else None
+        return problem_response(exc.status, exc.slug, exc.title, exc.detail, headers=headers, extensions=exc.extensions)
+
+    # Registered on the exception classes (not on Exception) so that Starlette's inner exception
+    # middleware answers them: the idempotency middleware then sees the 503 and can free the key.
+    async def _infrastructure(request: Request, exc: Exception) -> JSONResponse:
+        if not is_infrastructure_error(exc):
+            return _internal(request, exc)
+        log.warning("infrastructure unavailable", extra={"error": repr(exc)[:300]})
+        if _committed(request):
+            detail = "The change was saved, but the service lost its database or broker before answering; retry later."
+        else:
+            detail = "The service's database or broker is unavailable; nothing was changed. Retry later."
+        return unavailable_response(detail)
+
+    for infrastructure in (sqlalchemy.exc.DBAPIError, sqlalchemy.exc.TimeoutError, OSError, KafkaError):
+        app.add_exception_handler(infrastructure, _infrastructure)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
@@ -109,6 +191,18 @@ def install_problem_handlers(app: FastAPI) -> None:
         return problem_response(exc.status_code, slug, str(exc.detail), str(exc.detail))
 
     @app.exception_handler(Exception)
-    async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
-        log.exception("unhandled error", exc_info=exc)
-        return problem_response(500, "internal", "Internal error", "The service failed; nothing was changed.")
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        return _internal(request, exc)
+
+
+def _committed(request: Request) -> bool:
+    return bool(request.scope.get("state", {}).get(COMMITTED_STATE))
+
+
+def _internal(request: Request, exc: Exception) -> JSONResponse:
+    log.error("unhandled error", exc_info=exc)
+    if _committed(request):
+        detail = "The change was saved, but the service failed while answering; read the resource to see it."
+    else:
+        detail = "The service failed; nothing was changed."
+    return problem_response(500, "internal", "Internal error", detail)

@@ -1,23 +1,30 @@
 """Idempotent inbox and the one consumer runner every service uses.
 
-Each event is applied in one DB transaction that also records `(consumer, source, id)`; the
+Each event is applied in one DB transaction that also records `(consumer group, source, id)`; the
 Kafka offset is committed only after that transaction commits. A crash in between redelivers
-the event and the inbox row makes the second delivery a no-op. An event that cannot be decoded,
-fails validation, or keeps failing goes to `<topic>.dlq` with the error in its headers.
+the event and the inbox row makes the second delivery a no-op. The key holds the consumer group,
+so a new group prefix replays every event and rebuilds a projection. An event that cannot be
+decoded, fails validation, keeps failing, or comes again under a seen id with another payload goes
+to `<topic>.dlq` with the error in its headers. A database or broker outage is waited out, never
+dead-lettered.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import hashlib
 import logging
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 
 import sqlalchemy as sa
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, ConsumerRecord
 from aiokafka.errors import CommitFailedError, IllegalStateError
+from aiokafka.structs import TopicPartition
 from pydantic import ValidationError
-from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import Field, SQLModel
 
@@ -25,8 +32,17 @@ from contracts.envelope import CloudEvent
 from contracts.topics import dead_letter
 
 from .db import Database, UTCDateTime, utcnow
+from .errors import is_infrastructure_error
 from .faults import crash_point
-from .metrics import EVENTS_CONSUMED, EVENTS_DEAD_LETTERED, EVENTS_DUPLICATE, EVENTS_FAILED
+from .kafka import ensure_topics
+from .metrics import (
+    CONSUMER_STALLED,
+    EVENTS_CONFLICTING,
+    EVENTS_CONSUMED,
+    EVENTS_DEAD_LETTERED,
+    EVENTS_DUPLICATE,
+    EVENTS_FAILED,
+)
 from .settings import ServiceSettings
 
 log = logging.getLogger(__name__)
@@ -35,16 +51,18 @@ EventHandler = Callable[[AsyncSession, CloudEvent, str], Awaitable[None]]
 """`handler(session, event, topic)`: applies one event inside the given transaction; must not commit."""
 
 
-INFRASTRUCTURE_ERRORS = (OperationalError, InterfaceError, ConnectionError, TimeoutError)
-
-
 class PermanentEventError(Exception):
     """The event can never be applied (bad payload, unknown type): dead-letter it at once."""
+
+
+class ConflictingDuplicate(PermanentEventError):
+    """An event id the inbox has applied before, now with another payload: a producer bug or forgery."""
 
 
 class InboxEntry(SQLModel, table=True):
     __tablename__ = "inbox_entry"
 
+    # The consumer group (`<prefix><service>.<consumer>`), so a new prefix applies every event again.
     consumer: str = Field(primary_key=True)
     event_source: str = Field(primary_key=True)
     event_id: str = Field(primary_key=True)
@@ -52,6 +70,25 @@ class InboxEntry(SQLModel, table=True):
     partition: int
     offset: int = Field(sa_type=sa.BigInteger)
     processed_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    # SHA-256 of the event's bytes: the same id with another payload is refused, not skipped.
+    payload_sha256: str | None = None
+
+
+class _FromBeginning(ConsumerRebalanceListener):
+    """After the broker lost its state, the partitions are read again from their first offset: the
+    group's committed offsets on the new broker (if any) may point past events it never had."""
+
+    def __init__(self, runner: ConsumerRunner) -> None:
+        self.runner = runner
+
+    async def on_partitions_revoked(self, revoked: list[TopicPartition]) -> None:
+        return None
+
+    async def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:
+        self.runner.assigned_since = time.monotonic() if assigned else None
+        if self.runner.rewind and assigned and self.runner.consumer is not None:
+            await self.runner.consumer.seek_to_beginning(*assigned)
+            self.runner.rewind = False
 
 
 class ConsumerRunner:
@@ -74,12 +111,22 @@ class ConsumerRunner:
         self.producer = producer
         self.settings = settings
         self.group_id = f"{settings.kafka_consumer_group_prefix}{service}.{consumer}"
-        self._consumer: AIOKafkaConsumer | None = None
+        self.consumer: AIOKafkaConsumer | None = None
         self._task: asyncio.Task[None] | None = None
+        # Set when the broker came back as another cluster: re-subscribe and read from the start.
+        self.rewind = False
+        self._restart = False
+        self.last_round: float = time.monotonic()
+        self.assigned_since: float | None = None
+        self._last_assigned: float = time.monotonic()
+        self._cluster_id: str | None = None
 
     async def start(self) -> None:
-        self._consumer = AIOKafkaConsumer(
-            *self.topics,
+        await self._open()
+        self._task = asyncio.create_task(self._run(), name=f"{self.service}-{self.consumer_name}")
+
+    async def _open(self) -> None:
+        self.consumer = AIOKafkaConsumer(
             bootstrap_servers=self.settings.kafka_bootstrap_servers,
             group_id=self.group_id,
             enable_auto_commit=False,
@@ -88,30 +135,62 @@ class ConsumerRunner:
             heartbeat_interval_ms=max(500, self.settings.kafka_session_timeout_ms // 6),
             # Return a fetch as soon as a record is there: facts must reach projections quickly.
             fetch_max_wait_ms=50,
+            # Notice recreated topics within seconds, not the default five minutes.
+            metadata_max_age_ms=10_000,
         )
-        await self._consumer.start()
-        self._task = asyncio.create_task(self._run(), name=f"{self.service}-{self.consumer_name}")
+        self.consumer.subscribe(self.topics, listener=_FromBeginning(self))
+        await self.consumer.start()
+
+    async def _close(self) -> None:
+        if self.consumer is not None:
+            consumer, self.consumer = self.consumer, None
+            try:
+                await asyncio.wait_for(consumer.stop(), 15.0)
+            except Exception as exc:
+                log.warning("consumer did not stop cleanly", extra={"error": repr(exc)[:200]})
+
+    async def on_new_cluster(self, cluster_id: str) -> None:
+        """BrokerWatch listener: a broker that lost its state gets subscribed to afresh."""
+        if self._cluster_id is not None and self._cluster_id != cluster_id:
+            self._restart = True
+        self._cluster_id = cluster_id
 
     async def stop(self) -> None:
         if self._task is not None:
             self._task.cancel()
-            try:
+            with contextlib.suppress(asyncio.CancelledError):
                 await self._task
-            except asyncio.CancelledError:
-                pass
-        if self._consumer is not None:
-            await self._consumer.stop()
+        await self._close()
+        CONSUMER_STALLED.labels(self.service, self.consumer_name).set(0)
 
     @property
     def running(self) -> bool:
         return self._task is not None and not self._task.done()
+
+    def stalled(self, now: float | None = None) -> str | None:
+        """Why this consumer is not making progress, or None: no poll round completed, or no
+        partition assigned, for longer than `consumer_stall_after_s`."""
+        now = time.monotonic() if now is None else now
+        limit = self.settings.consumer_stall_after_s
+        reason = None
+        if not self.running:
+            reason = "stopped"
+        elif now - self.last_round > limit:
+            reason = f"no poll round for {now - self.last_round:.0f}s"
+        elif self.consumer is not None and not self.consumer.assignment() and now - self._last_assigned > limit:
+            reason = f"no partition assigned for {now - self._last_assigned:.0f}s"
+        CONSUMER_STALLED.labels(self.service, self.consumer_name).set(1 if reason else 0)
+        return reason
 
     async def _run(self) -> None:
         """Consume until cancelled; a broker error is logged and retried, never the end of the loop."""
         backoff = 0.5
         while True:
             try:
+                if self._restart:
+                    await self._resubscribe()
                 await self._poll_once()
+                self.last_round = time.monotonic()
                 backoff = 0.5
             except asyncio.CancelledError:
                 raise
@@ -120,12 +199,24 @@ class ConsumerRunner:
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 30.0)
 
+    async def _resubscribe(self) -> None:
+        log.warning("broker lost its state: reading the topics again from the start", extra={"consumer": self.group_id})
+        await self._close()
+        await ensure_topics(self.settings, self.topics)
+        self.rewind = True
+        await self._open()
+        self._restart = False
+
     async def _poll_once(self) -> None:
-        assert self._consumer is not None
-        consumer = self._consumer
+        assert self.consumer is not None
+        consumer = self.consumer
+        if consumer.assignment():
+            self._last_assigned = time.monotonic()
         batch = await consumer.getmany(timeout_ms=200, max_records=200)
         for partition, records in batch.items():
             for record in records:
+                if self._restart:
+                    return  # the broker changed under this batch: read it again after re-subscribing
                 await self.process(record)
             crash_point("consumer.after_effect")
             try:
@@ -149,19 +240,25 @@ class ConsumerRunner:
             attempts += 1
             try:
                 applied = await self._apply_once(event, record)
+            except ConflictingDuplicate as exc:
+                EVENTS_CONFLICTING.labels(*labels).inc()
+                await self._dead_letter(record, f"{type(exc).__name__}: {exc}", attempts=attempts)
+                return
             except (PermanentEventError, ValidationError) as exc:
                 EVENTS_FAILED.labels(*labels).inc()
                 await self._dead_letter(record, f"{type(exc).__name__}: {exc}", attempts=attempts)
                 return
-            except INFRASTRUCTURE_ERRORS as exc:
-                # The database (not the event) is at fault: wait for it, never dead-letter for it.
-                EVENTS_FAILED.labels(*labels).inc()
-                log.warning("database unavailable; retrying", extra={"event_id": event.id, "error": repr(exc)[:200]})
-                attempts -= 1
-                await asyncio.sleep(min(30.0, self.settings.consumer_backoff_s * 2 ** min(outages, 8)))
-                outages += 1
-                continue
             except Exception as exc:
+                if is_infrastructure_error(exc):
+                    # The database (not the event) is at fault: wait for it, never dead-letter for it.
+                    EVENTS_FAILED.labels(*labels).inc()
+                    log.warning(
+                        "database unavailable; retrying", extra={"event_id": event.id, "error": repr(exc)[:200]}
+                    )
+                    attempts -= 1
+                    await asyncio.sleep(min(30.0, self.settings.consumer_backoff_s * 2 ** min(outages, 8)))
+                    outages += 1
+                    continue
                 EVENTS_FAILED.labels(*labels).inc()
                 if attempts >= self.settings.consumer_max_attempts:
                     await self._dead_letter(record, f"{type(exc).__name__}: {exc}", attempts=attempts)
@@ -173,20 +270,23 @@ class ConsumerRunner:
             return
 
     async def _apply_once(self, event: CloudEvent, record: ConsumerRecord[bytes, bytes]) -> bool:
+        key = (self.group_id, event.source, event.id)
+        digest = hashlib.sha256(record.value or b"").hexdigest()
         async with self.db.sessionmaker() as session:
             try:
                 async with session.begin():
-                    seen = await session.get(InboxEntry, (self.consumer_name, event.source, event.id))
+                    seen = await session.get(InboxEntry, key)
                     if seen is not None:
-                        return False
+                        return _repeat(seen, digest)
                     session.add(
                         InboxEntry(
-                            consumer=self.consumer_name,
+                            consumer=self.group_id,
                             event_source=event.source,
                             event_id=event.id,
                             topic=record.topic,
                             partition=record.partition,
                             offset=record.offset,
+                            payload_sha256=digest,
                         )
                     )
                     await session.flush()
@@ -194,8 +294,8 @@ class ConsumerRunner:
             except IntegrityError:
                 # A second consumer instance recorded the same event concurrently.
                 async with self.db.sessionmaker() as check:
-                    if await check.get(InboxEntry, (self.consumer_name, event.source, event.id)) is not None:
-                        return False
+                    if (seen := await check.get(InboxEntry, key)) is not None:
+                        return _repeat(seen, digest)
                 raise
         self.db.committed(session)
         return True
@@ -223,3 +323,12 @@ class ConsumerRunner:
                 delay = min(delay * 2, 30.0)
         EVENTS_DEAD_LETTERED.labels(self.service, self.consumer_name, record.topic).inc()
         log.error("event dead-lettered", extra={"topic": record.topic, "offset": record.offset, "error": error[:300]})
+
+
+def _repeat(seen: InboxEntry, digest: str) -> bool:
+    """A repeat of an applied event is a no-op (False); the same id with other bytes is refused."""
+    if seen.payload_sha256 is not None and seen.payload_sha256 != digest:
+        raise ConflictingDuplicate(
+            f"event {seen.event_id} from {seen.event_source} was applied before with another payload"
+        )
+    return False

@@ -1,10 +1,12 @@
-"""Kafka clients built from settings, and topic creation (the embedded broker has no auto-create)."""
+"""Kafka clients built from settings, topic creation (the embedded broker has no auto-create), and
+the watch that notices a broker which came back empty."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
@@ -37,7 +39,9 @@ async def ensure_topics(settings: ServiceSettings, topics: Iterable[str]) -> Non
         missing = [t for t in wanted if t not in existing]
         if missing:
             try:
-                await admin.create_topics([NewTopic(t, settings.kafka_topic_partitions, 1) for t in missing])
+                await admin.create_topics(
+                    [NewTopic(t, settings.kafka_topic_partitions, settings.kafka_replication_factor) for t in missing]
+                )
             except TopicAlreadyExistsError:
                 pass  # another service created it first
     finally:
@@ -56,3 +60,76 @@ async def broker_reachable(bootstrap_servers: str, timeout: float = 1.0) -> bool
         await writer.wait_closed()
         return True
     return False
+
+
+class BrokerWatch:
+    """Follows the broker cluster's id. A broker that lost its state (the embedded tansu keeps
+    everything in memory, and `make run` starts it with a new cluster id each time) answers with
+    another id: each listener is then called once, in order, so the outbox re-publishes what the
+    new broker lacks and the consumers read their topics again from the beginning.
+
+    `cluster_id` is None until the broker has answered once; `epoch` counts the changes seen."""
+
+    def __init__(self, bootstrap_servers: str, *, interval_s: float = 1.0) -> None:
+        self.bootstrap_servers = bootstrap_servers
+        self.interval_s = interval_s
+        self.cluster_id: str | None = None
+        self.epoch = 0
+        self._listeners: list[Callable[[str], Awaitable[None]]] = []
+        self._admin: AIOKafkaAdminClient | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._changed = asyncio.Event()
+
+    def on_new_cluster(self, listener: Callable[[str], Awaitable[None]]) -> None:
+        self._listeners.append(listener)
+
+    async def start(self) -> None:
+        await self.check()
+        self._task = asyncio.create_task(self._run(), name="broker-watch")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        await self._close_admin()
+
+    async def _run(self) -> None:
+        while True:
+            await asyncio.sleep(self.interval_s)
+            try:
+                await self.check()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("broker watch round failed")
+
+    async def check(self) -> str | None:
+        """Ask the broker for its cluster id; call the listeners when it changed."""
+        try:
+            if self._admin is None:
+                self._admin = AIOKafkaAdminClient(
+                    bootstrap_servers=self.bootstrap_servers, request_timeout_ms=3000, metadata_max_age_ms=1000
+                )
+                await self._admin.start()
+            cluster = await asyncio.wait_for(self._admin.describe_cluster(), 5.0)
+        except Exception as exc:
+            log.debug("broker not answering", extra={"error": repr(exc)[:200]})
+            await self._close_admin()
+            return None
+        cluster_id = str(cluster.get("cluster_id") or "")
+        if cluster_id and cluster_id != self.cluster_id:
+            previous, self.cluster_id = self.cluster_id, cluster_id
+            if previous is not None:
+                self.epoch += 1
+                log.warning("the broker came back as another cluster", extra={"previous": previous, "now": cluster_id})
+            for listener in self._listeners:
+                await listener(cluster_id)
+        return self.cluster_id
+
+    async def _close_admin(self) -> None:
+        if self._admin is not None:
+            admin, self._admin = self._admin, None
+            with contextlib.suppress(Exception):
+                await admin.close()

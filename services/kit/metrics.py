@@ -20,11 +20,24 @@ HTTP_LATENCY = Histogram(
 )
 OUTBOX_BACKLOG = Gauge("outbox_backlog", "Committed outbox events not yet published", ["service"])
 OUTBOX_PUBLISHED = Counter("outbox_published_total", "Outbox events published to Kafka", ["service"])
+OUTBOX_RESENT = Counter(
+    "outbox_resent_total", "Sent outbox events queued again because the broker came back without them", ["service"]
+)
+CONSUMER_STALLED = Gauge(
+    "consumer_stalled",
+    "1 while a consumer has made no progress (no poll round, or no partition) for longer than allowed",
+    ["service", "consumer"],
+)
 EVENTS_CONSUMED = Counter("events_consumed_total", "Events applied by a consumer", ["service", "consumer", "topic"])
 EVENTS_DUPLICATE = Counter(
     "events_duplicate_total", "Events skipped because the inbox had them already", ["service", "consumer", "topic"]
 )
 EVENTS_FAILED = Counter("events_failed_total", "Failed attempts to apply an event", ["service", "consumer", "topic"])
+EVENTS_CONFLICTING = Counter(
+    "events_conflicting_total",
+    "Events refused because their id was applied before with another payload",
+    ["service", "consumer", "topic"],
+)
 EVENTS_DEAD_LETTERED = Counter(
     "events_dead_lettered_total", "Events sent to the dead-letter topic", ["service", "consumer", "topic"]
 )

@@ -18,7 +18,12 @@ from sqlmodel import SQLModel
 from . import idempotency, inbox, outbox
 
 KIT_TABLES = frozenset(
-    {outbox.OutboxMessage.__tablename__, inbox.InboxEntry.__tablename__, idempotency.IdempotencyRecord.__tablename__}
+    {
+        outbox.OutboxMessage.__tablename__,
+        outbox.OutboxCluster.__tablename__,
+        inbox.InboxEntry.__tablename__,
+        idempotency.IdempotencyRecord.__tablename__,
+    }
 )
 SERVICES_DIR = Path(__file__).resolve().parent.parent
 
@@ -106,3 +111,43 @@ if __name__ == "__main__":
             autogenerate(service, message)
         case _:
             sys.exit(USAGE)
+
+
+def kit_reliability_upgrade(service: str) -> None:
+    """Kit schema step shared by the services' migrations (issue 5): the inbox keyed by consumer
+    group and holding each event's digest, the idempotency marker stamped at commit, and the broker
+    clusters an outbox has published to."""
+    import sqlalchemy as sa
+    from alembic import op
+    from sqlmodel.sql.sqltypes import AutoString
+
+    from .db import UTCDateTime
+
+    with op.batch_alter_table("inbox_entry") as batch:
+        batch.add_column(sa.Column("payload_sha256", AutoString(), nullable=True))
+    # Entries were keyed by the consumer's short name; the group with the default (empty) prefix is
+    # `<service>.<consumer>`.
+    op.execute(
+        sa.text("UPDATE inbox_entry SET consumer = :prefix || consumer WHERE consumer NOT LIKE :dotted").bindparams(
+            prefix=f"{service}.", dotted="%.%"
+        )
+    )
+    with op.batch_alter_table("idempotency_record") as batch:
+        batch.add_column(sa.Column("committed_at", UTCDateTime(timezone=True), nullable=True))
+    op.create_table(
+        "outbox_cluster",
+        sa.Column("cluster_id", AutoString(), nullable=False),
+        sa.Column("adopted_at", UTCDateTime(timezone=True), nullable=False),
+        sa.Column("resent", sa.Integer(), nullable=False),
+        sa.PrimaryKeyConstraint("cluster_id"),
+    )
+
+
+def kit_reliability_downgrade() -> None:
+    from alembic import op
+
+    op.drop_table("outbox_cluster")
+    with op.batch_alter_table("idempotency_record") as batch:
+        batch.drop_column("committed_at")
+    with op.batch_alter_table("inbox_entry") as batch:
+        batch.drop_column("payload_sha256")

@@ -2,9 +2,15 @@
 
 The relay claims committed rows in id order (`FOR UPDATE SKIP LOCKED` on PostgreSQL, so two
 relays never send the same row at once), holds back any key whose earlier unsent row another
-relay holds, publishes, and marks rows sent in the same transaction that claimed them. A crash
-before that commit leaves the rows unsent: they go out again and the consumers' inbox drops the
-repeat.
+relay holds, publishes, and marks rows sent. On PostgreSQL the claim and the mark are one
+transaction; on SQLite, where any write transaction locks the whole database, the claim commits
+before the publish and the mark is a second transaction, so a broker outage never holds the write
+lock. A crash before the mark leaves the rows unsent: they go out again and the consumers' inbox
+drops the repeat.
+
+Sent rows are kept for `retention` (then deleted). When the broker comes back as another cluster
+(it lost its state), every kept row is sent again, in id order: the new broker gets back what the
+old one had, and the inboxes drop what their consumers had applied already.
 """
 
 from __future__ import annotations
@@ -12,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import Any, cast
 
@@ -23,9 +30,10 @@ from sqlmodel import Field, SQLModel, col, select
 
 from contracts.envelope import CloudEvent
 
-from .db import Database, UTCDateTime, utcnow
+from .db import Database, UTCDateTime, before_commit_writer, utcnow
+from .errors import is_infrastructure_error
 from .faults import crash_point
-from .metrics import OUTBOX_BACKLOG, OUTBOX_PUBLISHED
+from .metrics import OUTBOX_BACKLOG, OUTBOX_PUBLISHED, OUTBOX_RESENT
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +41,8 @@ PENDING_FLAG = "outbox_pending"
 PENDING_ROWS = "outbox_rows"
 SAVEPOINT_MARKS = "outbox_savepoint_marks"
 BACKLOG_INTERVAL_S = 1.0
+PURGE_INTERVAL_S = 60.0
+PURGE_BATCH = 5000
 
 
 class OutboxMessage(SQLModel, table=True):
@@ -52,7 +62,18 @@ class OutboxMessage(SQLModel, table=True):
     last_error: str | None = None
 
 
+class OutboxCluster(SQLModel, table=True):
+    """The broker clusters this outbox has published to; the newest is the current one."""
+
+    __tablename__ = "outbox_cluster"
+
+    cluster_id: str = Field(primary_key=True)
+    adopted_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    resent: int = 0
+
+
 OUTBOX = cast(sa.Table, OutboxMessage.__table__)  # type: ignore[attr-defined]
+CLUSTERS = cast(sa.Table, OutboxCluster.__table__)  # type: ignore[attr-defined]
 EARLIER = OUTBOX.alias("earlier")
 
 
@@ -75,6 +96,7 @@ def add_event(session: AsyncSession, topic: str, key: str, event: CloudEvent) ->
 
 
 @sa.event.listens_for(Session, "before_commit")
+@before_commit_writer
 def _write_outbox(session: Session) -> None:
     rows = session.info.pop(PENDING_ROWS, None)
     if rows:
@@ -112,6 +134,8 @@ class OutboxRelay:
         idle_interval_s: float = 0.5,
         linger_s: float = 0.005,
         max_backoff_s: float = 30.0,
+        retention: timedelta = timedelta(days=7),
+        prepare_cluster: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         self.db = db
         self.producer = producer
@@ -120,8 +144,17 @@ class OutboxRelay:
         self.idle_interval_s = idle_interval_s
         self.linger_s = linger_s
         self.max_backoff_s = max_backoff_s
+        self.retention = retention
+        # Run before re-sending to a new cluster (creates the topics the new broker lacks).
+        self.prepare_cluster = prepare_cluster
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._new_cluster: str | None = None
+
+    async def on_new_cluster(self, cluster_id: str) -> None:
+        """BrokerWatch listener: adopt the cluster (re-sending if it is not the one on record) next round."""
+        self._new_cluster = cluster_id
+        self._wake.set()
 
     def wake(self) -> None:
         self._wake.set()
@@ -144,18 +177,26 @@ class OutboxRelay:
 
     async def run(self) -> None:
         """Relay until cancelled; a failed round (database or broker down) is retried, never fatal."""
-        backlog_measured = 0.0
+        backlog_measured = purged = 0.0
         while True:
             try:
+                if self._new_cluster is not None:
+                    await self.adopt_cluster(self._new_cluster)
                 sent = await self.relay_once()
                 now = time.monotonic()
                 if now - backlog_measured >= BACKLOG_INTERVAL_S:  # busy or idle, the gauge stays fresh
                     await self._update_backlog()
                     backlog_measured = now
+                if now - purged >= PURGE_INTERVAL_S:
+                    await self.purge_sent()
+                    purged = now
             except asyncio.CancelledError:
                 raise
-            except Exception:
-                log.exception("outbox relay round failed")
+            except Exception as exc:
+                if is_infrastructure_error(exc):
+                    log.warning("outbox relay waits for the database or broker", extra={"error": repr(exc)[:200]})
+                else:
+                    log.exception("outbox relay round failed")
                 sent = 0
                 await asyncio.sleep(1.0)
             if sent >= self.batch_size:
@@ -172,67 +213,137 @@ class OutboxRelay:
             # Let the commits of concurrent requests gather, so one round carries many events.
             await asyncio.sleep(self.linger_s)
 
+    async def adopt_cluster(self, cluster_id: str) -> int:
+        """Record the broker cluster in use; if another one was on record, send every kept row again.
+        Returns how many rows were queued again. Safe to repeat, and between replicas."""
+        if self.prepare_cluster is not None:
+            await self.prepare_cluster()
+        resent = 0
+        async with self.db.sessionmaker() as session, session.begin():
+            known = await session.get(OutboxCluster, cluster_id)
+            if known is None:
+                current = await session.scalar(
+                    sa.select(CLUSTERS.c.cluster_id).order_by(CLUSTERS.c.adopted_at.desc()).limit(1)
+                )
+                if current is not None:
+                    result = await session.execute(
+                        sa.update(OUTBOX)
+                        .where(OUTBOX.c.sent_at.is_not(None))
+                        .values(sent_at=None, attempts=0, next_attempt_at=None)
+                    )
+                    resent = int(getattr(result, "rowcount", 0) or 0)
+                    log.warning(
+                        "broker is another cluster: sending the kept events again",
+                        extra={"previous": current, "now": cluster_id, "events": resent},
+                    )
+                session.add(OutboxCluster(cluster_id=cluster_id, resent=resent))
+        if self._new_cluster == cluster_id:
+            self._new_cluster = None
+        OUTBOX_RESENT.labels(self.service).inc(resent)
+        return resent
+
+    async def purge_sent(self) -> int:
+        """Delete sent rows older than the retention window, a bounded batch at a time."""
+        c = OUTBOX.c
+        cutoff = utcnow() - self.retention
+        async with self.db.sessionmaker() as session, session.begin():
+            old = sa.select(c.id).where(c.sent_at.is_not(None), c.sent_at < cutoff).limit(PURGE_BATCH)
+            result = await session.execute(sa.delete(OUTBOX).where(c.id.in_(old.scalar_subquery())))
+        return int(getattr(result, "rowcount", 0) or 0)
+
     async def relay_once(self) -> int:
         """Publish one batch of committed events; returns how many were sent."""
-        c = OUTBOX.c
-        async with self.db.sessionmaker() as session, session.begin():
-            now = utcnow()
-            query = (
-                sa.select(c.id, c.topic, c.key, c.event_id, c.payload, c.attempts)
-                .where(c.sent_at.is_(None))
-                .where(sa.or_(c.next_attempt_at.is_(None), c.next_attempt_at <= now))
-                # A key whose earlier event waits for a retry waits with it (and does not fill the batch).
-                .where(
-                    ~sa.exists().where(
-                        EARLIER.c.key == c.key,
-                        EARLIER.c.id < c.id,
-                        EARLIER.c.sent_at.is_(None),
-                        EARLIER.c.next_attempt_at > now,
-                    )
-                )
-                .order_by(c.id)
-                .limit(self.batch_size)
-            )
-            if self.db.is_postgres:
-                query = query.with_for_update(skip_locked=True)
-            rows: list[Any] = list((await session.execute(query)).all())
+        if self.db.is_postgres:
+            async with self.db.sessionmaker() as session, session.begin():
+                rows = await self._claim(session)
+                if not rows:
+                    return 0
+                results = await self._publish(rows)
+                return await self._record(session, rows, results)
+        # SQLite: no write transaction may stay open while the broker is waited for.
+        async with self.db.sessionmaker() as session:
+            async with session.begin():
+                rows = await self._claim(session)
             if not rows:
                 return 0
-            rows = await self._in_key_order(session, rows)
-            crash_point("relay.after_claim")
-            futures = [
-                await self.producer.send(row.topic, row.payload, key=row.key.encode(), headers=_headers(row.event_id))
-                for row in rows
-            ]
-            results = await asyncio.gather(*futures, return_exceptions=True)
-            crash_point("relay.after_publish")
-            # Per key, only the events before its first failure count as sent: the rest go again after
-            # the failed one, so the last copy a consumer receives is always in order.
-            failed_keys: set[str] = set()
-            sent_ids = []
-            for row, result in zip(rows, results, strict=True):
-                if isinstance(result, BaseException) or row.key in failed_keys:
-                    failed_keys.add(row.key)
-                else:
-                    sent_ids.append(row.id)
-            if sent_ids:
-                await session.execute(sa.update(OUTBOX).where(c.id.in_(sent_ids)).values(sent_at=utcnow()))
-            for row, result in zip(rows, results, strict=True):
-                if isinstance(result, BaseException):
-                    attempts = row.attempts + 1
-                    delay = min(self.max_backoff_s, 0.5 * 2 ** (attempts - 1))
-                    await session.execute(
-                        sa.update(OUTBOX)
-                        .where(c.id == row.id)
-                        .values(
-                            attempts=attempts,
-                            next_attempt_at=now + timedelta(seconds=delay),
-                            last_error=repr(result)[:500],
-                        )
+            results = await self._publish(rows)
+            async with session.begin():
+                return await self._record(session, rows, results)
+
+    async def _claim(self, session: AsyncSession) -> list[Any]:
+        c = OUTBOX.c
+        now = utcnow()
+        query = (
+            sa.select(c.id, c.topic, c.key, c.event_id, c.payload, c.attempts)
+            .where(c.sent_at.is_(None))
+            .where(sa.or_(c.next_attempt_at.is_(None), c.next_attempt_at <= now))
+            # A key whose earlier event waits for a retry waits with it (and does not fill the batch).
+            .where(
+                ~sa.exists().where(
+                    EARLIER.c.key == c.key,
+                    EARLIER.c.id < c.id,
+                    EARLIER.c.sent_at.is_(None),
+                    EARLIER.c.next_attempt_at > now,
+                )
+            )
+            .order_by(c.id)
+            .limit(self.batch_size)
+        )
+        if self.db.is_postgres:
+            query = query.with_for_update(skip_locked=True)
+        rows: list[Any] = list((await session.execute(query)).all())
+        if not rows:
+            return rows
+        return await self._in_key_order(session, rows)
+
+    async def _publish(self, rows: list[Any]) -> list[Any]:
+        crash_point("relay.after_claim")
+        futures = []
+        for row in rows:
+            try:
+                futures.append(
+                    await self.producer.send(
+                        row.topic, row.payload, key=row.key.encode(), headers=_headers(row.event_id)
                     )
-                    log.warning("outbox publish failed", extra={"topic": row.topic, "attempts": attempts})
-            OUTBOX_PUBLISHED.labels(self.service).inc(len(sent_ids))
-            return len(sent_ids)
+                )
+            except Exception as exc:  # the broker refused before queueing (no metadata, say)
+                failed: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+                failed.set_exception(exc)
+                futures.append(failed)
+        results = await asyncio.gather(*futures, return_exceptions=True)
+        crash_point("relay.after_publish")
+        return results
+
+    async def _record(self, session: AsyncSession, rows: list[Any], results: list[Any]) -> int:
+        c = OUTBOX.c
+        now = utcnow()
+        # Per key, only the events before its first failure count as sent: the rest go again after
+        # the failed one, so the last copy a consumer receives is always in order.
+        failed_keys: set[str] = set()
+        sent_ids = []
+        for row, result in zip(rows, results, strict=True):
+            if isinstance(result, BaseException) or row.key in failed_keys:
+                failed_keys.add(row.key)
+            else:
+                sent_ids.append(row.id)
+        if sent_ids:
+            await session.execute(sa.update(OUTBOX).where(c.id.in_(sent_ids)).values(sent_at=now))
+        for row, result in zip(rows, results, strict=True):
+            if isinstance(result, BaseException):
+                attempts = row.attempts + 1
+                delay = min(self.max_backoff_s, 0.5 * 2 ** (attempts - 1))
+                await session.execute(
+                    sa.update(OUTBOX)
+                    .where(c.id == row.id)
+                    .values(
+                        attempts=attempts,
+                        next_attempt_at=now + timedelta(seconds=delay),
+                        last_error=repr(result)[:500],
+                    )
+                )
+                log.warning("outbox publish failed", extra={"topic": row.topic, "attempts": attempts})
+        OUTBOX_PUBLISHED.labels(self.service).inc(len(sent_ids))
+        return len(sent_ids)
 
     async def _in_key_order(self, session: AsyncSession, rows: list[Any]) -> list[Any]:
         """Drop rows of any key whose earliest unsent row is not in this batch (another relay has it,

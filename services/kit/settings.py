@@ -36,5 +36,29 @@ class ServiceSettings(BaseSettings):
     consumer_max_attempts: int = 5
     consumer_backoff_s: float = 0.1
     idempotency_in_flight_lease_s: float = 60.0
+    # Sent outbox rows are kept this long, to be sent again to a broker that lost its state.
+    outbox_retention_s: float = 7 * 24 * 3600.0
+    # How often the broker's cluster id is checked (a new id means it came back empty).
+    broker_watch_interval_s: float = 1.0
+    # /readyz reports a consumer with no poll round, or no partition, for longer than this.
+    consumer_stall_after_s: float = 30.0
     log_level: str = "INFO"
     log_json: bool = True
+    # Bounded resources, enforced by the server `python -m services.kit.serve <service>` starts
+    # (services/kit/server.py). A connection must send its request line and headers within
+    # header_timeout_s of opening (or of the request's first byte) and in at most max_header_bytes;
+    # its body within body_timeout_s of the headers; an idle keep-alive connection is closed after
+    # keep_alive_timeout_s. The services keep 5 s: the gateway closes its idle upstream connections
+    # at 4 s, before a service would.
+    header_timeout_s: float = 10.0
+    body_timeout_s: float = 60.0
+    keep_alive_timeout_s: int = 5
+    max_header_bytes: int = 64 * 1024
+    # Open connections beyond either cap are closed as soon as they are accepted. Behind a proxy all
+    # connections come from its address: raise the per-address cap to its pool size there. The
+    # gateway keeps up to 256 connections to each service (GATEWAY_UPSTREAM_POOL_SIZE).
+    max_connections: int = 4096
+    max_connections_per_address: int = 512
+    # The largest request body read, refused with 413 as it arrives, before any handler or the
+    # idempotency middleware buffers it: the largest any route accepts (a dataset push, 16 MiB).
+    max_request_body_bytes: int = 16 * 1024 * 1024

@@ -32,6 +32,9 @@ KIT_SERIES = {
     "events_duplicate_total",
     "events_failed_total",
     "events_dead_lettered_total",
+    "events_conflicting_total",
+    "outbox_resent_total",
+    "consumer_stalled",
 }
 
 

@@ -189,7 +189,8 @@ class Harness:
 
         async def recorded() -> bool:
             async with self.session() as s:
-                key = (PROJECTION_CONSUMER, event.source, event.id)
+                group = f"{self.settings.kafka_consumer_group_prefix}subsidy.{PROJECTION_CONSUMER}"
+                key = (group, event.source, event.id)
                 return await s.get(InboxEntry, key) is not None
 
         await eventually(recorded)
