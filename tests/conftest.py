@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator, Iterator
 import pytest
 from hypothesis import settings as hypothesis_settings
 
-from deploy.embedded import tansu_binary
+from deploy.embedded import tansu_command
 from tests.support import PostgresDatabases, free_port, wait_for_port
 
 
@@ -17,22 +17,8 @@ from tests.support import PostgresDatabases, free_port, wait_for_port
 def kafka_bootstrap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A tansu broker with memory storage, started for this test session and stopped after it."""
     port = free_port()
-    url = f"tcp://127.0.0.1:{port}"
     log = (tmp_path_factory.mktemp("tansu") / "tansu.log").open("wb")
-    process = subprocess.Popen(
-        [
-            tansu_binary(),
-            "broker",
-            "--listener-url",
-            url,
-            "--advertised-listener-url",
-            url,
-            "--storage-engine",
-            "memory://tansu/",
-        ],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
+    process = subprocess.Popen(tansu_command(port), stdout=log, stderr=subprocess.STDOUT)
     try:
         wait_for_port(port)
         yield f"127.0.0.1:{port}"

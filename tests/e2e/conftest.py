@@ -21,6 +21,7 @@ class RunningSystem:
     config: SystemConfig
     gateway: str
     admin_key: str
+    processes: System
 
 
 @pytest.fixture(scope="session")
@@ -44,7 +45,7 @@ async def system(e2e_config: SystemConfig, databases: PostgresDatabases) -> Asyn
     running = System(e2e_config)
     await asyncio.to_thread(running.start)
     try:
-        yield RunningSystem(e2e_config, f"http://127.0.0.1:{e2e_config.gateway_port}", e2e_config.admin_key)
+        yield RunningSystem(e2e_config, f"http://127.0.0.1:{e2e_config.gateway_port}", e2e_config.admin_key, running)
     finally:
         await asyncio.to_thread(running.stop)
 

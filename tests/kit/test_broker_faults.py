@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts.envelope import CloudEvent, new_event
 from contracts.topics import dead_letter
-from deploy.embedded import tansu_binary
+from deploy.embedded import tansu_command
 from services.kit.app import ServiceDefinition, Subscription, create_service_app
 from services.kit.db import SessionDep
 from services.kit.outbox import add_event
@@ -54,13 +54,7 @@ class Broker:
         return f"127.0.0.1:{self.port}"
 
     def start(self) -> None:
-        url = f"tcp://127.0.0.1:{self.port}"
-        self.process = subprocess.Popen(
-            [tansu_binary(), "broker", "--listener-url", url, "--advertised-listener-url", url]
-            + ["--storage-engine", "memory://tansu/", "--cluster-id", f"test-{uuid.uuid4().hex[:12]}"],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
+        self.process = subprocess.Popen(tansu_command(self.port), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         wait_for_port(self.port)
 
     def kill(self) -> None:
