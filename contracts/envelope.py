@@ -16,7 +16,7 @@ SPECVERSION = "1.0"
 # CloudEvents 1.0 REQUIRED attributes: a record on the wire without them is refused, never defaulted,
 # or a redelivery would get a new random id and slip past the inbox.
 WIRE_REQUIRED = ("id", "source", "specversion", "type")
-_ID_NUMBER_SHAPE = re.compile(r"^[0-9]{17}[0-9Xx]$")
+_ID_NUMBER_SHAPE = re.compile(r"[0-9]{17}[0-9Xx]")  # fullmatch after strip: `$` would let "…X\n" through
 
 
 class CloudEvent(BaseModel):
@@ -47,7 +47,7 @@ class CloudEvent(BaseModel):
     @field_validator("subject")
     @classmethod
     def _no_id_number(cls, value: str | None) -> str | None:
-        if value is not None and _ID_NUMBER_SHAPE.match(value):
+        if value is not None and _ID_NUMBER_SHAPE.fullmatch(value.strip()):
             raise ValueError("subject must be a person_id or subject_ref, never a resident id number")
         return value
 

@@ -80,7 +80,8 @@ class PersonSnapshot(BaseModel):
 
 
 class ContributionMonth(BaseModel):
-    month: str = Field(pattern=r"^\d{4}-(0[1-9]|1[0-2])$")
+    # ASCII digits: `\d` would take any script's digits (services.kit.text.Month is the same shape).
+    month: str = Field(pattern=r"^[0-9]{4}-(0[1-9]|1[0-2])$")
     insurances: list[Insurance]
 
 

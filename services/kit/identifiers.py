@@ -11,11 +11,11 @@ from typing import Literal
 
 ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 ID_CHECK = "10X98765432"
-_ID_SHAPE = re.compile(r"^[0-9]{17}[0-9X]$")
+_ID_SHAPE = re.compile(r"[0-9]{17}[0-9X]")  # used with fullmatch: `$` would allow a final newline
 
 CREDIT_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"  # GB 32100: no I, O, S, V, Z
 CREDIT_WEIGHTS = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)
-_CREDIT_SHAPE = re.compile(r"^[0-9A-HJ-NP-RTUW-Y]{2}[0-9]{6}[0-9A-HJ-NP-RTUW-Y]{10}$")
+_CREDIT_SHAPE = re.compile(r"[0-9A-HJ-NP-RTUW-Y]{2}[0-9]{6}[0-9A-HJ-NP-RTUW-Y]{10}")
 
 
 class InvalidIdentifier(ValueError):
@@ -31,7 +31,7 @@ def normalize_id_number(raw: str) -> str:
     value = raw.strip().upper()
     if len(value) != 18:
         raise InvalidIdentifier(f"a resident id number has 18 characters, not {len(value)}")
-    if not _ID_SHAPE.match(value):
+    if not _ID_SHAPE.fullmatch(value):
         raise InvalidIdentifier("a resident id number is 17 digits followed by a digit or X")
     try:
         born = date(int(value[6:10]), int(value[10:12]), int(value[12:14]))
@@ -72,7 +72,7 @@ def normalize_credit_code(raw: str) -> str:
     value = raw.strip().upper()
     if len(value) != 18:
         raise InvalidIdentifier(f"a unified social credit code has 18 characters, not {len(value)}")
-    if not _CREDIT_SHAPE.match(value):
+    if not _CREDIT_SHAPE.fullmatch(value):
         raise InvalidIdentifier("a unified social credit code uses digits and upper-case letters except I, O, S, V, Z")
     if value[17] != credit_check_character(value[:17]):
         raise InvalidIdentifier("the check character of the unified social credit code is wrong")

@@ -1,31 +1,81 @@
-"""Text fields that a database can store and a caseworker can read: no NUL, no control characters.
+"""Text fields that a database can store and a caseworker can read, and the month code every service
+takes (`YYYY-MM`).
 
-PostgreSQL refuses NUL in text (a 500 if it got that far); other control characters only hide
-what a record says. Names and codes are one line; notes may span lines.
+PostgreSQL refuses NUL in text and UTF-8 cannot carry a lone surrogate (either was a 500 once it
+got that far); control and format characters (direction overrides, zero-width marks, line and
+paragraph separators) only hide or reorder what a record says. Names and codes are one line;
+notes may span lines. Everything else is kept: CJK names, the middle dot of minority names
+(阿依古丽·买买提), ideographic variation selectors, private-use characters of rare-name fonts.
 """
 
 from __future__ import annotations
 
 import re
+import unicodedata
 from typing import Annotated
 
-from pydantic import AfterValidator
+from pydantic import AfterValidator, WithJsonSchema
 
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-_CONTROL_BUT_LINES = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+# Cc control, Cf format (U+200E/F marks, U+202A-E embeddings and overrides, U+2066-9 isolates,
+# zero-width characters, U+FEFF), Cs surrogate, Zl line separator, Zp paragraph separator.
+_HIDDEN_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp"})
+_LINE_BREAKS = frozenset("\n\r\t")
+_NOTHING = frozenset[str]()
+
+MONTH_PATTERN = r"^[0-9]{4}-(0[1-9]|1[0-2])$"
+# fullmatch, not `$`: Python's `$` also matches before a final newline ("2025-01\n").
+_MONTH = re.compile(r"[0-9]{4}-(?:0[1-9]|1[0-2])")
+
+
+def _first_hidden(value: str, allowed: frozenset[str]) -> str | None:
+    if value.isprintable():  # the common case; isprintable() is False for every hidden category
+        return None
+    return next((c for c in value if c not in allowed and unicodedata.category(c) in _HIDDEN_CATEGORIES), None)
+
+
+def _where(value: str, hidden: str) -> str:
+    return f"U+{ord(hidden):04X} at position {value.index(hidden)}"
 
 
 def single_line(value: str) -> str:
-    if _CONTROL.search(value):
-        raise ValueError("must be one line of text without control characters")
+    hidden = _first_hidden(value, _NOTHING)
+    if hidden is not None:
+        raise ValueError(f"must be one line of text without control or format characters ({_where(value, hidden)})")
     return value
 
 
 def multi_line(value: str) -> str:
-    if _CONTROL_BUT_LINES.search(value):
-        raise ValueError("must be text without control characters (line breaks and tabs are allowed)")
+    hidden = _first_hidden(value, _LINE_BREAKS)
+    if hidden is not None:
+        raise ValueError(
+            "must be text without control or format characters; line breaks and tabs are allowed "
+            f"({_where(value, hidden)})"
+        )
     return value
+
+
+def month(value: str) -> str:
+    """A calendar month written `YYYY-MM` with ASCII digits, nothing before or after."""
+    if not _MONTH.fullmatch(value):
+        raise ValueError("must be a month written YYYY-MM")
+    return value
+
+
+def shown(value: str) -> str:
+    """`value` safe to echo in a problem: every character a reader cannot see (and a lone surrogate,
+    which UTF-8 cannot carry) written as its escape."""
+    if value.isprintable():
+        return value
+    return "".join(
+        c.encode("unicode_escape").decode("ascii") if unicodedata.category(c) in _HIDDEN_CATEGORIES else c
+        for c in value
+    )
 
 
 SingleLine = Annotated[str, AfterValidator(single_line)]
 MultiLine = Annotated[str, AfterValidator(multi_line)]
+Month = Annotated[
+    str,
+    AfterValidator(month),
+    WithJsonSchema({"type": "string", "pattern": MONTH_PATTERN, "description": "A month, `YYYY-MM`"}),
+]

@@ -165,6 +165,13 @@ class TestDibaoFact:
         assert DIBAO.masked_subject({"id_number": 1}) is None
         assert DIBAO.masked_subject("not a record") is None
 
+    @pytest.mark.parametrize(
+        "shaped_wrong", [PERSON[:17] + "\ud800", "\u202e" + PERSON[1:], "ABCDEF" + PERSON[6:], "５" + PERSON[1:]]
+    )
+    def test_a_value_that_is_not_digits_is_not_masked_so_nothing_unstorable_is_kept(self, shaped_wrong: str) -> None:
+        assert len(shaped_wrong) == 18
+        assert DIBAO.masked_subject({"id_number": shaped_wrong}) is None
+
 
 # One valid record per declared dataset: the test below fails when a dataset is declared without one.
 SAMPLES: dict[str, dict[str, Any]] = {

@@ -5,13 +5,11 @@ from __future__ import annotations
 import uuid
 from datetime import date, datetime
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, field_validator
 
 from contracts.registry import ContributionMonth, EmploymentKind, Insurance
 from services.kit.identifiers import InvalidIdentifier, normalize_credit_code
-from services.kit.text import SingleLine
-
-MONTH_PATTERN = r"^\d{4}-(0[1-9]|1[0-2])$"
+from services.kit.text import Month, SingleLine
 
 
 class EmploymentCreate(BaseModel):
@@ -22,7 +20,8 @@ class EmploymentCreate(BaseModel):
     )
     employer_name: SingleLine = Field(min_length=1, max_length=200)
     started_on: date
-    contract_months: int | None = Field(default=None, ge=1, le=600)
+    # Strict: JSON `true` is not one month, nor "12" twelve.
+    contract_months: StrictInt | None = Field(default=None, ge=1, le=600)
     kind: EmploymentKind
 
     @field_validator("employer_credit_code")
@@ -44,17 +43,12 @@ class EmploymentEnd(BaseModel):
 class ContributionsCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    months: list[str] = Field(min_length=1, max_length=600, description="Months paid, `YYYY-MM`")
+    months: list[Month] = Field(min_length=1, max_length=600, description="Months paid, `YYYY-MM`")
     insurances: list[Insurance] = Field(min_length=1)
 
     @field_validator("months")
     @classmethod
     def _distinct_months(cls, value: list[str]) -> list[str]:
-        import re
-
-        bad = [m for m in value if not re.match(MONTH_PATTERN, m)]
-        if bad:
-            raise ValueError(f"months must be YYYY-MM: {', '.join(bad)}")
         return sorted(set(value))
 
     @field_validator("insurances")

@@ -16,6 +16,7 @@ from services.registry.dependencies import PersonServiceDep
 from services.registry.persons.schemas import (
     PersonCreate,
     PersonRead,
+    PersonsCursor,
     UnemploymentRegistrationCreate,
     UnemploymentRegistrationRead,
 )
@@ -78,7 +79,8 @@ async def list_persons(
     cursor: CursorQuery = None,
     id_number: Annotated[str | None, Query(description="Find one person by id number (blind index)")] = None,
 ) -> Page[PersonRead]:
-    after = cursor_position(cursor, lambda p: uuid.UUID(p["after"]))
+    position = cursor_position(cursor, PersonsCursor.model_validate)
+    after = position.after if position else None
     index = None
     if id_number is not None:
         try:

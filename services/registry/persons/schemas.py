@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from contracts.registry import DifficultyCategory, PersonStatus, UnemploymentRegistrationState
 from services.kit.identifiers import InvalidIdentifier, normalize_id_number
+from services.kit.pagination import CursorPosition
 from services.kit.text import SingleLine
 
 
@@ -64,6 +65,12 @@ class PersonRead(BaseModel):
     version: int
     created_at: datetime
     updated_at: datetime
+
+
+class PersonsCursor(CursorPosition):
+    """Where a page of people ends: people are listed by person_id."""
+
+    after: uuid.UUID
 
 
 class UnemploymentRegistrationCreate(BaseModel):

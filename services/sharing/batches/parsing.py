@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from services.kit.errors import DomainError, Unprocessable
+from services.kit.text import shown
 
 from ..datasets.declaration import AnyDataset
 
@@ -109,7 +110,7 @@ def _json_records(body: bytes, limits: Limits) -> list[RawRecord]:
     unknown = sorted(set(document) - {"records"})
     if unknown:
         raise Unprocessable(
-            f"unknown member(s) {', '.join(unknown)}; the body holds only `records`", slug="invalid-batch"
+            f"unknown member(s) {', '.join(map(shown, unknown))}; the body holds only `records`", slug="invalid-batch"
         )
     records = document.get("records")
     if not isinstance(records, list):
@@ -167,11 +168,12 @@ def _checked_header(row: list[str], dataset: AnyDataset) -> list[str]:
         raise Unprocessable(f"the CSV header has an empty column name; {dataset.code} has {fields}", slug="invalid-csv")
     duplicates = sorted({name for name in header if header.count(name) > 1})
     if duplicates:
-        raise Unprocessable(f"the CSV header repeats {', '.join(duplicates)}", slug="invalid-csv")
+        raise Unprocessable(f"the CSV header repeats {', '.join(map(shown, duplicates))}", slug="invalid-csv")
     unknown = [name for name in header if name not in dataset.fields]
     if unknown:
         raise Unprocessable(
-            f"the CSV header names {', '.join(unknown)}, not field(s) of {dataset.code}; its fields are {fields}",
+            f"the CSV header names {', '.join(map(shown, unknown))}, not field(s) of {dataset.code}; "
+            f"its fields are {fields}",
             slug="invalid-csv",
         )
     missing = [name for name in dataset.required_fields if name not in header]

@@ -6,7 +6,9 @@ import uuid
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StrictInt
+
+from services.kit.pagination import CursorPosition
 
 from ..datasets.declaration import FieldError
 
@@ -36,6 +38,12 @@ class RecordOutcome(BaseModel):
     fact_id: uuid.UUID | None = None
     fact_key: str | None = Field(default=None, description="subject_ref, credit code or period the fact is keyed by")
     errors: list[FieldError] = Field(default_factory=list)
+
+
+class RecordsCursor(CursorPosition):
+    """Where a page of a batch's record outcomes ends: outcomes are listed by record index."""
+
+    after: StrictInt = Field(ge=0, lt=2**31)
 
 
 class BatchRead(BaseModel):

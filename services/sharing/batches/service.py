@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -13,10 +12,10 @@ from contracts.envelope import new_event
 from contracts.sharing import FACT_RECORDED, Fact
 from contracts.topics import SHARING_FACT
 from services.kit.db import utcnow
-from services.kit.errors import Forbidden, NotFound, Unprocessable
+from services.kit.errors import Forbidden, NotFound
 from services.kit.identity import Caller
 from services.kit.outbox import add_event
-from services.kit.pagination import decode_cursor, encode_cursor
+from services.kit.pagination import cursor_position, encode_cursor
 
 from ..datasets.catalog import CATALOG, Catalog
 from ..datasets.declaration import AnyDataset, FieldError
@@ -24,7 +23,7 @@ from ..sealing import BatchSealer
 from ..tables import SharingBatch, SharingRecord
 from .parsing import Limits, RawRecord, parse_batch
 from .repository import BatchRepository, NewRecord
-from .schemas import BatchRead, BatchReceipt, RecordOutcome, RejectedRecord
+from .schemas import BatchRead, BatchReceipt, RecordOutcome, RecordsCursor, RejectedRecord
 
 SUBMIT_SCOPE = "sharing:submit"
 READ_SCOPE = "sharing:read"
@@ -130,14 +129,15 @@ class BatchService:
     async def read(
         self, caller: Caller, batch_id: uuid.UUID, *, outcome: str | None, limit: int, cursor: str | None
     ) -> BatchRead:
-        """A batch and one page of its record outcomes. Holders of sharing:read see every batch; an
-        agency's submitting key sees its own agency's batches only (others are not found)."""
+        """A batch and one page of its record outcomes, to a caller who may see it (others are told
+        it is not found, so they do not learn it exists)."""
         if not (caller.has(READ_SCOPE) or caller.has(SUBMIT_SCOPE)):
             raise Forbidden(f"this operation needs the scope {READ_SCOPE!r}", required_scope=READ_SCOPE)
         batch = await self.repo.get(batch_id)
-        if batch is None or not (caller.has(READ_SCOPE) or caller.agency == batch.agency):
+        if batch is None or not self._may_read(caller, batch):
             raise NotFound(f"no batch {batch_id}", slug="batch-not-found")
-        after = _after_index(decode_cursor(cursor))
+        position = cursor_position(cursor, RecordsCursor.model_validate)
+        after = position.after if position else -1
         rows = await self.repo.records(batch_id, after_index=after, outcome=outcome, limit=limit + 1)
         page, more = rows[:limit], len(rows) > limit
         return BatchRead(
@@ -154,14 +154,13 @@ class BatchService:
             next_cursor=encode_cursor({"after": page[-1].record_index}) if more else None,
         )
 
-
-def _after_index(position: dict[str, Any] | None) -> int:
-    if position is None:
-        return -1
-    after = position.get("after")
-    if not isinstance(after, int) or isinstance(after, bool):
-        raise Unprocessable("cursor is not one this service issued", slug="invalid-cursor")
-    return after
+    def _may_read(self, caller: Caller, batch: SharingBatch) -> bool:
+        """The pushing agency's keys and admin read any of its batches; other sharing:read keys read
+        batches of datasets that are not sensitive (a dataset no longer declared counts as sensitive)."""
+        if "admin" in caller.scopes or caller.agency == batch.agency:
+            return True
+        dataset = self.catalog.find(batch.agency, batch.dataset)
+        return caller.has(READ_SCOPE) and dataset is not None and not dataset.sensitive
 
 
 def _outcome(row: SharingRecord) -> RecordOutcome:

@@ -37,9 +37,12 @@ class Catalog:
                 known_agencies=self.agencies,
             )
 
+    def find(self, agency: str, name: str) -> AnyDataset | None:
+        return self._by_code.get((agency, name))
+
     def get(self, agency: str, name: str) -> AnyDataset:
         self.ensure_agency(agency)
-        dataset = self._by_code.get((agency, name))
+        dataset = self.find(agency, name)
         if dataset is None:
             known = self.datasets_of(agency)
             raise NotFound(

@@ -4,6 +4,7 @@ agency or a dataset is added."""
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -14,8 +15,10 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from contracts.sharing import Fact
 from services.kit.identifiers import mask_id_number, subject_ref
+from services.kit.text import shown
 
 RecordT = TypeVar("RecordT", bound="AgencyRecord")
+_ID_SHAPED = re.compile(r"[0-9]{17}[0-9Xx]")
 
 
 class AgencyRecord(BaseModel):
@@ -42,7 +45,9 @@ class FactContent:
 @dataclass(frozen=True)
 class Dataset(Generic[RecordT]):
     """One agency dataset. `subject_field` holds the id number that names the person (pseudonymised
-    to `subject_ref`, never sent on); `key_field` is what a newer record supersedes an older one by."""
+    to `subject_ref`, never sent on); `key_field` is what a newer record supersedes an older one by.
+    A `sensitive` dataset says something about a person that only the pushing agency and `admin` may
+    read back (special populations: membership alone is the secret)."""
 
     agency: str
     name: str
@@ -51,6 +56,7 @@ class Dataset(Generic[RecordT]):
     to_fact: Callable[[RecordT], FactContent]
     key_field: str = "id_number"
     subject_field: str | None = "id_number"
+    sensitive: bool = False
 
     def __post_init__(self) -> None:
         for name in (self.key_field, self.subject_field):
@@ -79,7 +85,8 @@ class Dataset(Generic[RecordT]):
             return [self._field_error(err) for err in exc.errors(include_url=False, include_input=False)]
 
     def _field_error(self, err: Any) -> FieldError:
-        location = ".".join(str(part) for part in err["loc"]) or None
+        # An unknown field is named by the caller's own key: shown escaped, as it is stored and echoed.
+        location = shown(".".join(str(part) for part in err["loc"])) or None
         kind = err["type"]
         if kind == "missing":
             message = "is required"
@@ -95,7 +102,7 @@ class Dataset(Generic[RecordT]):
         if self.subject_field is None or not isinstance(raw, dict):
             return None
         value = raw.get(self.subject_field)
-        if not isinstance(value, str) or len(value.strip()) != 18:
+        if not isinstance(value, str) or not _ID_SHAPED.fullmatch(value.strip()):
             return None
         return mask_id_number(value.strip().upper())
 

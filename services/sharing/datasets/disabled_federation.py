@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 from pydantic import Field, StringConstraints
 
 from .declaration import AgencyRecord, AnyDataset, Dataset, FactContent
-from .fields import IdNumber, IsoDate
+from .fields import IdNumber, IsoDate, WholeNumber
 
 AGENCY = "disabled_federation"
 
@@ -18,7 +18,7 @@ class DisabilityCertificateRecord(AgencyRecord):
     id_number: IdNumber
     certificate_no: CertificateNo
     kind: Literal["visual", "hearing", "speech", "physical", "intellectual", "mental", "multiple"]
-    grade: int = Field(ge=1, le=4)
+    grade: WholeNumber = Field(ge=1, le=4)
     valid_until: IsoDate
 
 

@@ -11,15 +11,16 @@ from collections.abc import Callable
 from datetime import date, datetime
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, PlainValidator, StringConstraints, ValidationInfo, WithJsonSchema
+from pydantic import AfterValidator, BeforeValidator, PlainValidator, StringConstraints, ValidationInfo, WithJsonSchema
 from pydantic_core import PydanticCustomError
 
 from services.kit.identifiers import InvalidIdentifier, normalize_id_number
-from services.kit.text import single_line
+from services.kit.text import MONTH_PATTERN, month, single_line
 
-_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-_MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
-_AREA_CODE = re.compile(r"^\d{6}$")
+# ASCII digits and fullmatch throughout: `\d` takes any script's digits and `$` a final newline.
+_ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+_AREA_CODE = re.compile(r"[0-9]{6}")
+_WHOLE_NUMBER = re.compile(r"-?[0-9]{1,19}")
 
 
 def _id_number(value: object) -> str:
@@ -34,7 +35,7 @@ def _id_number(value: object) -> str:
 def _iso_date(value: object) -> date:
     if isinstance(value, date) and not isinstance(value, datetime):
         return value
-    if not isinstance(value, str) or not _ISO_DATE.match(value.strip()):
+    if not isinstance(value, str) or not _ISO_DATE.fullmatch(value.strip()):
         raise PydanticCustomError("iso_date", "must be an ISO 8601 date written YYYY-MM-DD")
     try:
         return date.fromisoformat(value.strip())
@@ -43,15 +44,27 @@ def _iso_date(value: object) -> date:
 
 
 def _month(value: object) -> str:
-    if not isinstance(value, str) or not _MONTH.match(value.strip()):
-        raise PydanticCustomError("month", "must be a month written YYYY-MM")
-    return value.strip()
+    try:
+        if isinstance(value, str):
+            return month(value.strip())
+    except ValueError:
+        pass
+    raise PydanticCustomError("month", "must be a month written YYYY-MM")
 
 
 def _area_code(value: object) -> str:
-    if not isinstance(value, str) or not _AREA_CODE.match(value.strip()):
+    if not isinstance(value, str) or not _AREA_CODE.fullmatch(value.strip()):
         raise PydanticCustomError("area_code", "must be a 6-digit administrative area code")
     return value.strip()
+
+
+def _whole_number(value: object) -> object:
+    """A JSON integer, or a CSV cell of digits; never a boolean, a fraction or `1_000`."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, str) and _WHOLE_NUMBER.fullmatch(value.strip()):
+        return int(value.strip())
+    raise PydanticCustomError("whole_number", "must be a whole number")
 
 
 IdNumber = Annotated[
@@ -60,8 +73,10 @@ IdNumber = Annotated[
     WithJsonSchema({"type": "string", "minLength": 18, "maxLength": 18, "description": "GB 11643 id number"}),
 ]
 IsoDate = Annotated[date, PlainValidator(_iso_date), WithJsonSchema({"type": "string", "format": "date"})]
-Month = Annotated[str, PlainValidator(_month), WithJsonSchema({"type": "string", "pattern": r"^\d{4}-\d{2}$"})]
-AreaCode = Annotated[str, PlainValidator(_area_code), WithJsonSchema({"type": "string", "pattern": r"^\d{6}$"})]
+Month = Annotated[str, PlainValidator(_month), WithJsonSchema({"type": "string", "pattern": MONTH_PATTERN})]
+AreaCode = Annotated[str, PlainValidator(_area_code), WithJsonSchema({"type": "string", "pattern": r"^[0-9]{6}$"})]
+# Bounds go with each use: `Annotated[WholeNumber, Field(ge=0, le=...)]`.
+WholeNumber = Annotated[int, BeforeValidator(_whole_number)]
 Text = Annotated[
     str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64), AfterValidator(single_line)
 ]

@@ -50,5 +50,7 @@ DATASETS: tuple[AnyDataset, ...] = (
         "刑满释放 / 戒毒康复 special populations",
         SpecialPopulationRecord,
         special_population_fact,
+        # Released prisoners and people in drug rehabilitation: the registry's sensitive categories.
+        sensitive=True,
     ),
 )

@@ -8,12 +8,13 @@ from datetime import date
 from pydantic import Field
 
 from .declaration import AgencyRecord, AnyDataset, Dataset, FactContent
-from .fields import Month
+from .fields import Month, WholeNumber
 
 
 class LabourForceRecord(AgencyRecord):
     period: Month
-    urban_employed_total: int = Field(ge=0)
+    # A district's count: bounded, so a forged figure cannot outgrow what consumers store it in.
+    urban_employed_total: WholeNumber = Field(ge=0, le=100_000_000)
 
 
 def labour_force_fact(record: LabourForceRecord) -> FactContent:

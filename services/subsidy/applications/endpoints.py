@@ -9,8 +9,14 @@ from fastapi import APIRouter, Depends, Query, Response
 
 from contracts.subsidy import ApplicationStatus
 from services.kit.identity import Caller, require_scope
-from services.kit.pagination import CursorQuery, LimitQuery, Page, cursor_instant, cursor_position, encode_cursor
-from services.subsidy.applications.schemas import ApplicationCreate, ApplicationRead, DecisionCreate
+from services.kit.pagination import CursorQuery, LimitQuery, Page, cursor_position, encode_cursor
+from services.kit.text import SingleLine
+from services.subsidy.applications.schemas import (
+    ApplicationCreate,
+    ApplicationRead,
+    ApplicationsCursor,
+    DecisionCreate,
+)
 from services.subsidy.applications.service import ApplicationView
 from services.subsidy.dependencies import ApplicationServiceDep
 from services.subsidy.money import cny
@@ -76,10 +82,11 @@ async def list_applications(
     limit: LimitQuery = 50,
     cursor: CursorQuery = None,
     status: Annotated[ApplicationStatus | None, Query(description="Only this status")] = None,
-    programme: Annotated[str | None, Query(description="Only this programme")] = None,
+    programme: Annotated[SingleLine | None, Query(max_length=40, description="Only this programme")] = None,
     beneficiary_person_id: Annotated[uuid.UUID | None, Query(description="Only this beneficiary")] = None,
 ) -> Page[ApplicationRead]:
-    after = cursor_position(cursor, lambda p: (cursor_instant(p["created_at"]), uuid.UUID(p["application_id"])))
+    position = cursor_position(cursor, ApplicationsCursor.model_validate)
+    after = (position.created_at, position.application_id) if position else None
     views = await service.page(
         limit=limit, after=after, status=status, programme=programme, beneficiary=beneficiary_person_id
     )

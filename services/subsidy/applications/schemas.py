@@ -6,11 +6,12 @@ import uuid
 from datetime import date, datetime
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from contracts.subsidy import ApplicationStatus, PaymentStatus
 from services.kit.identifiers import normalize_credit_code
-from services.kit.text import MultiLine
+from services.kit.pagination import CursorPosition
+from services.kit.text import MultiLine, SingleLine
 
 
 class ApplicantIn(BaseModel):
@@ -39,10 +40,17 @@ class ApplicantIn(BaseModel):
 class ApplicationCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    programme: str = Field(min_length=1, max_length=40, examples=["hiring_key_groups"])
+    programme: SingleLine = Field(min_length=1, max_length=40, examples=["hiring_key_groups"])
     beneficiary_person_id: uuid.UUID
     applicant: ApplicantIn
     employment_id: uuid.UUID | None = Field(default=None, description="The employment a hiring subsidy is for")
+
+
+class ApplicationsCursor(CursorPosition):
+    """Where a page of applications ends: applications are listed by creation, then id."""
+
+    created_at: AwareDatetime
+    application_id: uuid.UUID
 
 
 class Applicant(BaseModel):

@@ -8,7 +8,8 @@ from fastapi import APIRouter, Depends, Path, Query
 
 from services.kit.identity import Caller, require_scope
 from services.kit.pagination import CursorQuery, LimitQuery, Page, cursor_position, encode_cursor
-from services.subsidy.budgets.schemas import BudgetRead, BudgetSet
+from services.kit.text import SingleLine
+from services.subsidy.budgets.schemas import FIRST_YEAR, LAST_YEAR, BudgetRead, BudgetsCursor, BudgetSet
 from services.subsidy.dependencies import BudgetServiceDep
 from services.subsidy.money import cny
 from services.subsidy.tables import Budget
@@ -17,7 +18,7 @@ router = APIRouter(prefix="/subsidy/v1", tags=["budgets"])
 
 Reader = Annotated[Caller, Depends(require_scope("subsidy:read"))]
 Administrator = Annotated[Caller, Depends(require_scope("admin"))]
-Year = Annotated[int, Path(ge=2000, le=2100, description="Calendar year of the budget")]
+Year = Annotated[int, Path(ge=FIRST_YEAR, le=LAST_YEAR, description="Calendar year of the budget")]
 
 
 def to_read(budget: Budget) -> BudgetRead:
@@ -55,10 +56,11 @@ async def list_budgets(
     service: BudgetServiceDep,
     limit: LimitQuery = 50,
     cursor: CursorQuery = None,
-    programme: Annotated[str | None, Query(description="Only this programme")] = None,
-    year: Annotated[int | None, Query(ge=2000, le=2100, description="Only this year")] = None,
+    programme: Annotated[SingleLine | None, Query(max_length=40, description="Only this programme")] = None,
+    year: Annotated[int | None, Query(ge=FIRST_YEAR, le=LAST_YEAR, description="Only this year")] = None,
 ) -> Page[BudgetRead]:
-    after = cursor_position(cursor, lambda p: (str(p["programme"]), int(p["year"])))
+    position = cursor_position(cursor, BudgetsCursor.model_validate)
+    after = (position.programme, position.year) if position else None
     budgets = await service.page(limit=limit, after=after, programme=programme, year=year)
     next_cursor = None
     if len(budgets) > limit:

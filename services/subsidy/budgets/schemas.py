@@ -5,9 +5,14 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, model_validator
 
+from services.kit.pagination import CursorPosition
+from services.kit.text import SingleLine
 from services.subsidy.money import fen_of
+
+# Budgets are kept for these calendar years (the path's `year`, the list filter and its cursor).
+FIRST_YEAR, LAST_YEAR = 2000, 2100
 
 
 class BudgetSet(BaseModel):
@@ -18,7 +23,8 @@ class BudgetSet(BaseModel):
     amount: Decimal | None = Field(
         default=None, ge=0, max_digits=15, decimal_places=2, description='CNY, e.g. `"600000.00"`'
     )
-    amount_fen: int | None = Field(default=None, ge=0, le=10**15)
+    # Strict: JSON `true` is not 1 fen, nor "100" a number.
+    amount_fen: StrictInt | None = Field(default=None, ge=0, le=10**15)
 
     @model_validator(mode="after")
     def _exactly_one(self) -> BudgetSet:
@@ -32,6 +38,13 @@ class BudgetSet(BaseModel):
             return self.amount_fen
         assert self.amount is not None
         return fen_of(self.amount)
+
+
+class BudgetsCursor(CursorPosition):
+    """Where a page of budgets ends: budgets are listed by programme, then year."""
+
+    programme: SingleLine = Field(max_length=40)
+    year: StrictInt = Field(ge=FIRST_YEAR, le=LAST_YEAR)
 
 
 class BudgetRead(BaseModel):

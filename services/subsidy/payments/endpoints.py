@@ -11,7 +11,7 @@ from services.kit.identity import Caller, require_scope
 from services.kit.pagination import CursorQuery, LimitQuery, Page, cursor_position, encode_cursor
 from services.subsidy.dependencies import PaymentServiceDep
 from services.subsidy.money import cny
-from services.subsidy.payments.schemas import Payee, PaymentRead, SettlementCreate
+from services.subsidy.payments.schemas import Payee, PaymentRead, PaymentsCursor, SettlementCreate
 from services.subsidy.tables import Payment
 
 router = APIRouter(prefix="/subsidy/v1", tags=["payments"])
@@ -54,7 +54,8 @@ async def list_payments(
     cursor: CursorQuery = None,
     application_id: Annotated[uuid.UUID | None, Query(description="Only the payment of this application")] = None,
 ) -> Page[PaymentRead]:
-    after = cursor_position(cursor, lambda p: uuid.UUID(p["after"]))
+    position = cursor_position(cursor, PaymentsCursor.model_validate)
+    after = position.after if position else None
     payments = await service.page(limit=limit, after=after, application_id=application_id)
     next_cursor = encode_cursor({"after": str(payments[limit - 1].payment_id)}) if len(payments) > limit else None
     return Page[PaymentRead](items=[to_read(p) for p in payments[:limit]], next_cursor=next_cursor)

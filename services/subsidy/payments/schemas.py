@@ -9,6 +9,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from contracts.subsidy import PaymentStatus
+from services.kit.pagination import CursorPosition
 from services.kit.text import MultiLine, SingleLine
 
 
@@ -32,6 +33,12 @@ class PaymentRead(BaseModel):
     reason: str | None
     instructed_at: datetime
     resolved_at: datetime | None = Field(description="When the treasury settled or failed it")
+
+
+class PaymentsCursor(CursorPosition):
+    """Where a page of payments ends: payments are listed by payment_id."""
+
+    after: uuid.UUID
 
 
 class SettlementCreate(BaseModel):
