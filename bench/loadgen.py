@@ -30,6 +30,9 @@ MAX_DURATION_S = 600.0
 MAX_REQUESTS = 10_000_000
 
 BodyFactory = Callable[[int], bytes]
+# Headers made per request from its body: a service called directly wants each request signed
+# anew (the signature covers the body and each request id is accepted once).
+HeaderFactory = Callable[[bytes | None], dict[str, str]]
 
 
 @dataclass
@@ -71,7 +74,7 @@ async def run_load(
     *,
     method: str = "POST",
     body: bytes | BodyFactory | None = None,
-    headers: dict[str, str] | None = None,
+    headers: dict[str, str] | HeaderFactory | None = None,
     connections: int = 32,
     duration_s: float | None = 10.0,
     total_requests: int | None = None,
@@ -91,6 +94,7 @@ async def run_load(
     duration_s = min(duration_s if duration_s is not None else MAX_DURATION_S, MAX_DURATION_S)
     total_requests = min(total_requests if total_requests is not None else MAX_REQUESTS, MAX_REQUESTS)
     make_body: BodyFactory | None = (lambda _n, b=body: b) if isinstance(body, bytes) else body
+    make_headers: HeaderFactory = headers if callable(headers) else (lambda _body, h=headers: h or {})
 
     latencies: list[float] = []
     statuses: Counter[str] = Counter()
@@ -114,10 +118,11 @@ async def run_load(
                     return
                 sequence += 1
                 data = make_body(sequence) if make_body else None
+                request_headers = make_headers(data)
                 sent = time.perf_counter()
                 status = "error"
                 try:
-                    async with session.request(method, url, data=data, headers=headers) as response:
+                    async with session.request(method, url, data=data, headers=request_headers) as response:
                         await response.read()
                         status = str(response.status)
                 except (aiohttp.ClientError, TimeoutError) as exc:

@@ -185,22 +185,8 @@ class System:
         self.spawn(service, self.command(service), {**self.environment(service), **(extra_env or {})})
 
     def command(self, service: str) -> list[str]:
-        return [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            f"services.{service}.app:create_app",
-            "--factory",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(self.config.port_of(service)),
-            "--loop",
-            "uvloop",
-            "--http",
-            "httptools",
-            "--no-access-log",
-        ]
+        # The kit's server: uvloop, httptools with header/body deadlines and connection caps.
+        return [sys.executable, "-m", "services.kit.serve", service, "--port", str(self.config.port_of(service))]
 
     def restart_service(self, service: str, extra_env: dict[str, str] | None = None) -> None:
         """Stop one service and start it again (with more settings), then wait until it is ready."""

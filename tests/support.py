@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import socket
 import time
@@ -74,8 +75,10 @@ def gateway_headers(
     agency: str = "hrss",
     client_id: str = "test-client",
     secret: str = DEV_INTERNAL_SECRET,
+    body: bytes = b"",
 ) -> dict[str, str]:
-    """The signed identity headers the gateway would add; lets a test call one service directly."""
+    """The signed identity headers the gateway would add for this body (and a new request id);
+    lets a test call one service directly. Good for one request: a service accepts each id once."""
     return signed_headers(
         secret.encode(),
         method=method,
@@ -85,11 +88,23 @@ def gateway_headers(
         agency=agency,
         scopes=scopes,
         request_id=uuid.uuid4().hex,
+        body=body,
     )
 
 
+def request_body(json_body: object = None, content: bytes | str | None = None) -> tuple[bytes, dict[str, str]]:
+    """The bytes a request will carry, serialised here (as httpx would) so that they can be signed."""
+    if content is not None:
+        return (content.encode() if isinstance(content, str) else content), {}
+    if json_body is not None:
+        text = json.dumps(json_body, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+        return text.encode(), {"Content-Type": "application/json"}
+    return b"", {}
+
+
 class ServiceClient:
-    """An httpx client on an in-process app that signs each request as a given gateway caller."""
+    """An httpx client on an in-process app that signs each request, body included, as a given
+    gateway caller. Bodies are given as `json=` or `content=` (bytes or text)."""
 
     def __init__(self, client: httpx.AsyncClient) -> None:
         self.http = client
@@ -103,11 +118,22 @@ class ServiceClient:
         agency: str = "hrss",
         client_id: str = "test-client",
         headers: dict[str, str] | None = None,
+        json: object = None,
+        content: bytes | str | None = None,
         **kwargs: object,
     ) -> httpx.Response:
         url_path, _, query = path.partition("?")
-        signed = gateway_headers(method, url_path, query=query, scopes=scopes, agency=agency, client_id=client_id)
-        return await self.http.request(method, path, headers={**signed, **(headers or {})}, **kwargs)  # type: ignore[arg-type]
+        body, implied = request_body(json, content)
+        signed = gateway_headers(
+            method, url_path, query=query, scopes=scopes, agency=agency, client_id=client_id, body=body
+        )
+        return await self.http.request(
+            method,
+            path,
+            headers={**implied, **signed, **(headers or {})},
+            content=body or None,
+            **kwargs,  # type: ignore[arg-type]
+        )
 
     async def get(self, path: str, **kwargs: object) -> httpx.Response:
         return await self.request("GET", path, **kwargs)  # type: ignore[arg-type]

@@ -1,4 +1,5 @@
-"""The gateway's composition root: `uvicorn services.gateway.app:create_app --factory`.
+"""The gateway's composition root: `python -m services.kit.serve gateway` (or any ASGI server on
+`create_app`, without the kit server's connection limits).
 
 Unlike the three services it has no broker, outbox or consumers, so it does not use
 `create_service_app`; it shares the kit's problem handlers, request ids, metrics, logging,
@@ -16,7 +17,7 @@ from fastapi import FastAPI
 from services.gateway.clients import service as clients_service
 from services.gateway.clients.auth import KeyAuthenticator
 from services.gateway.clients.endpoints import router as clients_router
-from services.gateway.edge import GatewayEdge
+from services.gateway.edge import BodyLimits, GatewayEdge, Slots
 from services.gateway.openapi import router as openapi_router
 from services.gateway.proxy import ServiceProxy, Upstream, close_session, new_session
 from services.gateway.ratelimit import TokenBucketLimiter
@@ -48,7 +49,12 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         configure_logging(SERVICE, settings.log_level, settings.log_json)
         db = Database(settings.database_url, pool_size=settings.database_pool_size)
-        authenticator = KeyAuthenticator(db, ttl_s=settings.key_cache_ttl_s, max_entries=settings.key_cache_max_entries)
+        authenticator = KeyAuthenticator(
+            db,
+            ttl_s=settings.key_cache_ttl_s,
+            max_entries=settings.key_cache_max_entries,
+            max_misses=settings.key_cache_max_misses,
+        )
         db.on_commit(authenticator.after_commit)
         session = new_session(
             pool_size=settings.upstream_pool_size,
@@ -60,11 +66,22 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         app.state.upstreams = routes
         app.state.db = db
         app.state.authenticator = authenticator
-        app.state.rate_limiter = TokenBucketLimiter(settings.rate_limit_per_second, settings.rate_limit_burst)
+        app.state.rate_limiter = TokenBucketLimiter(
+            settings.rate_limit_per_second, settings.rate_limit_burst, max_keys=settings.rate_limit_max_tracked
+        )
+        app.state.unauthenticated_limiter = TokenBucketLimiter(
+            settings.unauthenticated_rate_limit_per_second,
+            settings.unauthenticated_rate_limit_burst,
+            max_keys=settings.rate_limit_max_tracked,
+        )
+        app.state.body_limits = BodyLimits(
+            default=settings.max_request_body_bytes, dataset_push=settings.dataset_push_max_body_bytes
+        )
+        app.state.push_slots = Slots(settings.dataset_push_max_concurrent)
         app.state.proxy = ServiceProxy(
             session,
             secret=settings.internal_secret.get_secret_value().encode(),
-            max_body_bytes=settings.max_request_body_bytes,
+            spool_memory_bytes=settings.request_spool_memory_bytes,
         )
         try:
             if settings.bootstrap_admin_key is not None:
@@ -90,6 +107,9 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         openapi_url=None,
         docs_url=None,
         redoc_url=None,
+        # A redirect for a missing or extra slash would name the gateway's own scheme and host as
+        # the app sees them; an unknown path is a 404 problem instead.
+        redirect_slashes=False,
     )
     install_problem_handlers(app)
     app.include_router(clients_router)

@@ -1,31 +1,72 @@
-"""The gateway's front door, as plain ASGI: authenticate the key, apply the rate limit, then proxy
-the service prefixes or hand `/gateway/v1` to FastAPI.
+"""The gateway's front door, as plain ASGI: authenticate the key, apply the rate limits, check what
+can be checked before the body is read, then proxy the service prefixes or hand `/gateway/v1` to
+FastAPI.
 
 The three service prefixes never enter FastAPI's router or dependency injection: on the hot path
-a request costs a dict lookup for the key, a token-bucket update, an HMAC and the hop itself.
-Everything else (health, metrics, docs, the admin API, unknown paths answered 404) goes to the
-FastAPI app underneath.
+a request costs a dict lookup for the key, a token-bucket update, a SHA-256 of the body, an HMAC and
+the hop itself. Everything else (health, metrics, docs, the admin API, unknown paths answered 404)
+goes to the FastAPI app underneath.
+
+Before a byte of the body is read: the key (401), the client's rate (429), unauthenticated
+requests per source address (429, so a flood of bad keys costs neither many database look-ups
+nor much else), and for a dataset push the scope and the agency (403) and a free slot among the
+pushes in flight (503). Each route's body limit is then enforced as the bytes arrive (413).
 """
 
 from __future__ import annotations
 
 import logging
+import re
+import secrets
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from services.gateway.clients.auth import KeyAuthenticator, bearer_key
+from services.gateway.clients.auth import ClientIdentity, KeyAuthenticator, bearer_key
 from services.gateway.proxy import ServiceProxy, Upstream
 from services.gateway.ratelimit import TokenBucketLimiter, retry_after_header
 from services.kit.errors import problem_response
-from services.kit.identity import Caller
+from services.kit.identity import Caller, declared_length, guard_body, payload_too_large
 from services.kit.logging import REQUEST_ID
 
 log = logging.getLogger(__name__)
 
 ADMIN_PREFIX = "/gateway/v1"
+SUBMIT_SCOPE = "sharing:submit"
 _AUTHORIZATION = b"authorization"
+_REQUEST_ID = b"x-request-id"
+# The one route with a large body: an agency pushing dataset records (sharing's documented 16 MiB).
+_DATASET_PUSH = re.compile(r"/sharing/v1/agencies/([^/]+)/datasets/[^/]+/records")
+# A caller's own request id is kept as the prefix of the one forwarded, so it stays searchable in
+# the services' logs; the services keep ids up to 128 characters.
+_CALLER_ID_KEPT = 100
+
+
+@dataclass(frozen=True, slots=True)
+class BodyLimits:
+    """Per-route request body limits, in bytes."""
+
+    default: int
+    dataset_push: int
+
+
+class Slots:
+    """A count of requests in flight with a ceiling; taking a slot never waits."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.taken = 0
+
+    def take(self) -> bool:
+        if self.taken >= self.limit:
+            return False
+        self.taken += 1
+        return True
+
+    def give_back(self) -> None:
+        self.taken -= 1
 
 
 class GatewayEdge:
@@ -46,50 +87,57 @@ class GatewayEdge:
             return
 
         state = scope["app"].state
-        authenticator: KeyAuthenticator = state.authenticator
         authorization = None
+        caller_request_id = None
         for name, value in scope["headers"]:
             if name == _AUTHORIZATION:
                 authorization = value
-                break
-        api_key = bearer_key(authorization)
-        if api_key is None:
-            await _unauthorized("Send an API key as `Authorization: Bearer <key>`.", 'Bearer realm="gateway"')(
-                scope, receive, send
-            )
-            return
-        try:
-            client = await authenticator.authenticate(api_key)
-        except Exception:
-            log.exception("API key lookup failed")
-            await problem_response(
-                503, "unavailable", "Service unavailable", "The gateway cannot check API keys right now; retry later."
-            )(scope, receive, send)
-            return
+            elif name == _REQUEST_ID:
+                caller_request_id = value
+        client = await self._authenticate(scope, receive, send, bearer_key(authorization))
         if client is None:
-            await _unauthorized(
-                "The API key is not valid or has been revoked.", 'Bearer realm="gateway", error="invalid_token"'
-            )(scope, receive, send)
             return
 
         limiter: TokenBucketLimiter = state.rate_limiter
         wait_s = limiter.acquire(client.client_id)
         if wait_s > 0.0:
-            await problem_response(
-                429,
-                "rate-limited",
-                "Too many requests",
-                "This API client has exceeded its request rate; retry after the given delay.",
-                headers={"Retry-After": retry_after_header(wait_s)},
-            )(scope, receive, send)
+            await _rate_limited("This API client has exceeded its request rate", wait_s)(scope, receive, send)
             return
 
-        # The kit's RequestIdMiddleware keeps only printable ASCII ids, so every id can be signed.
-        request_id = REQUEST_ID.get() or uuid.uuid4().hex
-
+        limits: BodyLimits = state.body_limits
         if upstream is not None:
+            push = _DATASET_PUSH.fullmatch(scope["path"]) if scope["method"] == "POST" else None
+            if push is not None:
+                refusal = _push_refusal(client, push.group(1))
+                if refusal is not None:
+                    await refusal(scope, receive, send)
+                    return
             proxy: ServiceProxy = state.proxy
-            await proxy.forward(scope, receive, send, upstream, client, request_id)
+            request_id = _forwarded_request_id(caller_request_id)
+            if push is None:
+                await proxy.forward(scope, receive, send, upstream, client, request_id, max_body_bytes=limits.default)
+                return
+            declared = declared_length(scope)
+            if declared is not None and declared > limits.dataset_push:
+                # Refused without taking one of the pushes' slots.
+                await payload_too_large(limits.dataset_push)(scope, receive, send)
+                return
+            pushes: Slots = state.push_slots
+            if not pushes.take():
+                await problem_response(
+                    503,
+                    "unavailable",
+                    "Service unavailable",
+                    f"{pushes.limit} dataset pushes are in progress; retry shortly.",
+                    headers={"Retry-After": "1"},
+                )(scope, receive, send)
+                return
+            try:
+                await proxy.forward(
+                    scope, receive, send, upstream, client, request_id, max_body_bytes=limits.dataset_push
+                )
+            finally:
+                pushes.give_back()
             return
 
         if not client.is_admin:
@@ -101,8 +149,96 @@ class GatewayEdge:
                 extensions={"required_scope": "admin"},
             )(scope, receive, send)
             return
+        request_id = REQUEST_ID.get() or uuid.uuid4().hex
         scope.setdefault("state", {})["caller"] = Caller(client.client_id, client.agency, client.scopes, request_id)
-        await self.app(scope, receive, send)
+        await guard_body(self.app, scope, receive, send, max_bytes=limits.default)
+
+    async def _authenticate(
+        self, scope: Scope, receive: Receive, send: Send, api_key: str | None
+    ) -> ClientIdentity | None:
+        """The client holding the key; None when the request was answered (401, 429 or 503).
+
+        A request that may fail authentication counts against its source address, and an address
+        that has used up its allowance is refused before any database look-up."""
+        state = scope["app"].state
+        anonymous: TokenBucketLimiter = state.unauthenticated_limiter
+        peer = scope.get("client")
+        address = peer[0] if peer else "unknown"
+        if api_key is None:
+            await self._refuse(scope, receive, send, anonymous.acquire(address), missing=True)
+            return None
+        authenticator: KeyAuthenticator = state.authenticator
+        known, client = authenticator.cached(api_key)
+        if not known:
+            wait_s = anonymous.wait_s(address)
+            if wait_s > 0.0:
+                await _rate_limited("Too many requests without a valid API key from this address", wait_s)(
+                    scope, receive, send
+                )
+                return None
+            try:
+                client = await authenticator.authenticate(api_key)
+            except Exception:
+                log.exception("API key lookup failed")
+                await problem_response(
+                    503,
+                    "unavailable",
+                    "Service unavailable",
+                    "The gateway cannot check API keys right now; retry later.",
+                    headers={"Retry-After": "1"},
+                )(scope, receive, send)
+                return None
+        if client is None:
+            await self._refuse(scope, receive, send, anonymous.acquire(address), missing=False)
+        return client
+
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send, wait_s: float, *, missing: bool) -> None:
+        if wait_s > 0.0:
+            response = _rate_limited("Too many requests without a valid API key from this address", wait_s)
+        elif missing:
+            response = _unauthorized("Send an API key as `Authorization: Bearer <key>`.", 'Bearer realm="gateway"')
+        else:
+            response = _unauthorized(
+                "The API key is not valid or has been revoked.", 'Bearer realm="gateway", error="invalid_token"'
+            )
+        await response(scope, receive, send)
+
+
+def _push_refusal(client: ClientIdentity, agency: str) -> ASGIApp | None:
+    """403 for a dataset push the key may not make, before its body is read; the sharing service
+    checks the same again."""
+    if client.is_admin:
+        return None
+    if SUBMIT_SCOPE not in client.scopes:
+        return problem_response(
+            403,
+            "forbidden",
+            "Forbidden",
+            f"this operation needs the scope {SUBMIT_SCOPE!r}",
+            extensions={"required_scope": SUBMIT_SCOPE},
+        )
+    if agency != client.agency:
+        return problem_response(
+            403,
+            "agency-mismatch",
+            "Forbidden",
+            f"a key of agency {client.agency!r} may push only that agency's datasets, not {agency!r}'s",
+        )
+    return None
+
+
+def _forwarded_request_id(caller_request_id: bytes | None) -> str:
+    """A request id no other forwarded request has, because a service accepts each signed id once.
+
+    Without an id of the caller's, the one the kit's RequestIdMiddleware made (a fresh UUID) is
+    used as it is. With one, the caller's id is kept as a prefix, `<caller-id>.<nonce>`, so it can
+    still be found in the services' logs; the caller gets its own id back either way."""
+    own = REQUEST_ID.get()
+    if own is None:
+        return uuid.uuid4().hex
+    if caller_request_id is None or caller_request_id.decode("latin-1")[:128] != own:
+        return own
+    return f"{own[:_CALLER_ID_KEPT]}.{secrets.token_hex(12)}"
 
 
 def _prefix(path: str) -> str:
@@ -116,3 +252,13 @@ def _prefix(path: str) -> str:
 
 def _unauthorized(detail: str, challenge: str) -> ASGIApp:
     return problem_response(401, "unauthorized", "Unauthorized", detail, headers={"WWW-Authenticate": challenge})
+
+
+def _rate_limited(what: str, wait_s: float) -> ASGIApp:
+    return problem_response(
+        429,
+        "rate-limited",
+        "Too many requests",
+        f"{what}; retry after the given delay.",
+        headers={"Retry-After": retry_after_header(wait_s)},
+    )

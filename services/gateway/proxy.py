@@ -14,17 +14,27 @@ request, and 0.57-0.70 (median 0.63) of the throughput of calling the bare FastA
 insert app directly.
 
 What is forwarded: method, raw path, query string, body and headers, minus hop-by-hop headers,
-`Authorization` (a service never sees an API key) and any incoming `x-client-*`/`x-gateway-*`
-header (a caller must not forge an identity); plus the identity headers signed under the internal
-secret (`services.kit.identity.signed_headers`) and the request id. A service that cannot be
-reached is a 502 problem, one that does not answer in time a 504 problem.
+`Authorization` (a service never sees an API key), any incoming `x-client-*`/`x-gateway-*` header
+(a caller must not forge an identity) and `Content-Digest`; plus the identity headers signed under
+the internal secret (`services.kit.identity.signed_headers`), the request id and the body's
+`Content-Digest`, which the signature covers. A service that cannot be reached is a 502 problem,
+one that does not answer in time a 504 problem.
+
+The body: the signature needs its digest before the headers go out, so the body is read whole
+first, hashed as it arrives and refused with 413 as soon as it outgrows the route's limit (or at
+once, when its Content-Length says it will). It is kept in memory up to a threshold (1 MiB by
+default, which covers every route but the dataset push) and on a temporary file beyond, and sent
+to the service from there, so a 16 MiB push costs 1 MiB of memory, not 16.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
+import tempfile
 from dataclasses import dataclass
+from typing import BinaryIO
 from urllib.parse import quote
 
 import aiohttp
@@ -34,7 +44,7 @@ from yarl import URL
 
 from services.gateway.clients.auth import ClientIdentity
 from services.kit.errors import problem_response
-from services.kit.identity import signed_headers
+from services.kit.identity import declared_length, digest_header, payload_too_large, signed_headers
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +72,8 @@ _DROPPED_REQUEST_HEADERS = frozenset(
         b"x-forwarded-proto",
         # The body is read whole before the hop, so any 100-continue was answered here already.
         b"expect",
+        # The gateway states the digest of the body it forwards, under its signature.
+        b"content-digest",
     }
 )
 _FORGEABLE_PREFIXES = (b"x-client-", b"x-gateway-")
@@ -114,6 +126,50 @@ class ClientGone(Exception):
     pass
 
 
+class BodySpool:
+    """A request body as it arrives: hashed, kept in memory up to `memory_bytes`, on an anonymous
+    temporary file beyond (deleted when closed)."""
+
+    def __init__(self, memory_bytes: int) -> None:
+        self.memory_bytes = memory_bytes
+        self.size = 0
+        self._hash = hashlib.sha256()
+        self._chunks: list[bytes] = []
+        self._file: BinaryIO | None = None
+
+    def write(self, chunk: bytes) -> None:
+        self._hash.update(chunk)
+        self.size += len(chunk)
+        if self._file is None and self.size <= self.memory_bytes:
+            self._chunks.append(chunk)
+            return
+        if self._file is None:
+            # Writes land in the page cache: about 0.6 ms of the event loop per MiB, measured here.
+            self._file = tempfile.TemporaryFile(prefix="gateway-body-")
+            self._file.writelines(self._chunks)
+            self._chunks = []
+        self._file.write(chunk)
+
+    @property
+    def digest(self) -> str:
+        return digest_header(self._hash.digest())
+
+    def payload(self) -> bytes | BinaryIO | None:
+        """What the hop sends: the bytes, the file from its start, or None for an empty body."""
+        if self._file is not None:
+            self._file.flush()
+            self._file.seek(0)
+            return self._file
+        if not self.size:
+            return None
+        return self._chunks[0] if len(self._chunks) == 1 else b"".join(self._chunks)
+
+    def close(self) -> None:
+        self._chunks = []
+        if self._file is not None:
+            self._file.close()
+
+
 def new_session(
     *, pool_size: int, keepalive_s: float, connect_timeout_s: float, timeout_s: float
 ) -> aiohttp.ClientSession:
@@ -139,34 +195,51 @@ def new_session(
 
 
 class ServiceProxy:
-    def __init__(self, session: aiohttp.ClientSession, *, secret: bytes, max_body_bytes: int) -> None:
+    def __init__(self, session: aiohttp.ClientSession, *, secret: bytes, spool_memory_bytes: int) -> None:
         self.session = session
         self.secret = secret
-        self.max_body_bytes = max_body_bytes
+        self.spool_memory_bytes = spool_memory_bytes
 
     async def forward(
-        self, scope: Scope, receive: Receive, send: Send, upstream: Upstream, client: ClientIdentity, request_id: str
+        self,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        upstream: Upstream,
+        client: ClientIdentity,
+        request_id: str,
+        *,
+        max_body_bytes: int,
     ) -> None:
-        method: str = scope["method"]
         try:
-            body = await self._read_body(scope, receive)
+            body = await self._read_body(scope, receive, max_body_bytes)
         except BodyTooLarge:
-            await problem_response(
-                413,
-                "payload-too-large",
-                "Payload too large",
-                f"The request body exceeds {self.max_body_bytes} bytes.",
-            )(scope, receive, send)
+            await payload_too_large(max_body_bytes)(scope, receive, send)
             return
         except ClientGone:
             return
+        try:
+            await self._exchange(scope, receive, send, upstream, client, request_id, body)
+        finally:
+            body.close()
 
-        headers = self._request_headers(scope, client, request_id)
+    async def _exchange(
+        self,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        upstream: Upstream,
+        client: ClientIdentity,
+        request_id: str,
+        body: BodySpool,
+    ) -> None:
+        # Signed only now that the body is in: a slow upload does not use up the signature's window.
+        headers = self._request_headers(scope, client, request_id, body.digest)
         url = URL(upstream.base_url + _target(scope), encoded=True)
         started = False
         try:
             async with self.session.request(
-                method, url, headers=headers, data=body or None, allow_redirects=False
+                scope["method"], url, headers=headers, data=body.payload(), allow_redirects=False
             ) as response:
                 response_headers = [
                     (name.lower(), value)
@@ -212,31 +285,30 @@ class ServiceProxy:
             )
         await problem(scope, receive, send)
 
-    async def _read_body(self, scope: Scope, receive: Receive) -> bytes:
-        for name, value in scope["headers"]:
-            if name == b"content-length" and value.isdigit() and int(value) > self.max_body_bytes:
-                raise BodyTooLarge
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            raise ClientGone
-        body: bytes = message.get("body", b"")
-        if not message.get("more_body", False):
-            return body
-        chunks = [body]
-        size = len(body)
-        while True:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                raise ClientGone
-            chunk: bytes = message.get("body", b"")
-            size += len(chunk)
-            if size > self.max_body_bytes:
-                raise BodyTooLarge
-            chunks.append(chunk)
-            if not message.get("more_body", False):
-                return b"".join(chunks)
+    async def _read_body(self, scope: Scope, receive: Receive, max_bytes: int) -> BodySpool:
+        declared = declared_length(scope)
+        if declared is not None and declared > max_bytes:
+            raise BodyTooLarge
+        spool = BodySpool(self.spool_memory_bytes)
+        try:
+            while True:
+                message = await receive()
+                if message["type"] == "http.disconnect":
+                    raise ClientGone
+                chunk: bytes = message.get("body", b"")
+                if chunk:
+                    if spool.size + len(chunk) > max_bytes:
+                        raise BodyTooLarge
+                    spool.write(chunk)
+                if not message.get("more_body", False):
+                    return spool
+        except BaseException:
+            spool.close()
+            raise
 
-    def _request_headers(self, scope: Scope, client: ClientIdentity, request_id: str) -> list[tuple[str, str]]:
+    def _request_headers(
+        self, scope: Scope, client: ClientIdentity, request_id: str, digest: str
+    ) -> list[tuple[str, str]]:
         raw: list[tuple[bytes, bytes]] = scope["headers"]
         try:
             headers = [
@@ -274,6 +346,7 @@ class ServiceProxy:
                 agency=client.agency,
                 scopes=client.scopes,
                 request_id=request_id,
+                digest=digest,
             ).items()
         )
         return headers

@@ -1,7 +1,10 @@
-"""Per-client token buckets: `rate` requests per second sustained, `burst` at once.
+"""Token buckets: `rate` requests per second sustained, `burst` at once, per API client or per
+source address.
 
 Kept in memory per gateway process: with N replicas a client gets up to N times the rate, which is
-fine for a limit meant to stop a runaway caller rather than to bill one.
+fine for a limit meant to stop a runaway caller rather than to bill one. At most `max_keys` buckets
+are kept, so a flood of source addresses cannot grow memory without limit: when the set is full,
+buckets that have refilled (indistinguishable from new ones) are dropped first, then the oldest.
 """
 
 from __future__ import annotations
@@ -20,20 +23,28 @@ class _Bucket:
 
 
 class TokenBucketLimiter:
-    def __init__(self, rate: float, burst: int, clock: Callable[[], float] = time.monotonic) -> None:
-        if rate <= 0 or burst < 1:
-            raise ValueError("rate must be positive and burst at least 1")
+    def __init__(
+        self, rate: float, burst: int, clock: Callable[[], float] = time.monotonic, *, max_keys: int = 100_000
+    ) -> None:
+        if rate <= 0 or burst < 1 or max_keys < 1:
+            raise ValueError("rate must be positive, burst and max_keys at least 1")
         self.rate = rate
         self.burst = float(burst)
         self.clock = clock
+        self.max_keys = max_keys
         self._buckets: dict[str, _Bucket] = {}
 
-    def acquire(self, client_id: str) -> float:
+    def __len__(self) -> int:
+        return len(self._buckets)
+
+    def acquire(self, key: str) -> float:
         """Take one token: 0.0 when granted, else the seconds until one will be available."""
         now = self.clock()
-        bucket = self._buckets.get(client_id)
+        bucket = self._buckets.get(key)
         if bucket is None:
-            self._buckets[client_id] = _Bucket(self.burst - 1.0, now)
+            if len(self._buckets) >= self.max_keys:
+                self._make_room(now)
+            self._buckets[key] = _Bucket(self.burst - 1.0, now)
             return 0.0
         tokens = min(self.burst, bucket.tokens + (now - bucket.updated) * self.rate)
         bucket.updated = now
@@ -42,6 +53,24 @@ class TokenBucketLimiter:
             return 0.0
         bucket.tokens = tokens
         return (1.0 - tokens) / self.rate
+
+    def wait_s(self, key: str) -> float:
+        """What `acquire` would answer, without taking a token: 0.0 when one is available."""
+        bucket = self._buckets.get(key)
+        if bucket is None:
+            return 0.0
+        tokens = min(self.burst, bucket.tokens + (self.clock() - bucket.updated) * self.rate)
+        return 0.0 if tokens >= 1.0 else (1.0 - tokens) / self.rate
+
+    def _make_room(self, now: float) -> None:
+        full_after_s = self.burst / self.rate
+        self._buckets = {key: b for key, b in self._buckets.items() if now - b.updated < full_after_s}
+        # Still full: every tracked key is being limited right now. Forget the oldest quarter; they
+        # start again with a full burst, which bounds memory at the cost of some leniency.
+        excess = len(self._buckets) - self.max_keys * 3 // 4
+        if excess > 0:
+            for key in list(self._buckets)[:excess]:
+                del self._buckets[key]
 
 
 def retry_after_header(wait_s: float) -> str:

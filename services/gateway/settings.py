@@ -30,16 +30,37 @@ class GatewaySettings(ServiceSettings):
     # Idle connections are closed before the services' uvicorn would (its keep-alive is 5 s), so a
     # request is never written on a connection the service is closing at that moment.
     upstream_keepalive_s: float = 4.0
-    # Request bodies are buffered before forwarding (dataset pushes are the largest).
-    max_request_body_bytes: int = 32 * 1024 * 1024
+    # Request bodies are read whole before the hop (the signature covers their digest), hashed as
+    # they arrive and kept in memory up to request_spool_memory_bytes, on a temporary file beyond.
+    # Each route's limit is enforced as the bytes arrive: the dataset push (the sharing service's
+    # documented 16 MiB) has its own, every other route the small one.
+    max_request_body_bytes: int = 1024 * 1024
+    dataset_push_max_body_bytes: int = 16 * 1024 * 1024
+    request_spool_memory_bytes: int = 1024 * 1024
+    # Dataset pushes in flight at once, per gateway process; beyond it 503 with Retry-After. The
+    # sharing service holds each push whole while it parses it, so this bounds its memory too.
+    dataset_push_max_concurrent: int = 8
 
     # How long an API-key lookup is trusted from memory. Revocation through this gateway evicts at
-    # once; another gateway replica honours it within this many seconds.
+    # once; another gateway replica honours it within this many seconds. Keys that matched no
+    # client are remembered as long, in a cache of their own (key_cache_max_misses), so a flood of
+    # bad keys can neither cost a database look-up each nor push good keys out of the cache.
     key_cache_ttl_s: float = 5.0
     key_cache_max_entries: int = 10_000
+    key_cache_max_misses: int = 10_000
 
-    # Per-client token bucket: sustained requests per second and the burst allowed above it. A guard
-    # against a runaway caller, not a quota: well above what one agency system needs, and above
-    # what this gateway can carry on the benchmark machine, so benchmarks with one key are not cut.
-    rate_limit_per_second: float = 5000.0
-    rate_limit_burst: int = 5000
+    # Per-client token bucket: sustained requests per second and the burst allowed above it. Sized
+    # to protect the services: on the 2-core reference machine the registry carries about 340
+    # registrations a second in all, so one client may take up to 200/s (400 at once) and a runaway
+    # caller cannot take the whole registry from everyone else. Benchmarks set their own figure.
+    rate_limit_per_second: float = 200.0
+    rate_limit_burst: int = 400
+    # Requests with no key or a key that matched no client, per source address: each may cost a
+    # database look-up, and nothing legitimate needs many. At most this many addresses are tracked;
+    # beyond it, refilled buckets and then the longest tracked are forgotten.
+    unauthenticated_rate_limit_per_second: float = 10.0
+    unauthenticated_rate_limit_burst: int = 20
+    rate_limit_max_tracked: int = 100_000
+
+    # A client system needs a few dozen connections; one address holding hundreds is hoarding them.
+    max_connections_per_address: int = 256

@@ -140,7 +140,11 @@ def create_service_app(definition: ServiceDefinition, settings: ServiceSettings)
     add_operational_routes(app, settings.kafka_bootstrap_servers)
     # Added innermost first: request id -> metrics -> gateway identity -> idempotency -> routes.
     app.add_middleware(IdempotencyMiddleware, lease_s=settings.idempotency_in_flight_lease_s)
-    app.add_middleware(GatewayIdentityMiddleware, secret=settings.internal_secret.get_secret_value().encode())
+    app.add_middleware(
+        GatewayIdentityMiddleware,
+        secret=settings.internal_secret.get_secret_value().encode(),
+        max_body_bytes=settings.max_request_body_bytes,
+    )
     app.add_middleware(MetricsMiddleware, service=definition.name)
     app.add_middleware(RequestIdMiddleware)
     return app

@@ -98,9 +98,9 @@ def test_each_service_is_migrated_before_it_starts(service: str) -> None:
 
 
 @pytest.mark.parametrize("service", sorted(SERVICES))
-def test_each_service_runs_its_app_factory_under_uvicorn(service: str) -> None:
+def test_each_service_runs_under_the_kits_server(service: str) -> None:
     command = SERVICES_IN_COMPOSE[service]["command"]
-    assert command[:3] == ["uvicorn", f"services.{service}.app:create_app", "--factory"]
+    assert command[:4] == ["python", "-m", "services.kit.serve", service]
     assert command[command.index("--port") + 1] == str(SERVICES[service])
     assert "/readyz" in " ".join(SERVICES_IN_COMPOSE[service]["healthcheck"]["test"])
 
@@ -191,7 +191,7 @@ def test_each_service_has_a_deployment_and_a_service(service: str) -> None:
     pod = deployment["spec"]["template"]
     assert deployment["spec"]["selector"]["matchLabels"].items() <= pod["metadata"]["labels"].items()
     (container,) = pod["spec"]["containers"]
-    assert container["command"][:3] == ["uvicorn", f"services.{service}.app:create_app", "--factory"]
+    assert container["command"][:4] == ["python", "-m", "services.kit.serve", service]
     assert f"--port={port}" in container["command"]
     assert container["ports"] == [{"name": "http", "containerPort": port}]
     assert pod["metadata"]["annotations"]["prometheus.io/port"] == str(port)

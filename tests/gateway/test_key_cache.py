@@ -102,3 +102,39 @@ async def test_a_full_cache_still_answers_correctly(gateway_db: str) -> None:
         assert identity is not None and identity.is_admin
     finally:
         await db.dispose()
+
+
+async def test_a_flood_of_bad_keys_never_pushes_a_good_key_out_and_misses_stay_bounded(gateway_db: str) -> None:
+    db = Database(gateway_db)
+    queries: list[str] = []
+
+    def count(_conn: object, _cursor: object, statement: str, *_: object) -> None:
+        if "gateway_api_client" in statement:
+            queries.append(statement)
+
+    try:
+        key = new_api_key()
+        async with db.sessionmaker() as session:
+            session.add(
+                ApiClient(
+                    name="flooded",
+                    agency="hrss",
+                    scopes=["admin"],
+                    key_hash=hash_api_key(key),
+                    key_prefix=key_prefix(key),
+                )
+            )
+            await session.commit()
+        sa.event.listen(db.engine.sync_engine, "before_cursor_execute", count)
+        authenticator = KeyAuthenticator(db, ttl_s=60.0, max_entries=3, max_misses=5)
+        assert await authenticator.authenticate(key) is not None
+        for n in range(50):
+            assert await authenticator.authenticate(f"rk_flood-{n}") is None
+        assert len(queries) == 51
+        # The good key is still answered from memory; the misses kept are the last five.
+        assert authenticator.cached(key)[0] is True
+        assert await authenticator.authenticate(key) is not None
+        assert [authenticator.cached(f"rk_flood-{n}")[0] for n in (0, 44, 45, 49)] == [False, False, True, True]
+        assert len(queries) == 51
+    finally:
+        await db.dispose()

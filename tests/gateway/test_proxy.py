@@ -42,12 +42,16 @@ async def test_request_arrives_whole_and_signed_as_the_caller(gateway: GatewayFa
         )
     assert response.status_code == 200
     echo = response.json()
+    forwarded_id = echo["caller"]["request_id"]
     assert echo["caller"] == {
         "client_id": issued["client_id"],
         "agency": "hrss",
         "scopes": ["registry:read", "registry:write"],
-        "request_id": "req-from-caller-1",
+        # The caller's id stays in front, searchable in the service's logs; the suffix makes the
+        # signed id unique, as the service accepts each id once.
+        "request_id": forwarded_id,
     }
+    assert forwarded_id.startswith("req-from-caller-1.") and len(forwarded_id) > len("req-from-caller-1.")
     assert echo["method"] == "POST"
     assert echo["path"] == "/registry/v1/persons"
     assert echo["query"] == "town=%E5%8F%8C%E6%B2%B3&limit=5"
@@ -55,7 +59,7 @@ async def test_request_arrives_whole_and_signed_as_the_caller(gateway: GatewayFa
     assert received_headers(echo, "idempotency-key") == ["person-1"]
     assert received_headers(echo, "content-type") == ["application/json"]
     assert received_headers(echo, "accept-language") == ["zh-CN"]
-    assert received_headers(echo, "x-request-id") == ["req-from-caller-1"]
+    assert received_headers(echo, "x-request-id") == [forwarded_id]
     # A service never sees an API key.
     assert received_headers(echo, "authorization") == []
     assert issued["api_key"] not in response.text
@@ -79,7 +83,7 @@ async def test_forged_identity_headers_are_stripped(gateway: GatewayFactory) -> 
     async with gateway() as client:
         issued = await issue_key(client, scopes=["sharing:submit"], agency="civil_affairs")
         response = await client.post(
-            "/sharing/v1/agencies/public_security/datasets/identity/records",
+            "/sharing/v1/agencies/civil_affairs/datasets/dibao/records",
             json={"records": []},
             headers={
                 **bearer(issued["api_key"]),
