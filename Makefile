@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install run test lint unit contracts bench postgres promtool clean
+.PHONY: install run test faults lint unit contracts bench postgres promtool clean
 
 $(STAMP): pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "need $(PYTHON)"; exit 1; }
@@ -32,10 +32,16 @@ lint: install
 
 test: install postgres promtool lint
 	$(PY) -m contracts.generate --check
-	$(VENV)/bin/pytest -q
+	$(VENV)/bin/pytest -q -m "not faults"
+	$(MAKE) --no-print-directory faults
+
+# The fault suite (tests/faults): services as processes, killed, cut off from PostgreSQL, their broker
+# restarted empty; outcomes counted. Part of `make test`; on its own here.
+faults: install postgres
+	$(VENV)/bin/pytest -q -s -m faults tests/faults
 
 unit: install
-	$(VENV)/bin/pytest -q -m "not integration and not e2e"
+	$(VENV)/bin/pytest -q -m "not integration and not e2e and not faults"
 
 contracts: install
 	$(PY) -m contracts.generate

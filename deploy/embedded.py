@@ -7,6 +7,7 @@ Ports (each overridable): gateway 8000, registry 8001, subsidy 8002, sharing 800
 
 from __future__ import annotations
 
+import concurrent.futures
 import os
 import secrets
 import signal
@@ -44,6 +45,35 @@ def tansu_command(port: int) -> list[str]:
         "--cluster-id",
         f"embedded-{secrets.token_hex(8)}",
     ]
+
+
+def create_topics(port: int, partitions: int = 3) -> None:
+    """Create every contract topic and its dead-letter topic on a broker that just started, before
+    the services reach it. tansu, started empty, serves overlapping offsets on a partition whose
+    first records arrived while several clients created its topic at once; created here first, the
+    services find the topics there and only produce to them."""
+    import asyncio
+
+    from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+    from aiokafka.errors import TopicAlreadyExistsError
+
+    from contracts.topics import ALL_TOPICS, dead_letter
+
+    async def create() -> None:
+        admin = AIOKafkaAdminClient(bootstrap_servers=f"127.0.0.1:{port}")
+        await admin.start()
+        try:
+            names = [name for topic in ALL_TOPICS for name in (topic, dead_letter(topic))]
+            try:
+                await admin.create_topics([NewTopic(name, partitions, 1) for name in names])
+            except TopicAlreadyExistsError:
+                pass
+        finally:
+            await admin.close()
+
+    # Its own thread: the caller may be inside an event loop already (the tests are).
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        pool.submit(asyncio.run, create()).result()
 
 
 def port_open(port: int) -> bool:
@@ -180,6 +210,7 @@ class System:
     def start_broker(self) -> None:
         self.spawn("tansu", tansu_command(self.config.broker_port))
         wait_until(lambda: port_open(self.config.broker_port), "the broker")
+        create_topics(self.config.broker_port)
 
     def start_service(self, service: str, extra_env: dict[str, str] | None = None) -> None:
         self.spawn(service, self.command(service), {**self.environment(service), **(extra_env or {})})

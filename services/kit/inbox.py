@@ -20,7 +20,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 
 import sqlalchemy as sa
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, ConsumerRecord
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord
 from aiokafka.errors import CommitFailedError, IllegalStateError
 from aiokafka.structs import TopicPartition
 from pydantic import ValidationError
@@ -74,21 +74,8 @@ class InboxEntry(SQLModel, table=True):
     payload_sha256: str | None = None
 
 
-class _FromBeginning(ConsumerRebalanceListener):
-    """After the broker lost its state, the partitions are read again from their first offset: the
-    group's committed offsets on the new broker (if any) may point past events it never had."""
-
-    def __init__(self, runner: ConsumerRunner) -> None:
-        self.runner = runner
-
-    async def on_partitions_revoked(self, revoked: list[TopicPartition]) -> None:
-        return None
-
-    async def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:
-        self.runner.assigned_since = time.monotonic() if assigned else None
-        if self.runner.rewind and assigned and self.runner.consumer is not None:
-            await self.runner.consumer.seek_to_beginning(*assigned)
-            self.runner.rewind = False
+# How long after a re-subscription partitions are still rewound on their first assignment.
+REWIND_WINDOW_S = 300.0
 
 
 class ConsumerRunner:
@@ -114,10 +101,10 @@ class ConsumerRunner:
         self.consumer: AIOKafkaConsumer | None = None
         self._task: asyncio.Task[None] | None = None
         # Set when the broker came back as another cluster: re-subscribe and read from the start.
-        self.rewind = False
         self._restart = False
+        self.rewind_until = 0.0
+        self.rewound: set[TopicPartition] = set()
         self.last_round: float = time.monotonic()
-        self.assigned_since: float | None = None
         self._last_assigned: float = time.monotonic()
         self._cluster_id: str | None = None
 
@@ -138,7 +125,7 @@ class ConsumerRunner:
             # Notice recreated topics within seconds, not the default five minutes.
             metadata_max_age_ms=10_000,
         )
-        self.consumer.subscribe(self.topics, listener=_FromBeginning(self))
+        self.consumer.subscribe(self.topics)
         await self.consumer.start()
 
     async def _close(self) -> None:
@@ -203,7 +190,8 @@ class ConsumerRunner:
         log.warning("broker lost its state: reading the topics again from the start", extra={"consumer": self.group_id})
         await self._close()
         await ensure_topics(self.settings, self.topics)
-        self.rewind = True
+        self.rewound.clear()
+        self.rewind_until = time.monotonic() + REWIND_WINDOW_S
         await self._open()
         self._restart = False
 
@@ -213,6 +201,8 @@ class ConsumerRunner:
         if consumer.assignment():
             self._last_assigned = time.monotonic()
         batch = await consumer.getmany(timeout_ms=200, max_records=200)
+        if time.monotonic() < self.rewind_until:
+            batch = await self._rewind_new_partitions(consumer, batch)
         for partition, records in batch.items():
             for record in records:
                 if self._restart:
@@ -225,6 +215,36 @@ class ConsumerRunner:
                 # The group rebalanced under us: the new owner re-reads from the last commit
                 # and the inbox turns those repeats into no-ops.
                 log.warning("offset commit failed; partition moved", extra={"error": repr(exc)[:200]})
+
+    async def _rewind_new_partitions(
+        self, consumer: AIOKafkaConsumer, batch: dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]]
+    ) -> dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]]:
+        """After the broker lost its state, each partition is read again from its first offset the
+        first time it is assigned: the group's offsets on the new broker may have been committed by
+        a consumer still reading at its old positions, past events it never had. Partitions come in
+        several rebalances (a member that died is dropped only after its session times out), so
+        each is rewound on its own first assignment, and the rewind is committed; what was fetched
+        from it before is dropped. Done here rather than in a rebalance listener, where the
+        committed offsets would win."""
+        fresh = [tp for tp in consumer.assignment() if tp not in self.rewound]
+        if not fresh:
+            return batch
+        starts = await consumer.beginning_offsets(fresh)
+        for tp in fresh:
+            consumer.seek(tp, starts[tp])
+        try:
+            # Committed at once: a rebalance before this consumer's first commit would otherwise put
+            # the partition back at the offset a consumer at old positions committed.
+            await consumer.commit({tp: starts[tp] for tp in fresh})
+        except (CommitFailedError, IllegalStateError) as exc:
+            log.warning("rewind not committed; tried again next round", extra={"error": repr(exc)[:200]})
+            return {}
+        self.rewound.update(fresh)
+        log.info(
+            "partitions read again from the start",
+            extra={"consumer": self.group_id, "partitions": {f"{tp.topic}/{tp.partition}": starts[tp] for tp in fresh}},
+        )
+        return {tp: records for tp, records in batch.items() if tp not in fresh}
 
     async def process(self, record: ConsumerRecord[bytes, bytes]) -> None:
         """Apply one record exactly once, or dead-letter it; never raises for a bad event."""

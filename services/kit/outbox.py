@@ -1,8 +1,9 @@
 """Transactional outbox: events are written with the state change and relayed to Kafka after commit.
 
-The relay claims committed rows in id order (`FOR UPDATE SKIP LOCKED` on PostgreSQL, so two
-relays never send the same row at once), holds back any key whose earlier unsent row another
-relay holds, publishes, and marks rows sent. On PostgreSQL the claim and the mark are one
+The relay claims committed rows in id order, holds back any key whose earlier unsent row waits for
+a retry, publishes, and marks rows sent. On PostgreSQL one relay publishes at a time (a
+transaction-scoped advisory lock; other replicas' relays take over when it stops), so one key's
+events leave in the order they were committed. On PostgreSQL the claim and the mark are one
 transaction; on SQLite, where any write transaction locks the whole database, the claim commits
 before the publish and the mark is a second transaction, so a broker outage never holds the write
 lock. A crash before the mark leaves the rows unsent: they go out again and the consumers' inbox
@@ -43,6 +44,8 @@ SAVEPOINT_MARKS = "outbox_savepoint_marks"
 BACKLOG_INTERVAL_S = 1.0
 PURGE_INTERVAL_S = 60.0
 PURGE_BATCH = 5000
+# pg_try_advisory_xact_lock key held by the relay that is publishing (each service has its own database).
+RELAY_LOCK = 0x6F7574626F78  # "outbox"
 
 
 class OutboxMessage(SQLModel, table=True):
@@ -136,6 +139,8 @@ class OutboxRelay:
         max_backoff_s: float = 30.0,
         retention: timedelta = timedelta(days=7),
         prepare_cluster: Callable[[], Awaitable[None]] | None = None,
+        settle_s: float = 3.0,
+        resend_again_s: float = 20.0,
     ) -> None:
         self.db = db
         self.producer = producer
@@ -147,6 +152,15 @@ class OutboxRelay:
         self.retention = retention
         # Run before re-sending to a new cluster (creates the topics the new broker lacks).
         self.prepare_cluster = prepare_cluster
+        # Pause before re-sending to a new cluster: tansu, restarted empty, acknowledges produce
+        # requests that reach a topic before it exists and then serves some of that partition's
+        # first records under overlapping offsets, which consumers skip. Everything sent until the
+        # re-send (the first records included) is sent again once the topics exist and have settled.
+        self.settle_s = settle_s
+        # tansu 0.6 also loses some records produced in its first seconds under load (reproduced with
+        # a bare producer, no outbox involved): the kept rows are sent once more this much later.
+        self.resend_again_s = resend_again_s
+        self._resend_again_at: float | None = None
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._new_cluster: str | None = None
@@ -182,6 +196,9 @@ class OutboxRelay:
             try:
                 if self._new_cluster is not None:
                     await self.adopt_cluster(self._new_cluster)
+                if self._resend_again_at is not None and time.monotonic() >= self._resend_again_at:
+                    self._resend_again_at = None
+                    await self._requeue_sent("sending the kept events once more after a new cluster")
                 sent = await self.relay_once()
                 now = time.monotonic()
                 if now - backlog_measured >= BACKLOG_INTERVAL_S:  # busy or idle, the gauge stays fresh
@@ -219,6 +236,14 @@ class OutboxRelay:
         if self.prepare_cluster is not None:
             await self.prepare_cluster()
         resent = 0
+        async with self.db.sessionmaker() as session:
+            async with session.begin():
+                known = await session.get(OutboxCluster, cluster_id)
+                current = await session.scalar(
+                    sa.select(CLUSTERS.c.cluster_id).order_by(CLUSTERS.c.adopted_at.desc()).limit(1)
+                )
+            if known is None and current is not None:
+                await asyncio.sleep(self.settle_s)
         async with self.db.sessionmaker() as session, session.begin():
             known = await session.get(OutboxCluster, cluster_id)
             if known is None:
@@ -226,19 +251,23 @@ class OutboxRelay:
                     sa.select(CLUSTERS.c.cluster_id).order_by(CLUSTERS.c.adopted_at.desc()).limit(1)
                 )
                 if current is not None:
-                    result = await session.execute(
-                        sa.update(OUTBOX)
-                        .where(OUTBOX.c.sent_at.is_not(None))
-                        .values(sent_at=None, attempts=0, next_attempt_at=None)
-                    )
-                    resent = int(getattr(result, "rowcount", 0) or 0)
+                    resent = await _requeue(session)
                     log.warning(
                         "broker is another cluster: sending the kept events again",
                         extra={"previous": current, "now": cluster_id, "events": resent},
                     )
+                    if self.resend_again_s > 0:
+                        self._resend_again_at = time.monotonic() + self.resend_again_s
                 session.add(OutboxCluster(cluster_id=cluster_id, resent=resent))
         if self._new_cluster == cluster_id:
             self._new_cluster = None
+        OUTBOX_RESENT.labels(self.service).inc(resent)
+        return resent
+
+    async def _requeue_sent(self, why: str) -> int:
+        async with self.db.sessionmaker() as session, session.begin():
+            resent = await _requeue(session)
+        log.warning(why, extra={"events": resent})
         OUTBOX_RESENT.labels(self.service).inc(resent)
         return resent
 
@@ -255,6 +284,10 @@ class OutboxRelay:
         """Publish one batch of committed events; returns how many were sent."""
         if self.db.is_postgres:
             async with self.db.sessionmaker() as session, session.begin():
+                # One relay publishes at a time per outbox (the others wait their turn): with two
+                # claiming side by side, one key's events were seen to overtake each other.
+                if not await session.scalar(sa.select(sa.func.pg_try_advisory_xact_lock(RELAY_LOCK))):
+                    return 0
                 rows = await self._claim(session)
                 if not rows:
                     return 0
@@ -363,6 +396,14 @@ class OutboxRelay:
                 select(sa.func.count()).select_from(OutboxMessage).where(col(OutboxMessage.sent_at).is_(None))
             )
         OUTBOX_BACKLOG.labels(self.service).set(count or 0)
+
+
+async def _requeue(session: AsyncSession) -> int:
+    """Every kept (sent) row goes out again, in id order with the unsent ones."""
+    result = await session.execute(
+        sa.update(OUTBOX).where(OUTBOX.c.sent_at.is_not(None)).values(sent_at=None, attempts=0, next_attempt_at=None)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
 
 
 def _headers(event_id: str) -> list[tuple[str, bytes]]:

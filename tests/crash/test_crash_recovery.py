@@ -29,6 +29,7 @@ from services.registry.persons.schemas import PersonCreate
 from services.registry.persons.service import person_services
 from services.registry.settings import RegistrySettings
 from services.registry.tables import Person, PersonFact
+from tests.faults.harness import CrashPoint
 from tests.registry.people import id_number
 from tests.support import ROOT, PostgresDatabases, eventually
 
@@ -149,10 +150,10 @@ async def test_relay_killed_after_commit_and_again_after_publish_still_delivers_
         add_event(session, topic, ref, event)  # committed with its (here: empty) state change
 
     # killed between the DB commit and the publish: nothing went out, the row is still there
-    assert await run_harness("relay", sender_url, kafka_bootstrap, crash_at="relay.after_claim") == KILLED
+    assert await run_harness("relay", sender_url, kafka_bootstrap, crash_at=CrashPoint.RELAY_AFTER_CLAIM) == KILLED
     assert await unsent(sender) == 1
     # killed after the publish but before marking it sent: published once, still unsent
-    assert await run_harness("relay", sender_url, kafka_bootstrap, crash_at="relay.after_publish") == KILLED
+    assert await run_harness("relay", sender_url, kafka_bootstrap, crash_at=CrashPoint.RELAY_AFTER_PUBLISH) == KILLED
     assert await unsent(sender) == 1
     # a healthy relay sends it again and marks it
     assert await run_harness("relay", sender_url, kafka_bootstrap) == 0
@@ -208,7 +209,9 @@ async def test_consumer_killed_between_its_effect_and_its_offset_commit_applies_
     await producer.send_and_wait(topic, event.to_bytes(), key=ref.encode())
 
     # the consumer commits the effect, then dies before committing the offset
-    exit_code = await run_harness("consume", url, kafka_bootstrap, topic, prefix, crash_at="consumer.after_effect")
+    exit_code = await run_harness(
+        "consume", url, kafka_bootstrap, topic, prefix, crash_at=CrashPoint.CONSUMER_AFTER_EFFECT
+    )
     assert exit_code == KILLED
     async with db.sessionmaker() as session:
         person = await session.get(Person, person_id)

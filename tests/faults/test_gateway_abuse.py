@@ -42,7 +42,7 @@ from services.kit.settings import DEV_INTERNAL_SECRET
 from tests.registry.people import id_number
 from tests.support import ROOT, PostgresDatabases, free_port
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.faults]
 
 RSS_LIMIT_KB = 256 * 1024
 HEADER_TIMEOUT_S = 2

@@ -6,6 +6,7 @@ counted."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -30,7 +31,7 @@ from services.kit.outbox import add_event
 from services.kit.settings import ServiceSettings
 from tests.support import PG_ADMIN_DSN, PostgresDatabases, ServiceClient, eventually, free_port, running, wait_for_port
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.faults]
 
 TOPIC = "kit-test.fault.v1"
 APPLIED = sa.table(
@@ -135,7 +136,7 @@ async def harness(broker: Broker, databases: PostgresDatabases) -> AsyncIterator
         database_url=url,
         kafka_bootstrap_servers=broker.bootstrap,
         kafka_consumer_group_prefix=f"t{uuid.uuid4().hex[:6]}.",
-        broker_watch_interval_s=0.5,
+        broker_watch_interval_s=float(os.environ.get("KIT_TEST_WATCH_S", "0.5")),
         consumer_stall_after_s=5.0,
     )
     definition = ServiceDefinition(
