@@ -75,8 +75,12 @@ class Broker:
             self.process = subprocess.Popen(tansu_command(self.port), stdout=log, stderr=subprocess.STDOUT)
         finally:
             log.close()
-        wait_for_port(self.port)
-        create_topics(self.port)  # as the embedded runner does
+        try:
+            wait_for_port(self.port)
+            create_topics(self.port)  # as the embedded runner does
+        except BaseException:
+            self.kill()  # never leave a broker behind when its start fails
+            raise
 
     def kill(self) -> None:
         """SIGKILL: everything the broker held (topics, events, offsets, groups) is gone."""
