@@ -33,7 +33,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.loadgen import LoadResult, run_load  # noqa: E402
-from deploy.embedded import System, SystemConfig, ready, tansu_binary, wait_until  # noqa: E402
+from deploy.embedded import System, SystemConfig, ready, tansu_command, wait_until  # noqa: E402
 from services.kit.identifiers import id_check_character  # noqa: E402
 from services.kit.identity import signed_headers  # noqa: E402
 from services.kit.migrations import upgrade  # noqa: E402
@@ -190,19 +190,9 @@ async def main(args: argparse.Namespace) -> None:
     logs = Path(tempfile.mkdtemp(prefix="bench-logs-"))
     try:
         broker_port = free_port()
-        url = f"tcp://127.0.0.1:{broker_port}"
         processes.append(
             subprocess.Popen(  # noqa: ASYNC220 - start-up, before any measuring
-                [
-                    tansu_binary(),
-                    "broker",
-                    "--listener-url",
-                    url,
-                    "--advertised-listener-url",
-                    url,
-                    "--storage-engine",
-                    "memory://tansu/",
-                ],
+                tansu_command(broker_port),
                 stdout=(logs / "tansu.log").open("wb"),
                 stderr=subprocess.STDOUT,
             )

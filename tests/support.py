@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import socket
 import time
 import uuid
@@ -64,6 +65,67 @@ class PostgresDatabases:
                 await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         finally:
             await conn.close()
+
+
+# --------------------------------------------------------------------------------- test databases
+
+
+def database_name(url: str) -> str:
+    return url.rsplit("/", 1)[1]
+
+
+def asyncpg_dsn(url: str) -> str:
+    return url.replace("postgresql+asyncpg://", "postgresql://")
+
+
+TEST_DATABASE = re.compile(r"^t_[0-9a-f]{8}_[a-z_]+_\d+$")
+
+
+@asynccontextmanager
+async def database_outage(*db_names: str) -> AsyncIterator[None]:
+    """PostgreSQL refuses the named databases while the block runs: no new connection is allowed and
+    every open one is terminated. Only a test's own databases (tests.support.PostgresDatabases)."""
+    for name in db_names:
+        assert TEST_DATABASE.match(name), f"{name} is not a test database"
+    admin = await asyncpg.connect(PG_ADMIN_DSN)
+    try:
+        for name in db_names:
+            await admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS false')
+        await terminate_backends(admin, db_names)
+        try:
+            yield
+        finally:
+            for name in db_names:
+                await admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true')
+    finally:
+        await admin.close()
+
+
+async def terminate_backends(admin: asyncpg.Connection, db_names: Iterable[str]) -> int:
+    return int(
+        await admin.fetchval(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+            " WHERE datname = ANY($1::text[]) AND pid <> pg_backend_pid()",
+            list(db_names),
+        )
+    )
+
+
+async def query(url: str, sql: str, *args: object) -> list[asyncpg.Record]:
+    conn = await asyncpg.connect(asyncpg_dsn(url))
+    try:
+        return list(await conn.fetch(sql, *args))
+    finally:
+        await conn.close()
+
+
+async def execute(url: str, sql: str, *args: object) -> str:
+    """Run one statement on a test database (a service's URL); returns its status, e.g. `UPDATE 1`."""
+    conn = await asyncpg.connect(asyncpg_dsn(url))
+    try:
+        return str(await conn.execute(sql, *args))
+    finally:
+        await conn.close()
 
 
 def gateway_headers(

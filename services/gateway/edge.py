@@ -27,7 +27,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from services.gateway.clients.auth import ClientIdentity, KeyAuthenticator, bearer_key
 from services.gateway.proxy import ServiceProxy, Upstream
 from services.gateway.ratelimit import TokenBucketLimiter, retry_after_header
-from services.kit.errors import problem_response
+from services.kit.errors import problem_response, unavailable_response
 from services.kit.identity import Caller, declared_length, guard_body, payload_too_large
 from services.kit.logging import REQUEST_ID
 
@@ -124,12 +124,8 @@ class GatewayEdge:
                 return
             pushes: Slots = state.push_slots
             if not pushes.take():
-                await problem_response(
-                    503,
-                    "unavailable",
-                    "Service unavailable",
-                    f"{pushes.limit} dataset pushes are in progress; retry shortly.",
-                    headers={"Retry-After": "1"},
+                await unavailable_response(
+                    f"{pushes.limit} dataset pushes are in progress; retry shortly.", retry_after_s=1
                 )(scope, receive, send)
                 return
             try:
@@ -180,12 +176,8 @@ class GatewayEdge:
                 client = await authenticator.authenticate(api_key)
             except Exception:
                 log.exception("API key lookup failed")
-                await problem_response(
-                    503,
-                    "unavailable",
-                    "Service unavailable",
-                    "The gateway cannot check API keys right now; retry later.",
-                    headers={"Retry-After": "1"},
+                await unavailable_response(
+                    "The gateway cannot check API keys right now; retry later.", retry_after_s=1
                 )(scope, receive, send)
                 return None
         if client is None:

@@ -88,7 +88,6 @@ def create_service_app(definition: ServiceDefinition, settings: ServiceSettings)
         app.state.relay = relay
         db.on_commit(relay.wake_if_pending)
         watch = BrokerWatch(settings.kafka_bootstrap_servers, interval_s=settings.broker_watch_interval_s)
-        app.state.broker_watch = watch
         watch.on_new_cluster(relay.on_new_cluster)
         runners = [
             ConsumerRunner(

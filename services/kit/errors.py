@@ -117,8 +117,11 @@ def is_infrastructure_error(exc: BaseException) -> bool:
     return False
 
 
-def unavailable_response(detail: str, slug: str = "unavailable", title: str = "Service unavailable") -> JSONResponse:
-    return problem_response(503, slug, title, detail, headers={"Retry-After": str(RETRY_AFTER_S)})
+def unavailable_response(detail: str, *, retry_after_s: int = RETRY_AFTER_S) -> JSONResponse:
+    """503 `unavailable` with Retry-After: the one answer for "not now, nothing was changed"."""
+    return problem_response(
+        503, "unavailable", "Service unavailable", detail, headers={"Retry-After": str(retry_after_s)}
+    )
 
 
 def problem_body(

@@ -28,7 +28,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from .errors import Forbidden, Unauthorized, problem_response
+from .errors import Forbidden, Unauthorized, problem_response, unavailable_response
 
 CLIENT_ID = "x-client-id"
 CLIENT_AGENCY = "x-client-agency"
@@ -331,13 +331,9 @@ class GatewayIdentityMiddleware:
             )(scope, receive, send)
             return
         if admission is Admission.FULL:
-            await problem_response(
-                503,
-                "unavailable",
-                "Service unavailable",
-                "Too many requests within the replay window; retry shortly.",
-                headers={"Retry-After": "1"},
-            )(scope, receive, send)
+            await unavailable_response("Too many requests within the replay window; retry shortly.", retry_after_s=1)(
+                scope, receive, send
+            )
             return
         scope.setdefault("state", {})["caller"] = caller
         await guard_body(self.app, scope, receive, send, max_bytes=self.max_body_bytes, expected_digest=digest)

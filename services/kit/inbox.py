@@ -109,6 +109,10 @@ class ConsumerRunner:
         self._cluster_id: str | None = None
 
     async def start(self) -> None:
+        # Worked out at each scrape, so the gauge is true even when nobody polls /readyz.
+        CONSUMER_STALLED.labels(self.service, self.consumer_name).set_function(
+            lambda: 0.0 if self.stalled() is None else 1.0
+        )
         await self._open()
         self._task = asyncio.create_task(self._run(), name=f"{self.service}-{self.consumer_name}")
 
@@ -148,7 +152,7 @@ class ConsumerRunner:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
         await self._close()
-        CONSUMER_STALLED.labels(self.service, self.consumer_name).set(0)
+        CONSUMER_STALLED.labels(self.service, self.consumer_name).set_function(lambda: 0.0)
 
     @property
     def running(self) -> bool:
@@ -166,7 +170,6 @@ class ConsumerRunner:
             reason = f"no poll round for {now - self.last_round:.0f}s"
         elif self.consumer is not None and not self.consumer.assignment() and now - self._last_assigned > limit:
             reason = f"no partition assigned for {now - self._last_assigned:.0f}s"
-        CONSUMER_STALLED.labels(self.service, self.consumer_name).set(1 if reason else 0)
         return reason
 
     async def _run(self) -> None:

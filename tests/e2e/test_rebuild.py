@@ -8,7 +8,6 @@ import asyncio
 import uuid
 from typing import Any
 
-import asyncpg
 import httpx
 import pytest
 
@@ -16,7 +15,7 @@ from services.subsidy.tables import ProjectedCategory, ProjectedEmployment, Proj
 from tests.e2e.conftest import RunningSystem
 from tests.e2e.test_flow import client
 from tests.registry.people import credit_code, id_number
-from tests.support import PG_ADMIN_DSN, eventually
+from tests.support import eventually, execute, query
 
 pytestmark = pytest.mark.e2e
 
@@ -81,14 +80,10 @@ async def test_a_wiped_projection_is_rebuilt_under_a_new_group_prefix(
     await eventually(caught_up, within=60)
     before = await projected()
 
-    database = system.config.database_urls["subsidy"].rsplit("/", 1)[1]
+    database = system.config.database_urls["subsidy"]
     await asyncio.to_thread(system.processes.stop_process, "subsidy")
-    conn = await asyncpg.connect(PG_ADMIN_DSN.rsplit("/", 1)[0] + "/" + database)
-    try:
-        await conn.execute(f"TRUNCATE {', '.join(PROJECTION)}")
-        assert await conn.fetchval(f"SELECT count(*) FROM {ProjectedPerson.__tablename__}") == 0
-    finally:
-        await conn.close()
+    await execute(database, f"TRUNCATE {', '.join(PROJECTION)}")
+    assert (await query(database, f"SELECT count(*) AS n FROM {ProjectedPerson.__tablename__}"))[0]["n"] == 0
     prefix = f"rebuild-{uuid.uuid4().hex[:6]}."
     await asyncio.to_thread(
         system.processes.restart_service, "subsidy", {"SUBSIDY_KAFKA_CONSUMER_GROUP_PREFIX": prefix}

@@ -13,8 +13,8 @@ import httpx
 import pytest_asyncio
 
 from deploy.embedded import SERVICES, System, SystemConfig
-from tests.faults.harness import Broker, Workers, database_name
-from tests.support import PostgresDatabases, free_port
+from tests.faults.harness import Broker, Workers
+from tests.support import PostgresDatabases, database_name, free_port
 
 # Consumer groups of the services rebalance within seconds after a member dies or the broker returns.
 SESSION_TIMEOUT_MS = 3000

@@ -17,14 +17,13 @@ import sys
 import time
 import uuid
 from collections import Counter
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
-from contextlib import asynccontextmanager, suppress
+from collections.abc import Awaitable, Callable, Iterable
+from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import Any
 
-import asyncpg
 import httpx
 from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 
@@ -37,7 +36,7 @@ from services.kit.outbox import add_event
 from services.kit.settings import DEV_SUBJECT_KEY
 from tests.faults.workers import EFFECT_EVENT_TYPE, EFFECT_TABLE_DDL
 from tests.registry.people import id_number
-from tests.support import PG_ADMIN_DSN, ROOT, wait_for_port
+from tests.support import ROOT, execute, query, wait_for_port
 
 
 class CrashPoint:
@@ -105,63 +104,6 @@ class Broker:
 
 
 # ---------------------------------------------------------------------------------- the databases
-
-
-def database_name(url: str) -> str:
-    return url.rsplit("/", 1)[1]
-
-
-def asyncpg_dsn(url: str) -> str:
-    return url.replace("postgresql+asyncpg://", "postgresql://")
-
-
-TEST_DATABASE = re.compile(r"^t_[0-9a-f]{8}_[a-z_]+_\d+$")
-
-
-@asynccontextmanager
-async def database_outage(*db_names: str) -> AsyncIterator[None]:
-    """PostgreSQL refuses the named databases while the block runs: no new connection is allowed and
-    every open one is terminated. Only a test's own databases (tests.support.PostgresDatabases)."""
-    for name in db_names:
-        assert TEST_DATABASE.match(name), f"{name} is not a test database"
-    admin = await asyncpg.connect(PG_ADMIN_DSN)
-    try:
-        for name in db_names:
-            await admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS false')
-        await terminate_backends(admin, db_names)
-        try:
-            yield
-        finally:
-            for name in db_names:
-                await admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true')
-    finally:
-        await admin.close()
-
-
-async def terminate_backends(admin: asyncpg.Connection, db_names: Iterable[str]) -> int:
-    return int(
-        await admin.fetchval(
-            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
-            " WHERE datname = ANY($1::text[]) AND pid <> pg_backend_pid()",
-            list(db_names),
-        )
-    )
-
-
-async def query(url: str, sql: str, *args: object) -> list[asyncpg.Record]:
-    conn = await asyncpg.connect(asyncpg_dsn(url))
-    try:
-        return list(await conn.fetch(sql, *args))
-    finally:
-        await conn.close()
-
-
-async def execute(url: str, sql: str, *args: object) -> None:
-    conn = await asyncpg.connect(asyncpg_dsn(url))
-    try:
-        await conn.execute(sql, *args)
-    finally:
-        await conn.close()
 
 
 async def count_rows(url: str, table: str, where: str = "TRUE", *args: object) -> int:

@@ -29,12 +29,11 @@ from tests.faults.harness import (
     create_effect_table,
     effect_event,
     group_lag,
-    query,
     read_topic,
     settle,
 )
 from tests.faults.workers import KILLED
-from tests.support import PostgresDatabases
+from tests.support import PostgresDatabases, query
 
 pytestmark = [pytest.mark.integration, pytest.mark.faults]
 

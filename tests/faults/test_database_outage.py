@@ -23,7 +23,6 @@ from tests.faults.harness import (
     Load,
     ReadinessWatch,
     Write,
-    database_outage,
     dead_letters,
     log_count,
     log_lines,
@@ -32,6 +31,7 @@ from tests.faults.harness import (
     settle,
     trace_events,
 )
+from tests.support import database_outage
 
 pytestmark = [pytest.mark.integration, pytest.mark.faults]
 

@@ -6,8 +6,6 @@ counted."""
 
 from __future__ import annotations
 
-import os
-import subprocess
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
@@ -24,12 +22,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts.envelope import CloudEvent, new_event
 from contracts.topics import dead_letter
-from deploy.embedded import tansu_command
 from services.kit.app import ServiceDefinition, Subscription, create_service_app
 from services.kit.db import SessionDep
 from services.kit.outbox import add_event
 from services.kit.settings import ServiceSettings
-from tests.support import PG_ADMIN_DSN, PostgresDatabases, ServiceClient, eventually, free_port, running, wait_for_port
+from tests.faults.harness import Broker
+from tests.support import PostgresDatabases, ServiceClient, eventually, execute, free_port, query, running
 
 pytestmark = [pytest.mark.integration, pytest.mark.faults]
 
@@ -40,28 +38,6 @@ APPLIED = sa.table(
     sa.column("key", sa.String),
     sa.column("seq", sa.Integer),
 )
-
-
-class Broker:
-    """A tansu broker with memory storage that a test can kill and start again, empty, on the same
-    port; each start has a new cluster id, as `make run` starts it."""
-
-    def __init__(self, port: int) -> None:
-        self.port = port
-        self.process: subprocess.Popen[bytes] | None = None
-
-    @property
-    def bootstrap(self) -> str:
-        return f"127.0.0.1:{self.port}"
-
-    def start(self) -> None:
-        self.process = subprocess.Popen(tansu_command(self.port), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        wait_for_port(self.port)
-
-    def kill(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.kill()
-            self.process.wait(10)
 
 
 class Emitted(BaseModel):
@@ -96,7 +72,7 @@ async def apply(session: AsyncSession, event: CloudEvent, topic: str) -> None:
 class Harness:
     client: ServiceClient
     broker: Broker
-    database: str
+    database_url: str
     settings: ServiceSettings
 
     async def emit(self, key: str, first: int, count: int) -> list[str]:
@@ -105,16 +81,12 @@ class Harness:
         return list(response.json()["event_ids"])
 
     async def applied(self) -> list[asyncpg.Record]:
-        conn = await asyncpg.connect(PG_ADMIN_DSN.rsplit("/", 1)[0] + "/" + self.database)
-        try:
-            return list(await conn.fetch("SELECT event_id, key, seq FROM applied_event ORDER BY n"))
-        finally:
-            await conn.close()
+        return await query(self.database_url, "SELECT event_id, key, seq FROM applied_event ORDER BY n")
 
 
 @pytest.fixture(scope="module")
-def broker() -> Iterator[Broker]:
-    own = Broker(free_port())
+def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Broker]:
+    own = Broker(free_port(), tmp_path_factory.mktemp("kit-broker"))
     own.start()
     try:
         yield own
@@ -125,18 +97,13 @@ def broker() -> Iterator[Broker]:
 @pytest_asyncio.fixture(scope="module", loop_scope="session")
 async def harness(broker: Broker, databases: PostgresDatabases) -> AsyncIterator[Harness]:
     url = await databases.migrated("registry")  # any service's schema carries the kit's tables
-    name = url.rsplit("/", 1)[1]
-    conn = await asyncpg.connect(PG_ADMIN_DSN.rsplit("/", 1)[0] + "/" + name)
-    try:
-        # No unique constraint: an event applied twice would show as two rows.
-        await conn.execute("CREATE TABLE applied_event (n bigserial PRIMARY KEY, event_id text, key text, seq int)")
-    finally:
-        await conn.close()
+    # No unique constraint: an event applied twice would show as two rows.
+    await execute(url, "CREATE TABLE applied_event (n bigserial PRIMARY KEY, event_id text, key text, seq int)")
     settings = ServiceSettings(
         database_url=url,
         kafka_bootstrap_servers=broker.bootstrap,
         kafka_consumer_group_prefix=f"t{uuid.uuid4().hex[:6]}.",
-        broker_watch_interval_s=float(os.environ.get("KIT_TEST_WATCH_S", "0.5")),
+        broker_watch_interval_s=0.5,
         consumer_stall_after_s=5.0,
     )
     definition = ServiceDefinition(
@@ -148,7 +115,7 @@ async def harness(broker: Broker, databases: PostgresDatabases) -> AsyncIterator
         subscriptions=[Subscription("applier", [TOPIC], apply)],
     )
     async with running(create_service_app(definition, settings)) as client:
-        yield Harness(client, broker, name, settings)
+        yield Harness(client, broker, url, settings)
 
 
 def metric(name: str, **labels: str) -> float:

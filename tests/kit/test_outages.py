@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from datetime import timedelta
 
 import asyncpg
@@ -24,7 +23,17 @@ from services.kit.db import BEFORE_COMMIT_HOOKS, SessionDep, utcnow
 from services.kit.errors import is_infrastructure_error
 from services.kit.idempotency import IdempotencyRecord
 from services.kit.settings import ServiceSettings
-from tests.support import PG_ADMIN_DSN, PostgresDatabases, ServiceClient, eventually, running
+from tests.support import (
+    PG_ADMIN_DSN,
+    PostgresDatabases,
+    ServiceClient,
+    database_name,
+    database_outage,
+    eventually,
+    execute,
+    query,
+    running,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -63,37 +72,15 @@ async def _terminate_own_backend(session: object) -> None:
 @pytest_asyncio.fixture(scope="module", loop_scope="session")
 async def notes(kafka_bootstrap: str, databases: PostgresDatabases) -> AsyncIterator[tuple[ServiceClient, str]]:
     url = await databases.migrated("registry")
-    name = url.rsplit("/", 1)[1]
-    conn = await asyncpg.connect(PG_ADMIN_DSN.rsplit("/", 1)[0] + "/" + name)
-    try:
-        await conn.execute("CREATE TABLE outage_note (id text PRIMARY KEY, text text NOT NULL)")
-    finally:
-        await conn.close()
+    await execute(url, "CREATE TABLE outage_note (id text PRIMARY KEY, text text NOT NULL)")
     settings = ServiceSettings(database_url=url, kafka_bootstrap_servers=kafka_bootstrap)
     app = create_service_app(ServiceDefinition(name="notes", title="Notes", description="", routers=[router]), settings)
     async with running(app) as client:
-        yield client, name
+        yield client, url
 
 
-@asynccontextmanager
-async def database_refused(name: str) -> AsyncIterator[None]:
-    """The database refuses connections and loses the ones it had (a restart or a failover)."""
-    admin = await asyncpg.connect(PG_ADMIN_DSN)
-    try:
-        await admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS false')
-        await admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1", name)
-        yield
-    finally:
-        await admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true')
-        await admin.close()
-
-
-async def count_notes(name: str, text: str) -> int:
-    conn = await asyncpg.connect(PG_ADMIN_DSN.rsplit("/", 1)[0] + "/" + name)
-    try:
-        return int(await conn.fetchval("SELECT count(*) FROM outage_note WHERE text = $1", text))
-    finally:
-        await conn.close()
+async def count_notes(url: str, text: str) -> int:
+    return int((await query(url, "SELECT count(*) AS n FROM outage_note WHERE text = $1", text))[0]["n"])
 
 
 def test_connection_and_availability_failures_are_infrastructure() -> None:
@@ -112,9 +99,9 @@ def test_connection_and_availability_failures_are_infrastructure() -> None:
 
 
 async def test_a_request_during_an_outage_answers_503_and_changes_nothing(notes: tuple[ServiceClient, str]) -> None:
-    client, name = notes
+    client, url = notes
     key = {"Idempotency-Key": uuid.uuid4().hex}
-    async with database_refused(name):
+    async with database_outage(database_name(url)):
         during = await client.post("/notes/v1/notes", json={"text": "during"}, headers=key)
         keyless = await client.post("/notes/v1/notes", json={"text": "during"})
         ready = await client.get("/readyz")
@@ -125,7 +112,7 @@ async def test_a_request_during_an_outage_answers_503_and_changes_nothing(notes:
     assert during.headers["retry-after"].isdigit()
     assert "nothing was changed" in during.json()["detail"]
     assert ready.status_code == 503 and ready.json()["checks"]["database"].startswith("unreachable")
-    assert await count_notes(name, "during") == 0
+    assert await count_notes(url, "during") == 0
 
     # Back again: the same key runs the request (it was not stuck), once.
     async def accepted() -> bool:
@@ -133,21 +120,21 @@ async def test_a_request_during_an_outage_answers_503_and_changes_nothing(notes:
         return again.status_code == 201
 
     await eventually(accepted, within=30)
-    assert await count_notes(name, "during") == 1
+    assert await count_notes(url, "during") == 1
     assert (await client.get("/readyz")).status_code == 200
 
 
 async def test_a_commit_with_an_unknown_outcome_says_so_and_keeps_its_key_until_known(
     notes: tuple[ServiceClient, str],
 ) -> None:
-    client, name = notes
+    client, url = notes
     key = {"Idempotency-Key": uuid.uuid4().hex}
     text = f"cut-at-commit {uuid.uuid4().hex[:6]}"
     cut = await client.post("/notes/v1/notes", json={"text": text}, headers=key)
     assert cut.status_code == 503, cut.text
     assert cut.json()["type"].endswith(":commit-outcome-unknown")
     assert cut.headers["retry-after"].isdigit()
-    assert await count_notes(name, text) == 0  # the COMMIT never reached the server
+    assert await count_notes(url, text) == 0  # the COMMIT never reached the server
 
     # The key is freed once the outcome (not saved) is known; the repeat then runs the request.
     async def ran_again() -> bool:
@@ -156,30 +143,27 @@ async def test_a_commit_with_an_unknown_outcome_says_so_and_keeps_its_key_until_
         return again.status_code == 201
 
     await eventually(ran_again, within=30)
-    assert await count_notes(name, text) == 1
+    assert await count_notes(url, text) == 1
 
 
 async def test_a_saved_change_whose_answer_was_lost_is_never_run_again(
     notes: tuple[ServiceClient, str], databases: PostgresDatabases
 ) -> None:
-    client, name = notes
+    client, url = notes
     key = uuid.uuid4().hex
     first = await client.post("/notes/v1/notes", json={"text": "lost answer"}, headers={"Idempotency-Key": key})
     assert first.status_code == 201
     # As the database holds it when the process died after the COMMIT, before storing the answer,
     # and the in-flight lease has run out.
-    conn = await asyncpg.connect(PG_ADMIN_DSN.rsplit("/", 1)[0] + "/" + name)
-    try:
-        updated = await conn.execute(
-            "UPDATE idempotency_record SET status = NULL, body = NULL, completed_at = NULL, created_at = $1 "
-            "WHERE key = $2 AND committed_at IS NOT NULL",
-            utcnow() - timedelta(hours=1),
-            key,
-        )
-    finally:
-        await conn.close()
+    updated = await execute(
+        url,
+        "UPDATE idempotency_record SET status = NULL, body = NULL, completed_at = NULL, created_at = $1 "
+        "WHERE key = $2 AND committed_at IS NOT NULL",
+        utcnow() - timedelta(hours=1),
+        key,
+    )
     assert updated == "UPDATE 1", IdempotencyRecord.__tablename__
     again = await client.post("/notes/v1/notes", json={"text": "lost answer"}, headers={"Idempotency-Key": key})
     assert again.status_code == 409
     assert again.json()["type"].endswith(":request-already-applied")
-    assert await count_notes(name, "lost answer") == 1
+    assert await count_notes(url, "lost answer") == 1
