@@ -7,14 +7,16 @@ import asyncio
 from pathlib import Path
 
 import pytest
+from aiokafka import AIOKafkaProducer
 from sqlalchemy import func, select
 
 from contracts.envelope import CloudEvent
 from services.kit.db import Database
 from services.kit.migrations import upgrade
-from services.kit.outbox import OutboxMessage, add_event
+from services.kit.outbox import OutboxMessage, OutboxRelay, add_event
 from services.registry.tables import PersonFact
-from tests.support import PostgresDatabases
+from tests.faults.harness import Broker
+from tests.support import PostgresDatabases, free_port
 
 pytestmark = pytest.mark.integration
 
@@ -75,4 +77,32 @@ async def test_a_rolled_back_transaction_leaves_neither_state_nor_events(
             assert await session.scalar(select(func.count()).select_from(PersonFact)) == 0
         assert await event_types(db) == []
     finally:
+        await db.dispose()
+
+
+async def test_on_sqlite_the_relay_waiting_for_an_absent_broker_leaves_the_database_writable(
+    tmp_path: Path,
+) -> None:
+    # The relay's claim commits before it publishes: while it waits for a broker that is gone, a
+    # request can still write (before, it held SQLite's write lock and requests failed "locked").
+    db = await database("sqlite", PostgresDatabases(), tmp_path)
+    broker = Broker(free_port(), tmp_path)
+    broker.start()
+    producer = AIOKafkaProducer(bootstrap_servers=broker.bootstrap, request_timeout_ms=8000)
+    await producer.start()
+    try:
+        async with db.sessionmaker() as session, session.begin():
+            add_event(session, "registry.person.v1", "k", event("before-the-outage"))
+        broker.kill()
+        relay = OutboxRelay(db, producer, service="test")
+        publishing = asyncio.create_task(relay.relay_once())
+        await asyncio.sleep(0.5)  # the relay has claimed its row and waits for the broker
+        async with db.sessionmaker() as session, session.begin():
+            add_event(session, "registry.person.v1", "k", event("during-the-outage"))
+        assert not publishing.done(), "the relay was not waiting for the broker"
+        assert await publishing == 0  # nothing reached a broker
+        assert await event_types(db) == ["test.before-the-outage", "test.during-the-outage"]
+    finally:
+        await producer.stop()
+        broker.kill()
         await db.dispose()
