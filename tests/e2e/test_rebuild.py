@@ -57,19 +57,22 @@ async def test_a_wiped_projection_is_rebuilt_under_a_new_group_prefix(
                 },
             )
             assert hired.status_code == 201, hired.text
-        people.append((person_id, number))
+        people.append((person_id, number, 1 if n % 2 == 0 else 0))
     pushed = await civil.call(
         "POST",
         "/sharing/v1/agencies/civil_affairs/datasets/dibao/records",
-        {"records": [{"id_number": number, "since": "2023-01-01"} for _, number in people]},
+        {"records": [{"id_number": number, "since": "2023-01-01"} for _, number, _ in people]},
     )
     assert pushed.status_code == 201 and pushed.json()["accepted"] == len(people), pushed.text
 
     async def projected() -> dict[str, dict[str, Any]] | None:
         found = {}
-        for person_id, _ in people:
+        # Caught up: the dibao category and the employment snapshot (another topic) are both in.
+        for person_id, _, employments in people:
             response = await desk.call("GET", f"/subsidy/v1/beneficiaries/{person_id}")
             if response.status_code != 200 or "low_income_family" not in response.text:
+                return None
+            if len(response.json()["employments"]) != employments:
                 return None
             found[person_id] = stable(response.json())
         return found
