@@ -13,35 +13,52 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from .fields import Month
+from .vocabulary import SENSITIVE_CATEGORIES as VOCABULARY_SENSITIVE
+from .vocabulary import (
+    Category,
+    CertificateLevel,
+    EndReason,
+    Gender,
+    HouseholdKind,
+    HukouType,
+    TrainingKind,
+)
+from .vocabulary import EmploymentKind as VocabularyEmploymentKind
+from .vocabulary import Insurance as VocabularyInsurance
+from .vocabulary import PersonStatus as VocabularyPersonStatus
+
 PERSON_REGISTERED = "registry.person.registered"
 PERSON_UPDATED = "registry.person.updated"
 PERSON_DIFFICULTY_CHANGED = "registry.person.difficulty-changed"
+PERSON_DECEASED = "registry.person.deceased"
 EMPLOYMENT_RECORDED = "registry.employment.recorded"
 EMPLOYMENT_ENDED = "registry.employment.ended"
 EMPLOYMENT_CONTRIBUTIONS_RECORDED = "registry.employment.contributions-recorded"
+HOUSEHOLD_CHANGED = "registry.household.changed"
 
-DifficultyCategoryCode = Literal[
-    "age_4050",
-    "low_income_family",
-    "zero_employment_family",
-    "recent_graduate",
-    "rural_poor",
-    "disabled",
-    "veteran",
-    "released_prisoner",
-    "drug_rehab",
-    "capacity_reduction_worker",
-    "extreme_poverty",
-]
-SENSITIVE_CATEGORIES: frozenset[str] = frozenset({"released_prisoner", "drug_rehab"})
-EmploymentKind = Literal["employee", "self_employed", "flexible", "public_welfare_post"]
-Insurance = Literal["pension", "medical", "unemployment", "work_injury", "maternity"]
-PersonStatus = Literal["none", "unemployed", "employed"]
+# Kept as names of the vocabulary, for the modules that imported them from here.
+DifficultyCategoryCode = Category
+EmploymentKind = VocabularyEmploymentKind
+Insurance = VocabularyInsurance
+PersonStatus = VocabularyPersonStatus
+SENSITIVE_CATEGORIES = VOCABULARY_SENSITIVE
 
 
 class DifficultyCategory(BaseModel):
-    category: DifficultyCategoryCode
+    category: Category
     source: str = Field(description="Where the category came from: `registry` or an agency code")
+    valid_from: date
+    valid_until: date | None = None
+
+
+class PublishedDifficulty(BaseModel):
+    """A difficulty category as events show it: a sensitive one (released_prisoner, drug_rehab) is
+    `restricted_difficulty`, with its validity but neither its kind nor its source, so a programme
+    asking for "any difficulty" works without learning which."""
+
+    category: Category | Literal["restricted_difficulty"]
+    source: str = Field(description="`registry` or an agency code; `restricted` for a restricted difficulty")
     valid_from: date
     valid_until: date | None = None
 
@@ -52,37 +69,50 @@ class UnemploymentRegistrationState(BaseModel):
     closed_on: date | None = None
 
 
+class TrainingState(BaseModel):
+    training_id: uuid.UUID
+    kind: TrainingKind
+    completed_on: date
+    certificate_level: CertificateLevel | None = None
+    provider: str | None = None
+
+
 class PersonSnapshot(BaseModel):
-    """A person as the registry holds them, without the id number or name."""
+    """A person as the registry holds them: no name, no part of the id number, no birth date."""
 
     person_id: uuid.UUID
     subject_ref: str = Field(description="HMAC-SHA256 of the id number under the shared subject key")
     version: int = Field(ge=1)
-    name_masked: str = Field(description="Name with all but the first character masked, for public notices")
-    id_number_masked: str = Field(
-        pattern=r"^[0-9]{6}\*{8}[0-9]{3}[0-9X]$", description="`500153********123X`: never the raw id number"
+    name_masked: str = Field(
+        description="The name for public notices (公示): first and last character kept, `刘*梅`; `刘*` for two"
     )
-    gender: Literal["male", "female"]
-    birth_date: date
-    hukou_type: Literal["urban", "rural"]
+    gender: Gender
+    birth_year: int
+    hukou_type: HukouType
+    town: str | None = None
+    graduated_on: date | None = Field(
+        default=None,
+        description="Day a college graduate left school (education `graduate` fact, else the person's own "
+        "`graduation_date` at a college level); decides `recent_graduate` and graduating-year programmes",
+    )
     status: PersonStatus
     deceased_on: date | None = None
     household_no: str | None = None
-    difficulty_categories: list[DifficultyCategory] = Field(
-        description="Active categories; sensitive ones (released_prisoner, drug_rehab) are never published"
+    difficulty_categories: list[PublishedDifficulty] = Field(
+        description="Active categories; a sensitive one shows only as `restricted_difficulty`"
     )
     unemployment_registrations: list[UnemploymentRegistrationState]
-    ended_difficulty_categories: list[DifficultyCategory] = Field(
+    ended_difficulty_categories: list[PublishedDifficulty] = Field(
         default_factory=list,
         description="Categories from agency facts that have ended, with their real `valid_until` (which may lie "
-        "before the event, when an agency reports an end late); sensitive ones are never published",
+        "before the event, when an agency reports an end late); a sensitive one as `restricted_difficulty`",
     )
+    trainings: list[TrainingState] = Field(default_factory=list)
 
 
 class ContributionMonth(BaseModel):
-    # ASCII digits: `\d` would take any script's digits (services.kit.text.Month is the same shape).
-    month: str = Field(pattern=r"^[0-9]{4}-(0[1-9]|1[0-2])$")
-    insurances: list[Insurance]
+    month: Month
+    insurances: list[VocabularyInsurance]
 
 
 class EmploymentSnapshot(BaseModel):
@@ -91,9 +121,24 @@ class EmploymentSnapshot(BaseModel):
     version: int = Field(ge=1)
     employer_credit_code: str
     employer_name: str
-    kind: EmploymentKind
+    kind: VocabularyEmploymentKind
     started_on: date
     contract_months: int | None = None
     ended_on: date | None = None
-    end_reason: str | None = None
+    end_reason: EndReason | None = None
     contribution_months: list[ContributionMonth]
+
+
+class HouseholdSnapshot(BaseModel):
+    """A household as the registry derives it (SPEC 2.2), on `registry.household.v1` keyed by
+    `household_no`: the street offices' work queue of zero-employment households."""
+
+    household_no: str
+    version: int = Field(ge=1)
+    members: list[uuid.UUID] = Field(description="Registered persons of the household")
+    zero_employment: bool = Field(description="Listed in the work queue (either kind)")
+    kind: HouseholdKind | None = Field(
+        default=None, description="`zero_employment` or `low_income_all_unemployed` while listed, else null"
+    )
+    since: date | None = Field(default=None, description="Day the household entered the queue; null when not listed")
+    towns: list[str] = Field(default_factory=list, description="Towns its members live in")

@@ -1,7 +1,9 @@
-"""Payloads the sharing service publishes on `sharing.fact.v1`.
+"""Payloads the sharing service publishes on `sharing.fact.v1` and `sharing.sensitive-fact.v1`.
 
 A fact is one accepted agency record, stripped of the raw id number: the person is named by
-`subject_ref`, and `attributes` keeps only the fields the consumers are agreed to receive.
+`subject_ref`, and `attributes` (typed per dataset, `contracts.facts`) keeps only the fields the
+consumers are agreed to receive. Facts of a sensitive dataset (special populations) travel only on
+`sharing.sensitive-fact.v1`, which production ACLs restrict.
 """
 
 from __future__ import annotations
@@ -10,7 +12,9 @@ import uuid
 from datetime import date
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
+
+from .facts import FactAttributes
 
 FACT_RECORDED = "sharing.fact.recorded"
 
@@ -27,4 +31,20 @@ class Fact(BaseModel):
     key: str = Field(description="The record's supersession key: subject_ref, credit code or period")
     valid_from: date | None = None
     valid_until: date | None = None
-    attributes: dict[str, Any] = Field(default_factory=dict)
+    attributes: FactAttributes
+
+    @model_validator(mode="before")
+    @classmethod
+    def _name_the_attributes(cls, data: Any) -> Any:
+        # Facts published before the attributes were typed carry no `dataset` member in them.
+        if isinstance(data, dict) and isinstance(data.get("attributes"), dict) and "dataset" not in data["attributes"]:
+            data = {
+                **data,
+                "attributes": {**data["attributes"], "dataset": f"{data.get('agency')}/{data.get('dataset')}"},
+            }
+        return data
+
+    @property
+    def code(self) -> str:
+        """`agency/dataset`."""
+        return f"{self.agency}/{self.dataset}"

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 REGISTRY_PERSON = "registry.person.v1"
 REGISTRY_EMPLOYMENT = "registry.employment.v1"
+REGISTRY_HOUSEHOLD = "registry.household.v1"
 SHARING_FACT = "sharing.fact.v1"
+SHARING_SENSITIVE_FACT = "sharing.sensitive-fact.v1"
 SHARING_STATISTICS_REPORT = "sharing.statistics-report.v1"
 SUBSIDY_APPLICATION = "subsidy.application.v1"
 SUBSIDY_PAYMENT = "subsidy.payment.v1"
@@ -13,7 +15,9 @@ MONITORING_WARNING = "monitoring.warning.v1"
 ALL_TOPICS = (
     REGISTRY_PERSON,
     REGISTRY_EMPLOYMENT,
+    REGISTRY_HOUSEHOLD,
     SHARING_FACT,
+    SHARING_SENSITIVE_FACT,
     SHARING_STATISTICS_REPORT,
     SUBSIDY_APPLICATION,
     SUBSIDY_PAYMENT,

@@ -167,6 +167,8 @@ class System:
         env = {
             **os.environ,
             "PYTHONPATH": str(ROOT),
+            # The embedded default runs on the public development secrets (services refuse them otherwise).
+            "DEVELOPMENT_MODE": "1",
             f"{prefix}_DATABASE_URL": c.database_urls[service],
             f"{prefix}_KAFKA_BOOTSTRAP_SERVERS": c.bootstrap,
             **c.extra_env,

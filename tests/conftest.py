@@ -3,6 +3,7 @@ migrated by Alembic. Nothing here mocks the database or the broker."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 from collections.abc import AsyncIterator, Iterator
 
@@ -11,6 +12,9 @@ from hypothesis import settings as hypothesis_settings
 
 from deploy.embedded import tansu_command
 from tests.support import PostgresDatabases, free_port, wait_for_port
+
+# The tests run the services with the public development secrets; so do the processes they start.
+os.environ["DEVELOPMENT_MODE"] = "1"
 
 
 @pytest.fixture(scope="session")

@@ -14,6 +14,7 @@ from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from .clock import SYSTEM_CLOCK, Clock
 from .db import Database
 from .errors import install_problem_handlers
 from .idempotency import IdempotencyMiddleware
@@ -64,7 +65,9 @@ async def _start_producer_with_retry(app: FastAPI, settings: ServiceSettings, at
         return
 
 
-def create_service_app(definition: ServiceDefinition, settings: ServiceSettings) -> FastAPI:
+def create_service_app(
+    definition: ServiceDefinition, settings: ServiceSettings, clock: Clock = SYSTEM_CLOCK
+) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         configure_logging(definition.name, settings.log_level, settings.log_json)
@@ -133,6 +136,8 @@ def create_service_app(definition: ServiceDefinition, settings: ServiceSettings)
         # address, not the gateway's. A trailing slash is a 404 problem like any unknown path.
         redirect_slashes=False,
     )
+    app.state.settings = settings
+    app.state.clock = clock
     install_problem_handlers(app)
     for router in definition.routers:
         app.include_router(router)

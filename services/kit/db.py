@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from fastapi import Depends, Request
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.orm import Session
 
 from .errors import COMMITTED_STATE, CommitOutcomeUnknown, is_infrastructure_error
 
@@ -53,16 +54,17 @@ class Database:
         if url.startswith("sqlite"):
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
             event.listen(self.engine.sync_engine, "begin", _sqlite_begin)
-        self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
-        self._after_commit: list[Callable[[AsyncSession], None]] = []
+        # A session class of this database's own, so the after-commit listeners below hear the
+        # commits of this engine's sessions only (requests, consumers, sweeps, tools alike).
+        session_class = type("DatabaseSession", (Session,), {})
+        self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False, sync_session_class=session_class)
+        self._session_class = session_class
 
-    def on_commit(self, callback: Callable[[AsyncSession], None]) -> None:
-        """Register a callback run after every request transaction commits (e.g. wake the relay)."""
-        self._after_commit.append(callback)
-
-    def committed(self, session: AsyncSession) -> None:
-        for callback in self._after_commit:
-            callback(session)
+    def on_commit(self, callback: Callable[[Session], None]) -> None:
+        """Run `callback(session)` after every commit of a session of this database (wake the relay,
+        evict a cache): a SQLAlchemy `after_commit` event, so no commit path has to remember it.
+        `session.info` is the same dict the async session shows."""
+        event.listen(self._session_class, "after_commit", callback)
 
     async def ping(self) -> None:
         async with self.engine.connect() as conn:
@@ -122,7 +124,6 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
                 ) from exc
             raise
     state[COMMITTED_STATE] = True
-    db.committed(session)
 
 
 _before_commit_writers: list[Callable[[Any], None]] = []

@@ -26,18 +26,30 @@ log = logging.getLogger(__name__)
 
 
 class DomainError(Exception):
-    """An error a caller can act on. Subclasses fix the status and the problem type."""
+    """An error a caller can act on. Each problem type is a named subclass that fixes its status,
+    slug and title, so one problem type always has one status (a test walks them all); the detail
+    and any extension members are the raise site's.
+
+        class PersonNotFound(NotFound):
+            slug, title = "person-not-found", "Person not found"
+    """
 
     status: int = 400
     slug: str = "bad-request"
     title: str = "Bad request"
 
-    def __init__(self, detail: str, *, slug: str | None = None, **extensions: Any) -> None:
+    def __init__(self, detail: str, **extensions: Any) -> None:
         super().__init__(detail)
         self.detail = detail
-        if slug is not None:
-            self.slug = slug
         self.extensions = extensions
+
+    def response(self, headers: dict[str, str] | None = None) -> JSONResponse:
+        """This problem as the response (also an ASGI app): what the handler and middlewares send."""
+        if self.status == 503:
+            headers = {"Retry-After": str(RETRY_AFTER_S), **(headers or {})}
+        return problem_response(
+            self.status, self.slug, self.title, self.detail, headers=headers, extensions=self.extensions
+        )
 
 
 class Unauthorized(DomainError):
@@ -62,6 +74,38 @@ class Unprocessable(DomainError):
 
 class ServiceUnavailable(DomainError):
     status, slug, title = 503, "unavailable", "Service unavailable"
+
+
+class BadRequest(DomainError):
+    """400: the request itself is malformed (a header, an unreadable body)."""
+
+
+class PayloadTooLarge(DomainError):
+    status, slug, title = 413, "payload-too-large", "Payload too large"
+
+
+class ValidationFailed(Unprocessable):
+    slug, title = "validation-error", "Request validation failed"
+
+
+class InvalidIdempotencyKey(BadRequest):
+    slug, title = "invalid-idempotency-key", "Invalid Idempotency-Key"
+
+
+class IdempotencyKeyReused(Unprocessable):
+    slug, title = "idempotency-key-reused", "Idempotency-Key reused"
+
+
+class IdempotencyKeyInFlight(Conflict):
+    slug, title = "idempotency-key-in-flight", "Request in flight"
+
+
+class RequestAlreadyApplied(Conflict):
+    slug, title = "request-already-applied", "Request already applied"
+
+
+class InvalidCursor(Unprocessable):
+    slug, title = "invalid-cursor", "Invalid cursor"
 
 
 class CommitOutcomeUnknown(ServiceUnavailable):
@@ -154,8 +198,7 @@ def _location(loc: tuple[Any, ...] | list[Any]) -> str:
 def install_problem_handlers(app: FastAPI) -> None:
     @app.exception_handler(DomainError)
     async def _domain(_: Request, exc: DomainError) -> JSONResponse:
-        headers = {"Retry-After": str(RETRY_AFTER_S)} if exc.status == 503 else None
-        return problem_response(exc.status, exc.slug, exc.title, exc.detail, headers=headers, extensions=exc.extensions)
+        return exc.response()
 
     # Registered on the exception classes (not on Exception) so that Starlette's inner exception
     # middleware answers them: the idempotency middleware then sees the 503 and can free the key.
@@ -184,9 +227,7 @@ def install_problem_handlers(app: FastAPI) -> None:
         ]
         first = errors[0] if errors else {"location": "", "message": "invalid request"}
         detail = f"{first['location']}: {first['message']}" if first["location"] else str(first["message"])
-        return problem_response(
-            422, "validation-error", "Request validation failed", detail, extensions={"errors": errors}
-        )
+        return ValidationFailed(detail, errors=errors).response()
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:

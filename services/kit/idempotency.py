@@ -30,7 +30,15 @@ from sqlmodel import Field, SQLModel
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .db import BEFORE_COMMIT_HOOKS, Database, UTCDateTime, utcnow
-from .errors import COMMITTED_STATE, is_infrastructure_error, problem_response, unavailable_response
+from .errors import (
+    COMMITTED_STATE,
+    IdempotencyKeyInFlight,
+    IdempotencyKeyReused,
+    InvalidIdempotencyKey,
+    RequestAlreadyApplied,
+    is_infrastructure_error,
+    unavailable_response,
+)
 from .identity import Caller
 
 log = logging.getLogger(__name__)
@@ -87,12 +95,9 @@ class IdempotencyMiddleware:
             return
         key = key_raw.decode("latin-1").strip()
         if not key or len(key) > MAX_KEY_LENGTH:
-            await problem_response(
-                400,
-                "invalid-idempotency-key",
-                "Invalid Idempotency-Key",
-                f"Idempotency-Key must be 1 to {MAX_KEY_LENGTH} characters.",
-            )(scope, receive, send)
+            await InvalidIdempotencyKey(f"Idempotency-Key must be 1 to {MAX_KEY_LENGTH} characters.").response()(
+                scope, receive, send
+            )
             return
 
         body = await _read_body(receive)
@@ -201,13 +206,10 @@ class IdempotencyMiddleware:
                 if record.committed_at is None:
                     await session.delete(record)
                     return
-                problem = problem_response(
-                    409,
-                    "request-already-applied",
-                    "Request already applied",
+                problem = RequestAlreadyApplied(
                     "The request with this Idempotency-Key was saved, but its answer was lost when the database "
-                    "connection failed; read the resource to see the result.",
-                )
+                    "connection failed; read the resource to see the result."
+                ).response()
                 record.status = 409
                 record.headers = json.dumps({"content-type": "application/problem+json"})
                 record.body = bytes(problem.body)
@@ -258,28 +260,18 @@ class IdempotencyMiddleware:
         self, record: IdempotencyRecord, request_hash: str, scope: Scope, receive: Receive, send: Send
     ) -> None:
         if record.request_hash != request_hash:
-            response = problem_response(
-                422,
-                "idempotency-key-reused",
-                "Idempotency-Key reused",
-                "This Idempotency-Key was used with a different request body or path.",
-            )
+            response = IdempotencyKeyReused(
+                "This Idempotency-Key was used with a different request body or path."
+            ).response()
         elif record.status is None and record.committed_at is not None and utcnow() - record.created_at > self.lease:
-            response = problem_response(
-                409,
-                "request-already-applied",
-                "Request already applied",
+            response = RequestAlreadyApplied(
                 "The request with this Idempotency-Key was saved, but its answer was lost; read the resource "
-                "to see the result.",
-            )
+                "to see the result."
+            ).response()
         elif record.status is None:
-            response = problem_response(
-                409,
-                "idempotency-key-in-flight",
-                "Request in flight",
-                "A request with this Idempotency-Key is still being processed; retry later.",
-                headers={"Retry-After": "1"},
-            )
+            response = IdempotencyKeyInFlight(
+                "A request with this Idempotency-Key is still being processed; retry later."
+            ).response(headers={"Retry-After": "1"})
         else:
             await send(
                 {

@@ -28,7 +28,9 @@ from typing import Annotated
 from fastapi import Depends, Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from .errors import Forbidden, Unauthorized, problem_response, unavailable_response
+from contracts.vocabulary import Scope as AccessScope
+
+from .errors import Forbidden, PayloadTooLarge, Unauthorized, unavailable_response
 
 CLIENT_ID = "x-client-id"
 CLIENT_AGENCY = "x-client-agency"
@@ -62,8 +64,8 @@ class Caller:
     scopes: frozenset[str]
     request_id: str
 
-    def has(self, scope: str) -> bool:
-        return "admin" in self.scopes or scope in self.scopes
+    def has(self, scope: AccessScope) -> bool:
+        return AccessScope.admin in self.scopes or scope in self.scopes
 
 
 def digest_header(sha256: bytes) -> str:
@@ -230,21 +232,13 @@ class _GuardedBody:
         if self.expected is not None:
             self.hash.update(chunk)
             if not message.get("more_body", False) and not hmac.compare_digest(self.hash.digest(), self.expected):
-                self.refusal = problem_response(
-                    401, "unauthorized", "Unauthorized", "The request body does not match its signature."
-                )
+                self.refusal = Unauthorized("The request body does not match its signature.").response()
                 raise _BodyRefused
         return message
 
 
 def payload_too_large(max_bytes: int) -> ASGIApp:
-    return problem_response(
-        413,
-        "payload-too-large",
-        "Payload too large",
-        f"The request body exceeds {max_bytes} bytes.",
-        extensions={"max_bytes": max_bytes},
-    )
+    return PayloadTooLarge(f"The request body exceeds {max_bytes} bytes.", max_bytes=max_bytes).response()
 
 
 def declared_length(scope: Scope) -> int | None:
@@ -318,17 +312,14 @@ class GatewayIdentityMiddleware:
         headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
         verified = self._verify(scope, headers)
         if verified is None:
-            await problem_response(401, "unauthorized", "Unauthorized", _NOT_THROUGH_GATEWAY)(scope, receive, send)
+            await Unauthorized(_NOT_THROUGH_GATEWAY).response()(scope, receive, send)
             return
         caller, timestamp, digest = verified
         admission = self.seen.admit(caller.request_id, timestamp)
         if admission is Admission.REPLAYED:
-            await problem_response(
-                401,
-                "unauthorized",
-                "Unauthorized",
-                "This signed request was already received; the gateway signs every request anew.",
-            )(scope, receive, send)
+            await Unauthorized(
+                "This signed request was already received; the gateway signs every request anew."
+            ).response()(scope, receive, send)
             return
         if admission is Admission.FULL:
             await unavailable_response("Too many requests within the replay window; retry shortly.", retry_after_s=1)(
@@ -381,7 +372,7 @@ async def current_caller(request: Request) -> Caller:
 CallerDep = Annotated[Caller, Depends(current_caller)]
 
 
-def require_scope(scope: str) -> Callable[[Request], Awaitable[Caller]]:
+def require_scope(scope: AccessScope) -> Callable[[Request], Awaitable[Caller]]:
     """A dependency that returns the caller when it holds `scope` (or `admin`), else 403.
 
     Dependencies are coroutines throughout: a plain `def` would cost a thread-pool hop per request."""
@@ -389,7 +380,7 @@ def require_scope(scope: str) -> Callable[[Request], Awaitable[Caller]]:
     async def dependency(request: Request) -> Caller:
         caller = await current_caller(request)
         if not caller.has(scope):
-            raise Forbidden(f"this operation needs the scope {scope!r}", required_scope=scope)
+            raise Forbidden(f"this operation needs the scope '{scope}'", required_scope=str(scope))
         return caller
 
     return dependency

@@ -320,7 +320,6 @@ class ConsumerRunner:
                     if (seen := await check.get(InboxEntry, key)) is not None:
                         return _repeat(seen, digest)
                 raise
-        self.db.committed(session)
         return True
 
     async def _dead_letter(self, record: ConsumerRecord[bytes, bytes], error: str, *, attempts: int) -> None:

@@ -173,7 +173,7 @@ class OutboxRelay:
     def wake(self) -> None:
         self._wake.set()
 
-    def wake_if_pending(self, session: AsyncSession) -> None:
+    def wake_if_pending(self, session: Session) -> None:
         if session.info.pop(PENDING_FLAG, False):
             self._wake.set()
 

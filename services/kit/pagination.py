@@ -1,4 +1,5 @@
 """Cursor pagination for every list: `limit` and an opaque `cursor`, answered with `next_cursor`.
+Every list pages through `paginate` (keyset: `WHERE (keys) > (cursor's keys) ORDER BY keys`).
 
 A cursor is only base64 of JSON, so a caller can forge one: a list reads its position through a
 `CursorPosition` model whose field types bound every value that reaches SQL (no NUL, no lone
@@ -8,14 +9,17 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Annotated, Any, Generic, TypeVar
 
 from fastapi import Query
 from pydantic import BaseModel, ConfigDict
+from sqlalchemy import Select, tuple_
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import InstrumentedAttribute
 
-from .errors import Unprocessable
+from .errors import InvalidCursor
 
 ItemT = TypeVar("ItemT")
 PositionT = TypeVar("PositionT")
@@ -52,9 +56,9 @@ def decode_cursor(cursor: str | None) -> dict[str, Any] | None:
         padded = cursor + "=" * (-len(cursor) % 4)
         position = json.loads(base64.urlsafe_b64decode(padded.encode()), parse_constant=_not_a_number)
     except (ValueError, UnicodeDecodeError, RecursionError):
-        raise Unprocessable("cursor is not one this service issued", slug="invalid-cursor") from None
+        raise InvalidCursor("cursor is not one this service issued") from None
     if not isinstance(position, dict):
-        raise Unprocessable("cursor is not one this service issued", slug="invalid-cursor")
+        raise InvalidCursor("cursor is not one this service issued")
     return position
 
 
@@ -67,7 +71,7 @@ def cursor_position(cursor: str | None, read: Callable[[dict[str, Any]], Positio
     try:
         return read(position)
     except (KeyError, TypeError, ValueError, AttributeError, ArithmeticError):  # ValidationError is a ValueError
-        raise Unprocessable("cursor is not one this service issued", slug="invalid-cursor") from None
+        raise InvalidCursor("cursor is not one this service issued") from None
 
 
 def cursor_instant(value: Any) -> datetime:
@@ -76,3 +80,32 @@ def cursor_instant(value: Any) -> datetime:
     if instant.tzinfo is None:
         raise ValueError("cursor instant without a UTC offset")
     return instant
+
+
+async def paginate(
+    session: AsyncSession,
+    query: Select[Any],
+    *,
+    keys: Sequence[InstrumentedAttribute[Any]],
+    position: type[CursorPosition],
+    limit: int,
+    cursor: str | None,
+) -> tuple[list[Any], str | None]:
+    """One page of `query` in the order of `keys` (the last one unique), and the cursor of the next.
+
+    `position` is the list's cursor model: its fields are the names of `keys`, in order, so the
+    cursor is read back typed and a forged one is a 422. The page reads one row beyond `limit` to
+    learn whether there is a next page. The rows are the query's first entity (`scalars()`)."""
+    names = [key.key for key in keys]
+    if list(position.model_fields) != names:
+        raise TypeError(f"{position.__name__} must have exactly the fields {names}, in order")
+    after = cursor_position(cursor, position.model_validate)
+    if after is not None:
+        values = [getattr(after, name) for name in names]
+        query = query.where(keys[0] > values[0] if len(keys) == 1 else tuple_(*keys) > tuple(values))
+    rows = list((await session.execute(query.order_by(*keys).limit(limit + 1))).scalars())
+    if len(rows) <= limit:
+        return rows, None
+    last = rows[limit - 1]
+    next_position = position.model_validate({name: getattr(last, name) for name in names})
+    return rows[:limit], encode_cursor(next_position.model_dump(mode="json"))

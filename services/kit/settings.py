@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from pydantic import SecretStr
+from typing import ClassVar, Self
+
+from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # Development defaults only: `make run` uses them; production sets every secret explicitly.
@@ -13,7 +15,17 @@ DEV_SUBJECT_KEY = "dev-subject-key-change-me"
 class ServiceSettings(BaseSettings):
     """Settings every service shares. Subclasses set `env_prefix`, e.g. `REGISTRY_`."""
 
-    model_config = SettingsConfigDict(extra="ignore", hide_input_in_errors=True)
+    model_config = SettingsConfigDict(extra="ignore", hide_input_in_errors=True, populate_by_name=True)
+
+    # The development secrets below are public (they are in this file): a service refuses to start
+    # with any of them unless development mode is on. `make run` and the tests turn it on; one
+    # variable for every service, DEVELOPMENT_MODE=1.
+    development_mode: bool = Field(default=False, validation_alias=AliasChoices("DEVELOPMENT_MODE", "development_mode"))
+    # Secret settings and their development defaults; subclasses extend it with their own.
+    development_secrets: ClassVar[dict[str, str]] = {
+        "internal_secret": DEV_INTERNAL_SECRET,
+        "subject_key": DEV_SUBJECT_KEY,
+    }
 
     database_url: str = "sqlite+aiosqlite:///var/service.db"
     database_pool_size: int = 10
@@ -62,3 +74,24 @@ class ServiceSettings(BaseSettings):
     # The largest request body read, refused with 413 as it arrives, before any handler or the
     # idempotency middleware buffers it: the largest any route accepts (a dataset push, 16 MiB).
     max_request_body_bytes: int = 16 * 1024 * 1024
+
+    @model_validator(mode="after")
+    def _no_development_secret_in_production(self) -> Self:
+        if self.development_mode:
+            return self
+        prefix = self.model_config.get("env_prefix", "")
+        defaults = [
+            f"{prefix}{name}".upper()
+            for name, dev_value in self.development_secrets.items()
+            if (value := getattr(self, name)) is not None and _secret(value) == dev_value
+        ]
+        if defaults:
+            raise ValueError(
+                f"{', '.join(defaults)} still hold the public development default; set real secrets through the "
+                "environment (see deploy/), or set DEVELOPMENT_MODE=1 to run with the development defaults"
+            )
+        return self
+
+
+def _secret(value: object) -> str:
+    return value.get_secret_value() if isinstance(value, SecretStr) else str(value)

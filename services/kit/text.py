@@ -1,5 +1,4 @@
-"""Text fields that a database can store and a caseworker can read, and the month code every service
-takes (`YYYY-MM`).
+"""Text fields that a database can store and a caseworker can read.
 
 PostgreSQL refuses NUL in text and UTF-8 cannot carry a lone surrogate (either was a 500 once it
 got that far); control and format characters (direction overrides, zero-width marks, line and
@@ -10,21 +9,16 @@ notes may span lines. Everything else is kept: CJK names, the middle dot of mino
 
 from __future__ import annotations
 
-import re
 import unicodedata
 from typing import Annotated
 
-from pydantic import AfterValidator, WithJsonSchema
+from pydantic import AfterValidator
 
 # Cc control, Cf format (U+200E/F marks, U+202A-E embeddings and overrides, U+2066-9 isolates,
 # zero-width characters, U+FEFF), Cs surrogate, Zl line separator, Zp paragraph separator.
 _HIDDEN_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp"})
 _LINE_BREAKS = frozenset("\n\r\t")
 _NOTHING = frozenset[str]()
-
-MONTH_PATTERN = r"^[0-9]{4}-(0[1-9]|1[0-2])$"
-# fullmatch, not `$`: Python's `$` also matches before a final newline ("2025-01\n").
-_MONTH = re.compile(r"[0-9]{4}-(?:0[1-9]|1[0-2])")
 
 
 def _first_hidden(value: str, allowed: frozenset[str]) -> str | None:
@@ -54,13 +48,6 @@ def multi_line(value: str) -> str:
     return value
 
 
-def month(value: str) -> str:
-    """A calendar month written `YYYY-MM` with ASCII digits, nothing before or after."""
-    if not _MONTH.fullmatch(value):
-        raise ValueError("must be a month written YYYY-MM")
-    return value
-
-
 def shown(value: str) -> str:
     """`value` safe to echo in a problem: every character a reader cannot see (and a lone surrogate,
     which UTF-8 cannot carry) written as its escape."""
@@ -74,8 +61,3 @@ def shown(value: str) -> str:
 
 SingleLine = Annotated[str, AfterValidator(single_line)]
 MultiLine = Annotated[str, AfterValidator(multi_line)]
-Month = Annotated[
-    str,
-    AfterValidator(month),
-    WithJsonSchema({"type": "string", "pattern": MONTH_PATTERN, "description": "A month, `YYYY-MM`"}),
-]

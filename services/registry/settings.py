@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from pydantic import SecretStr
 from pydantic_settings import SettingsConfigDict
 
@@ -13,7 +15,12 @@ DEV_BLIND_INDEX_KEY = "dev-blind-index-key-change-me"
 
 
 class RegistrySettings(ServiceSettings):
-    model_config = SettingsConfigDict(env_prefix="REGISTRY_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="REGISTRY_", extra="ignore", populate_by_name=True)
+    development_secrets: ClassVar[dict[str, str]] = {
+        **ServiceSettings.development_secrets,
+        "id_number_key": DEV_ID_NUMBER_KEY,
+        "blind_index_key": DEV_BLIND_INDEX_KEY,
+    }
 
     database_url: str = "sqlite+aiosqlite:///var/registry.db"
     # AES-256-GCM key (base64, 32 bytes) that encrypts stored id numbers.

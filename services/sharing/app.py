@@ -15,12 +15,6 @@ from .settings import SharingSettings
 log = logging.getLogger(__name__)
 
 
-async def _warn_on_dev_keys(app: FastAPI) -> None:
-    settings = app.state.settings
-    if isinstance(settings, SharingSettings) and settings.uses_dev_batch_key:
-        log.warning("raw batches are sealed with the development key; set SHARING_BATCH_KEY in production")
-
-
 def create_app(settings: SharingSettings | None = None) -> FastAPI:
     settings = settings or SharingSettings()
     definition = ServiceDefinition(
@@ -32,6 +26,5 @@ def create_app(settings: SharingSettings | None = None) -> FastAPI:
         ),
         routers=[batches_router],
         publishes=[SHARING_FACT],
-        on_startup=[_warn_on_dev_keys],
     )
     return create_service_app(definition, settings)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+from typing import ClassVar
 
 from pydantic import SecretStr, field_validator
 from pydantic_settings import SettingsConfigDict
@@ -28,7 +29,10 @@ def decode_batch_key(value: str) -> bytes:
 
 class SharingSettings(ServiceSettings):
     # hide_input_in_errors: a mistyped key must not be printed in the start-up error.
-    model_config = SettingsConfigDict(env_prefix="SHARING_", extra="ignore", hide_input_in_errors=True)
+    model_config = SettingsConfigDict(
+        env_prefix="SHARING_", extra="ignore", hide_input_in_errors=True, populate_by_name=True
+    )
+    development_secrets: ClassVar[dict[str, str]] = {**ServiceSettings.development_secrets, "batch_key": DEV_BATCH_KEY}
 
     database_url: str = "sqlite+aiosqlite:///var/sharing.db"
     # AES-256-GCM key that seals the raw batches agencies push (they hold raw id numbers).
@@ -50,7 +54,3 @@ class SharingSettings(ServiceSettings):
     @property
     def subject_key_bytes(self) -> bytes:
         return self.subject_key.get_secret_value().encode()
-
-    @property
-    def uses_dev_batch_key(self) -> bool:
-        return self.batch_key.get_secret_value() == DEV_BATCH_KEY

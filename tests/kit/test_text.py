@@ -8,7 +8,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import BaseModel, ValidationError
 
-from services.kit.text import Month, MultiLine, SingleLine, month, multi_line, shown, single_line
+from contracts.fields import month
+from services.kit.fields import Month
+from services.kit.text import MultiLine, SingleLine, multi_line, shown, single_line
 from tests.kit.hostile import HIDDEN
 
 READABLE = [

@@ -63,13 +63,16 @@ def test_settings_take_the_batch_key_from_the_environment(monkeypatch: pytest.Mo
     settings = SharingSettings()
     assert settings.batch_key_bytes == KEY
     assert settings.max_batch_records == 50
-    assert not settings.uses_dev_batch_key
 
 
-def test_the_development_key_is_the_default_and_says_so() -> None:
+def test_the_development_key_is_the_default_in_development_mode_only(monkeypatch: pytest.MonkeyPatch) -> None:
     settings = SharingSettings()
     assert settings.batch_key.get_secret_value() == DEV_BATCH_KEY
-    assert settings.uses_dev_batch_key
+    monkeypatch.delenv("DEVELOPMENT_MODE")
+    for name, value in {"SHARING_INTERNAL_SECRET": "s" * 32, "SHARING_SUBJECT_KEY": "k" * 32}.items():
+        monkeypatch.setenv(name, value)
+    with pytest.raises(ValidationError, match="SHARING_BATCH_KEY still hold"):
+        SharingSettings()
     assert settings.database_url == "sqlite+aiosqlite:///var/sharing.db"
 
 

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from services.gateway.clients import repository
 from services.gateway.clients.keys import MAX_KEY_LENGTH, hash_api_key
@@ -154,7 +155,7 @@ class KeyAuthenticator:
         for key_hash in stale:
             del self._cache[key_hash]
 
-    def after_commit(self, session: AsyncSession) -> None:
+    def after_commit(self, session: Session) -> None:
         """`Database.on_commit` callback: evict the clients this transaction revoked."""
         for client_id in session.info.pop(REVOKED_CLIENTS, ()):
             self.evict_client(client_id)

@@ -9,7 +9,8 @@ from pydantic import BaseModel, ConfigDict, Field, StrictInt, field_validator
 
 from contracts.registry import ContributionMonth, EmploymentKind, Insurance
 from services.kit.identifiers import InvalidIdentifier, normalize_credit_code
-from services.kit.text import Month, SingleLine
+from services.kit.fields import Month
+from services.kit.text import SingleLine
 
 
 class EmploymentCreate(BaseModel):

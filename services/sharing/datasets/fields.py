@@ -1,4 +1,4 @@
-"""Field types agency records share, each failing with a message an agency can act on.
+"""Field types agency records share (the typed ids and months are the kit's: `services.kit.fields`), each failing with a message an agency can act on.
 
 Messages never echo the value: they are stored and shown to readers who must not see more of an
 id number than its masked form.
@@ -14,22 +14,13 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, BeforeValidator, PlainValidator, StringConstraints, ValidationInfo, WithJsonSchema
 from pydantic_core import PydanticCustomError
 
-from services.kit.identifiers import InvalidIdentifier, normalize_id_number
-from services.kit.text import MONTH_PATTERN, month, single_line
+from services.kit.fields import CreditCode, IdNumber, Month
+from services.kit.text import single_line
 
 # ASCII digits and fullmatch throughout: `\d` takes any script's digits and `$` a final newline.
 _ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 _AREA_CODE = re.compile(r"[0-9]{6}")
 _WHOLE_NUMBER = re.compile(r"-?[0-9]{1,19}")
-
-
-def _id_number(value: object) -> str:
-    if not isinstance(value, str):
-        raise PydanticCustomError("id_number", "a resident id number is a string of 18 characters")
-    try:
-        return normalize_id_number(value)
-    except InvalidIdentifier as exc:
-        raise PydanticCustomError("id_number", str(exc)) from None
 
 
 def _iso_date(value: object) -> date:
@@ -41,15 +32,6 @@ def _iso_date(value: object) -> date:
         return date.fromisoformat(value.strip())
     except ValueError:
         raise PydanticCustomError("calendar_date", "is not a calendar date") from None
-
-
-def _month(value: object) -> str:
-    try:
-        if isinstance(value, str):
-            return month(value.strip())
-    except ValueError:
-        pass
-    raise PydanticCustomError("month", "must be a month written YYYY-MM")
 
 
 def _area_code(value: object) -> str:
@@ -67,13 +49,7 @@ def _whole_number(value: object) -> object:
     raise PydanticCustomError("whole_number", "must be a whole number")
 
 
-IdNumber = Annotated[
-    str,
-    PlainValidator(_id_number),
-    WithJsonSchema({"type": "string", "minLength": 18, "maxLength": 18, "description": "GB 11643 id number"}),
-]
 IsoDate = Annotated[date, PlainValidator(_iso_date), WithJsonSchema({"type": "string", "format": "date"})]
-Month = Annotated[str, PlainValidator(_month), WithJsonSchema({"type": "string", "pattern": MONTH_PATTERN})]
 AreaCode = Annotated[str, PlainValidator(_area_code), WithJsonSchema({"type": "string", "pattern": r"^[0-9]{6}$"})]
 # Bounds go with each use: `Annotated[WholeNumber, Field(ge=0, le=...)]`.
 WholeNumber = Annotated[int, BeforeValidator(_whole_number)]
@@ -92,3 +68,6 @@ def not_before(start_field: str) -> Callable[[Any, date | None, ValidationInfo],
         return end
 
     return check
+
+
+__all__ = ["AreaCode", "CreditCode", "IdNumber", "IsoDate", "Month", "Text", "WholeNumber", "not_before"]

@@ -1,0 +1,148 @@
+"""The codes of SPEC sections 2 and 3 as enumerations: agencies, scopes, difficulty categories,
+programmes, employment kinds and end reasons, insurances, trainings. The gateway, the services and
+the dataset declarations import them, so a misspelt code is a type error, not a silent 403.
+
+Each member's value is the public code; the member name is the same code written as a Python name."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Agency(StrEnum):
+    public_security = "public_security"
+    civil_affairs = "civil_affairs"
+    disabled_federation = "disabled_federation"
+    statistics = "statistics"
+    education = "education"
+    agriculture = "agriculture"
+    market_supervision = "market_supervision"
+    hrss = "hrss"
+
+
+class Scope(StrEnum):
+    admin = "admin"
+    registry_read = "registry:read"
+    registry_write = "registry:write"
+    registry_sensitive = "registry:sensitive"
+    sharing_submit = "sharing:submit"
+    sharing_read = "sharing:read"
+    sharing_query = "sharing:query"
+    sharing_verify = "sharing:verify"
+    subsidy_apply = "subsidy:apply"
+    subsidy_review = "subsidy:review"
+    subsidy_settle = "subsidy:settle"
+    subsidy_read = "subsidy:read"
+    statistics_read = "statistics:read"
+    monitoring_read = "monitoring:read"
+    monitoring_write = "monitoring:write"
+
+
+class Category(StrEnum):
+    """Difficulty categories (就业困难人员), SPEC 2.2."""
+
+    age_4050 = "age_4050"
+    low_income_family = "low_income_family"
+    zero_employment_family = "zero_employment_family"
+    recent_graduate = "recent_graduate"
+    rural_poor = "rural_poor"
+    disabled = "disabled"
+    veteran = "veteran"
+    released_prisoner = "released_prisoner"
+    drug_rehab = "drug_rehab"
+    capacity_reduction_worker = "capacity_reduction_worker"
+    extreme_poverty = "extreme_poverty"
+
+
+SENSITIVE_CATEGORIES: frozenset[Category] = frozenset({Category.released_prisoner, Category.drug_rehab})
+RESTRICTED_DIFFICULTY = "restricted_difficulty"
+"""How a sensitive category shows on `registry.person.v1`: validity dates, no kind."""
+
+
+class Programme(StrEnum):
+    hiring_key_groups = "hiring_key_groups"
+    startup_one_time = "startup_one_time"
+    social_insurance = "social_insurance"
+    skills_upgrade = "skills_upgrade"
+    job_seeking = "job_seeking"
+
+
+class EmploymentKind(StrEnum):
+    employee = "employee"
+    self_employed = "self_employed"
+    flexible = "flexible"
+    public_welfare_post = "public_welfare_post"
+
+
+class EndReason(StrEnum):
+    resigned = "resigned"
+    contract_expired = "contract_expired"
+    dismissed = "dismissed"
+    layoff = "layoff"
+    enterprise_closed = "enterprise_closed"
+    retired = "retired"
+    deceased = "deceased"
+
+    @property
+    def is_separation(self) -> bool:
+        """Counts as a separation for early warning (SPEC 2.5): all but retirement and death."""
+        return self not in (EndReason.retired, EndReason.deceased)
+
+
+class Insurance(StrEnum):
+    pension = "pension"
+    medical = "medical"
+    unemployment = "unemployment"
+    work_injury = "work_injury"
+    maternity = "maternity"
+
+
+class TrainingKind(StrEnum):
+    vocational = "vocational"
+    entrepreneurship = "entrepreneurship"
+
+
+class CertificateLevel(StrEnum):
+    elementary = "elementary"
+    intermediate = "intermediate"
+    advanced = "advanced"
+    technician = "technician"
+    senior_technician = "senior_technician"
+
+
+class EducationLevel(StrEnum):
+    """Levels of the education `graduate` dataset; the last four are college levels (SPEC 2.2)."""
+
+    junior_high = "junior_high"
+    senior_high = "senior_high"
+    vocational = "vocational"
+    junior_college = "junior_college"
+    bachelor = "bachelor"
+    master = "master"
+    doctor = "doctor"
+
+
+COLLEGE_LEVELS: frozenset[EducationLevel] = frozenset(
+    {EducationLevel.junior_college, EducationLevel.bachelor, EducationLevel.master, EducationLevel.doctor}
+)
+
+
+class HukouType(StrEnum):
+    urban = "urban"
+    rural = "rural"
+
+
+class Gender(StrEnum):
+    male = "male"
+    female = "female"
+
+
+class PersonStatus(StrEnum):
+    none = "none"
+    unemployed = "unemployed"
+    employed = "employed"
+
+
+class HouseholdKind(StrEnum):
+    zero_employment = "zero_employment"
+    low_income_all_unemployed = "low_income_all_unemployed"

@@ -1,0 +1,49 @@
+"""A service refuses the public development secrets unless development mode is on."""
+
+from __future__ import annotations
+
+import pytest
+from pydantic import ValidationError
+
+from services.gateway.settings import GatewaySettings
+from services.registry.settings import RegistrySettings
+from services.subsidy.settings import SubsidySettings
+
+REAL = {"INTERNAL_SECRET": "i" * 40, "SUBJECT_KEY": "s" * 40}
+
+
+@pytest.fixture
+def production(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
+    monkeypatch.delenv("DEVELOPMENT_MODE", raising=False)
+    return monkeypatch
+
+
+def test_production_start_up_with_a_default_key_names_it(production: pytest.MonkeyPatch) -> None:
+    for name, value in REAL.items():
+        production.setenv(f"REGISTRY_{name}", value)
+    production.setenv("REGISTRY_BLIND_INDEX_KEY", "b" * 40)
+    with pytest.raises(ValidationError) as failure:
+        RegistrySettings()
+    message = str(failure.value)
+    assert "REGISTRY_ID_NUMBER_KEY still hold the public development default" in message
+    assert "REGISTRY_BLIND_INDEX_KEY" not in message
+    assert "DEVELOPMENT_MODE=1" in message
+
+
+@pytest.mark.parametrize("settings_class", [GatewaySettings, SubsidySettings])
+def test_every_service_refuses_the_shared_defaults(production: pytest.MonkeyPatch, settings_class: type) -> None:
+    with pytest.raises(ValidationError, match=r"INTERNAL_SECRET, .*SUBJECT_KEY still hold"):
+        settings_class()
+
+
+def test_real_secrets_start_without_development_mode(production: pytest.MonkeyPatch) -> None:
+    for name, value in REAL.items():
+        production.setenv(f"SUBSIDY_{name}", value)
+    settings = SubsidySettings()
+    assert not settings.development_mode
+    assert settings.internal_secret.get_secret_value() == "i" * 40
+
+
+def test_development_mode_accepts_the_defaults(production: pytest.MonkeyPatch) -> None:
+    production.setenv("DEVELOPMENT_MODE", "1")
+    assert RegistrySettings().development_mode
