@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.responses import JSONResponse
@@ -47,6 +48,8 @@ class ServiceDefinition:
     publishes: Sequence[str] = ()
     subscriptions: Sequence[Subscription] = ()
     on_startup: Sequence[Callable[[FastAPI], Awaitable[None]]] = field(default_factory=list)
+    # Long-running work (a daily sweep): started after the consumers, cancelled first at shutdown.
+    background: Sequence[Callable[[FastAPI], Coroutine[Any, Any, None]]] = field(default_factory=list)
 
 
 async def _start_producer_with_retry(app: FastAPI, settings: ServiceSettings, attempts: int = 30) -> None:
@@ -113,10 +116,16 @@ def create_service_app(
         app.state.consumers = runners
         for hook in definition.on_startup:
             await hook(app)
+        tasks: list[asyncio.Task[None]] = [
+            asyncio.create_task(work(app), name=f"{definition.name}-background") for work in definition.background
+        ]
         log.info("service started", extra={"database": db.engine.url.render_as_string(hide_password=True)})
         try:
             yield
         finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
             # Each step runs even when one before it fails (a broker already gone, say).
             for step in (watch.stop, *(runner.stop for runner in runners), relay.stop, producer.stop, db.dispose):
                 try:

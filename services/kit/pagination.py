@@ -17,7 +17,7 @@ from fastapi import Query
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy import Select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import InstrumentedAttribute
+from sqlalchemy.orm import InstrumentedAttribute, Mapped
 
 from .errors import InvalidCursor
 
@@ -86,7 +86,7 @@ async def paginate(
     session: AsyncSession,
     query: Select[Any],
     *,
-    keys: Sequence[InstrumentedAttribute[Any]],
+    keys: Sequence[InstrumentedAttribute[Any] | Mapped[Any]],
     position: type[CursorPosition],
     limit: int,
     cursor: str | None,
@@ -96,7 +96,7 @@ async def paginate(
     `position` is the list's cursor model: its fields are the names of `keys`, in order, so the
     cursor is read back typed and a forged one is a 422. The page reads one row beyond `limit` to
     learn whether there is a next page. The rows are the query's first entity (`scalars()`)."""
-    names = [key.key for key in keys]
+    names = [key.key for key in keys]  # type: ignore[union-attr]
     if list(position.model_fields) != names:
         raise TypeError(f"{position.__name__} must have exactly the fields {names}, in order")
     after = cursor_position(cursor, position.model_validate)

@@ -1,4 +1,4 @@
-"""Typed dependencies of the registry's routes."""
+"""Typed dependencies of the registry's routes: the only place that reads the app's state."""
 
 from __future__ import annotations
 
@@ -9,6 +9,16 @@ from fastapi import Depends, Request
 from services.kit.db import SessionDep
 from services.registry.employments.service import EmploymentService
 from services.registry.persons.service import PersonService, PersonServiceFactory
+from services.registry.settings import RegistrySettings
+from services.registry.trainings.service import TrainingService
+
+
+async def registry_settings(request: Request) -> RegistrySettings:
+    settings: RegistrySettings = request.app.state.settings
+    return settings
+
+
+SettingsDep = Annotated[RegistrySettings, Depends(registry_settings)]
 
 
 async def person_service(request: Request, session: SessionDep) -> PersonService:
@@ -24,3 +34,10 @@ async def employment_service(persons: PersonServiceDep) -> EmploymentService:
 
 
 EmploymentServiceDep = Annotated[EmploymentService, Depends(employment_service)]
+
+
+async def training_service(persons: PersonServiceDep) -> TrainingService:
+    return TrainingService(persons)
+
+
+TrainingServiceDep = Annotated[TrainingService, Depends(training_service)]

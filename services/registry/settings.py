@@ -27,3 +27,6 @@ class RegistrySettings(ServiceSettings):
     id_number_key: SecretStr = SecretStr(DEV_ID_NUMBER_KEY)
     # HMAC key of the blind index used to find a person by id number; known to the registry only.
     blind_index_key: SecretStr = SecretStr(DEV_BLIND_INDEX_KEY)
+    # The sweep that publishes the categories the calendar starts or ends, at start-up and at each
+    # bureau midnight (services/registry/persons/tasks.py). Off for tests that drive it themselves.
+    daily_sweep: bool = True

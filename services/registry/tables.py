@@ -31,8 +31,12 @@ class Person(SQLModel, table=True):
     education: str | None = Field(default=None, max_length=50)
     graduation_date: date | None = None
     household_no: str | None = Field(default=None, max_length=64, index=True)
+    hukou_area_code: str | None = Field(default=None, max_length=6)
     deceased_on: date | None = None
     version: int = 1
+    # The categories last published for the person (a fingerprint): the daily sweep publishes a
+    # person again only when today's differ, so a sweep run twice, or by two replicas, publishes once.
+    published_categories: str = Field(default="", max_length=4000)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
@@ -84,7 +88,9 @@ class ContributionMonth(SQLModel, table=True):
 
 
 class PersonFact(SQLModel, table=True):
-    """The latest agency fact per (subject, agency, dataset); kept for people not registered yet too."""
+    """The latest agency fact per (subject, agency, dataset); kept for people not registered yet too.
+    `attributes` is the fact's typed attributes (contracts.facts) as JSON; what a fact gives is
+    worked out from them by the dataset's applier (services/registry/facts/appliers.py)."""
 
     __tablename__ = "registry_person_fact"
     __table_args__ = (sa.UniqueConstraint("subject_ref", "agency", "dataset", name="uq_registry_fact_key"),)
@@ -94,11 +100,50 @@ class PersonFact(SQLModel, table=True):
     agency: str = Field(max_length=32)
     dataset: str = Field(max_length=64)
     fact_id: uuid.UUID
-    category: str = Field(max_length=32)
     valid_from: date | None = None
     valid_until: date | None = None
     attributes: dict[str, object] = Field(default_factory=dict, sa_type=sa.JSON)
     received_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class Training(SQLModel, table=True):
+    __tablename__ = "registry_training"
+
+    training_id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    person_id: uuid.UUID = Field(foreign_key="registry_person.person_id", index=True)
+    kind: str = Field(max_length=32)
+    completed_on: date
+    certificate_level: str | None = Field(default=None, max_length=32)
+    provider: str | None = Field(default=None, max_length=200)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class Household(SQLModel, table=True):
+    """A household as last derived from its members (SPEC 2.2); members are the persons with its number."""
+
+    __tablename__ = "registry_household"
+
+    household_no: str = Field(primary_key=True, max_length=64)
+    version: int = 1
+    zero_employment: bool = Field(default=False, index=True)
+    kind: str | None = Field(default=None, max_length=32)
+    since: date | None = None
+    town: str | None = Field(default=None, max_length=100, index=True)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class Business(SQLModel, table=True):
+    """Businesses from market supervision, with their legal representative (the startup programme's founder)."""
+
+    __tablename__ = "registry_business"
+
+    credit_code: str = Field(primary_key=True, max_length=18)
+    name: str = Field(max_length=200)
+    legal_rep_subject_ref: str = Field(max_length=64, index=True)
+    established_on: date
+    deregistered_on: date | None = None
+    fact_id: uuid.UUID
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
 
 TABLES = frozenset(
@@ -108,5 +153,8 @@ TABLES = frozenset(
         Employment.__tablename__,
         ContributionMonth.__tablename__,
         PersonFact.__tablename__,
+        Training.__tablename__,
+        Household.__tablename__,
+        Business.__tablename__,
     }
 )

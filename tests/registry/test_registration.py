@@ -217,7 +217,7 @@ async def test_an_unemployment_registration_cannot_be_backdated_before_recorded_
     )
     employment_id = employment.json()["employment_id"]
     ended = await registry.post(
-        f"/registry/v1/employments/{employment_id}/end", json={"ended_on": "2021-06-01", "reason": "contract ended"}
+        f"/registry/v1/employments/{employment_id}/end", json={"ended_on": "2021-06-01", "reason": "contract_expired"}
     )
     assert ended.status_code == 200, ended.text
 

@@ -7,6 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Response
 
+from contracts.vocabulary import Scope
 from services.kit.identity import Caller, require_scope
 from services.registry.dependencies import EmploymentServiceDep
 from services.registry.employments.schemas import (
@@ -21,8 +22,8 @@ from services.registry.tables import Employment
 
 router = APIRouter(prefix="/registry/v1", tags=["employments"])
 
-Reader = Annotated[Caller, Depends(require_scope("registry:read"))]
-Writer = Annotated[Caller, Depends(require_scope("registry:write"))]
+Reader = Annotated[Caller, Depends(require_scope(Scope.registry_read))]
+Writer = Annotated[Caller, Depends(require_scope(Scope.registry_write))]
 
 
 async def to_read(employment: Employment, service: EmploymentService) -> EmploymentRead:

@@ -7,38 +7,30 @@ from datetime import date, datetime
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, field_validator
 
-from contracts.registry import ContributionMonth, EmploymentKind, Insurance
-from services.kit.identifiers import InvalidIdentifier, normalize_credit_code
-from services.kit.fields import Month
+from contracts.registry import ContributionMonth
+from contracts.vocabulary import EmploymentKind, EndReason, Insurance
+from services.kit.fields import CreditCode, Month
 from services.kit.text import SingleLine
 
 
 class EmploymentCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    employer_credit_code: str = Field(
-        description="Unified social credit code (GB 32100)", examples=["91350100M000100Y43"]
-    )
+    employer_credit_code: CreditCode
     employer_name: SingleLine = Field(min_length=1, max_length=200)
     started_on: date
     # Strict: JSON `true` is not one month, nor "12" twelve.
     contract_months: StrictInt | None = Field(default=None, ge=1, le=600)
     kind: EmploymentKind
 
-    @field_validator("employer_credit_code")
-    @classmethod
-    def _valid_credit_code(cls, value: str) -> str:
-        try:
-            return normalize_credit_code(value)
-        except InvalidIdentifier as exc:
-            raise ValueError(str(exc)) from None
-
 
 class EmploymentEnd(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     ended_on: date
-    reason: SingleLine = Field(min_length=1, max_length=200)
+    reason: EndReason = Field(
+        description="All but `retired` and `deceased` count as separations for early warning (SPEC 2.5)"
+    )
 
 
 class ContributionsCreate(BaseModel):
@@ -67,7 +59,7 @@ class EmploymentRead(BaseModel):
     started_on: date
     contract_months: int | None
     ended_on: date | None
-    end_reason: str | None
+    end_reason: EndReason | None
     contribution_months: list[ContributionMonth]
     version: int
     created_at: datetime

@@ -13,10 +13,20 @@ from contracts.envelope import new_event
 from contracts.registry import ContributionMonth as ContributionMonthState
 from contracts.registry import EmploymentSnapshot
 from contracts.topics import REGISTRY_EMPLOYMENT
-from services.kit.errors import Conflict, NotFound, Unprocessable
+from contracts.vocabulary import EndReason
 from services.kit.outbox import add_event
 from services.registry.employments.schemas import ContributionsCreate, ContributionsRecorded, EmploymentCreate
 from services.registry.persons.service import SOURCE, PersonService
+from services.registry.problems import (
+    DateBeforeBirth,
+    DateInFuture,
+    EmploymentBeforeRegistration,
+    EmploymentEnded,
+    EmploymentNotFound,
+    EndBeforeStart,
+    MonthOutsideEmployment,
+    PersonDeceased,
+)
 from services.registry.tables import ContributionMonth, Employment
 
 
@@ -32,7 +42,7 @@ class EmploymentService:
     async def get(self, employment_id: uuid.UUID, *, for_update: bool = False) -> Employment:
         employment = await self.session.get(Employment, employment_id, with_for_update=for_update)
         if employment is None:
-            raise NotFound(f"no employment {employment_id}", slug="employment-not-found")
+            raise EmploymentNotFound(f"no employment {employment_id}")
         return employment
 
     async def months(self, employment_id: uuid.UUID) -> list[ContributionMonth]:
@@ -48,17 +58,16 @@ class EmploymentService:
         person = await self.persons.get(person_id, for_update=True)
         today = self.persons.today()
         if person.deceased_on is not None:
-            raise Conflict("the person is recorded as deceased", slug="person-deceased")
+            raise PersonDeceased("the person is recorded as deceased")
         if data.started_on > today:
-            raise Unprocessable("started_on lies in the future", slug="date-in-future")
+            raise DateInFuture("started_on lies in the future")
         if data.started_on < person.birth_date:
-            raise Unprocessable("started_on lies before the person's birth date", slug="date-before-birth")
+            raise DateBeforeBirth("started_on lies before the person's birth date")
         registration = await self.persons.repo.open_registration(person_id)
         if registration is not None:
             if data.started_on < registration.registered_on:
-                raise Unprocessable(
-                    f"started_on lies before the open unemployment registration of {registration.registered_on}",
-                    slug="employment-before-registration",
+                raise EmploymentBeforeRegistration(
+                    f"started_on lies before the open unemployment registration of {registration.registered_on}"
                 )
             registration.closed_on = data.started_on
             registration.close_reason = "employed"
@@ -70,18 +79,18 @@ class EmploymentService:
         await self.persons.changed(person, events.PERSON_UPDATED)
         return employment
 
-    async def end(self, employment_id: uuid.UUID, ended_on: date, reason: str) -> Employment:
+    async def end(self, employment_id: uuid.UUID, ended_on: date, reason: EndReason) -> Employment:
         employment = await self.get(employment_id)
         person = await self.persons.get(employment.person_id, for_update=True)
         await self.session.refresh(employment, with_for_update=True)
         if employment.ended_on is not None:
-            raise Conflict(f"the employment ended already on {employment.ended_on}", slug="employment-ended")
+            raise EmploymentEnded(f"the employment ended already on {employment.ended_on}")
         if ended_on < employment.started_on:
-            raise Unprocessable("ended_on lies before started_on", slug="end-before-start")
+            raise EndBeforeStart("ended_on lies before started_on")
         if ended_on > self.persons.today():
-            raise Unprocessable("ended_on lies in the future", slug="date-in-future")
+            raise DateInFuture("ended_on lies in the future")
         employment.ended_on = ended_on
-        employment.end_reason = reason
+        employment.end_reason = reason.value
         employment.version += 1
         self.session.add(employment)
         await self.session.flush()
@@ -96,10 +105,8 @@ class EmploymentService:
         last = _month(employment.ended_on or self.persons.today())
         outside = [m for m in data.months if not first <= m <= last]
         if outside:
-            raise Unprocessable(
-                f"months outside the employment ({first} to {last}): {', '.join(outside)}",
-                slug="month-outside-employment",
-                months=outside,
+            raise MonthOutsideEmployment(
+                f"months outside the employment ({first} to {last}): {', '.join(outside)}", months=outside
             )
         existing = {m.month for m in await self.months(employment_id)}
         new = [m for m in data.months if m not in existing]

@@ -1,9 +1,13 @@
-"""Applies agency facts from `sharing.fact.v1`: keeps the latest fact per subject and dataset and
-publishes the person's new snapshot when their difficulty categories change."""
+"""Applies agency facts from `sharing.fact.v1` and `sharing.sensitive-fact.v1`: keeps the latest
+fact per person and dataset, lets the dataset's applier (appliers.py) change the person, and
+publishes the person's new snapshot when anything about them changed. Businesses from market
+supervision are kept in the registry's list of businesses."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Awaitable, Callable
+from datetime import date
 
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -11,13 +15,14 @@ from sqlmodel import select
 
 from contracts import registry as events
 from contracts.envelope import CloudEvent
-from contracts.registry import DifficultyCategory
+from contracts.facts import BusinessAttributes
 from contracts.sharing import FACT_RECORDED, Fact
 from services.kit.db import utcnow
 from services.kit.inbox import PermanentEventError
-from services.registry.persons.categories import DATASET_CATEGORIES
-from services.registry.persons.service import PersonService, PersonServiceFactory, PersonState
-from services.registry.tables import PersonFact
+from services.registry.facts.appliers import APPLIERS
+from services.registry.persons.categories import fingerprint
+from services.registry.persons.service import PersonService, PersonServiceFactory, PersonState, apply_person_update
+from services.registry.tables import Business, PersonFact
 
 
 def fact_handler(persons: PersonServiceFactory) -> Callable[[AsyncSession, CloudEvent, str], Awaitable[None]]:
@@ -28,58 +33,90 @@ def fact_handler(persons: PersonServiceFactory) -> Callable[[AsyncSession, Cloud
             fact = event.payload(Fact)
         except ValidationError as exc:
             raise PermanentEventError(f"invalid fact payload: {exc}") from exc
-        category = DATASET_CATEGORIES.get((fact.agency, fact.dataset))
-        if category is None or fact.subject_ref is None:
-            return
-        await apply_fact(persons(session), session, fact, category)
+        if isinstance(fact.attributes, BusinessAttributes):
+            await keep_business(session, fact, fact.attributes)
+        elif fact.code in APPLIERS and fact.subject_ref is not None:
+            await apply_fact(persons(session), fact)
 
     return handle
 
 
-async def apply_fact(service: PersonService, session: AsyncSession, fact: Fact, category: str) -> None:
-    await service.repo.lock_subject(fact.subject_ref or "")
-    person = await service.repo.by_subject_ref(fact.subject_ref or "", for_update=True)
+async def keep_business(session: AsyncSession, fact: Fact, attributes: BusinessAttributes) -> None:
+    business = await session.get(Business, attributes.credit_code, with_for_update=True)
+    if business is None:
+        business = Business(
+            credit_code=attributes.credit_code,
+            name=attributes.name,
+            legal_rep_subject_ref=fact.subject_ref or "",
+            established_on=attributes.established_on,
+            fact_id=fact.fact_id,
+        )
+    business.name = attributes.name
+    business.legal_rep_subject_ref = fact.subject_ref or ""
+    business.established_on = attributes.established_on
+    business.deregistered_on = attributes.deregistered_on
+    business.fact_id = fact.fact_id
+    business.updated_at = utcnow()
+    session.add(business)
+
+
+async def apply_fact(service: PersonService, fact: Fact) -> None:
+    session = service.session
+    subject = fact.subject_ref or ""
+    await service.repo.lock_subject(subject)
+    person = await service.repo.by_subject_ref(subject, for_update=True)
     before = _categories(await service.state(person)) if person is not None else None
     current = (
         await session.execute(
             select(PersonFact)
-            .where(PersonFact.subject_ref == fact.subject_ref)
+            .where(PersonFact.subject_ref == subject)
             .where(PersonFact.agency == fact.agency)
             .where(PersonFact.dataset == fact.dataset)
         )
     ).scalar_one_or_none()
     if current is None:
-        current = PersonFact(
-            subject_ref=fact.subject_ref or "",
-            agency=fact.agency,
-            dataset=fact.dataset,
-            fact_id=fact.fact_id,
-            category=category,
-        )
+        current = PersonFact(subject_ref=subject, agency=fact.agency, dataset=fact.dataset, fact_id=fact.fact_id)
     # A newer record for the same key supersedes the older one.
     current.fact_id = fact.fact_id
-    current.category = category
     current.valid_from = fact.valid_from
     current.valid_until = fact.valid_until
-    current.attributes = dict(fact.attributes)
+    current.attributes = fact.attributes.model_dump(mode="json")
     current.received_at = utcnow()
     session.add(current)
     if person is None:
         return  # kept until the person registers
-    household = fact.attributes.get("household_no")
-    joined_household = isinstance(household, str) and bool(household) and person.household_no is None
-    if joined_household:
-        person.household_no = str(household)
+    update = APPLIERS[fact.code].person_update(fact.attributes)
+    old_household = person.household_no
+    was_deceased = person.deceased_on is not None
+    person_changed = update is not None and apply_person_update(person, update)
+    if person_changed and not was_deceased and person.deceased_on is not None:
+        await close_on_death(service, person.person_id, person.deceased_on)
     await session.flush()
+    if old_household is not None and old_household != person.household_no:
+        from services.registry.households.service import HouseholdService
+
+        await HouseholdService(service).refresh(old_household)  # the person left it
     # A category that starts or ends, even one reported late with an end in the past, is published.
-    if _categories(await service.state(person)) != before:
+    categories_changed = _categories(await service.state(person)) != before
+    if person.deceased_on is not None and not was_deceased:
+        await service.changed(person, events.PERSON_DECEASED)
+    elif categories_changed:
         await service.changed(person, events.PERSON_DIFFICULTY_CHANGED)
-    elif joined_household:
+    elif person_changed:
         await service.changed(person, events.PERSON_UPDATED)
 
 
-def _categories(state: PersonState) -> tuple[list[DifficultyCategory], list[DifficultyCategory]]:
-    return state.categories, state.ended_categories
+def _categories(state: PersonState) -> tuple[str, str]:
+    return fingerprint(state.categories), fingerprint(state.ended_categories)
+
+
+async def close_on_death(service: PersonService, person_id: uuid.UUID, deceased_on: date) -> None:
+    """A death closes the open unemployment registration: the person no longer seeks work."""
+    registration = await service.repo.open_registration(person_id)
+    if registration is not None:
+        registration.closed_on = max(deceased_on, registration.registered_on)
+        registration.close_reason = "deceased"
+        service.session.add(registration)
 
 
 __all__ = ["apply_fact", "fact_handler"]

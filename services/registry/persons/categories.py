@@ -6,11 +6,11 @@ from dataclasses import dataclass
 from datetime import date
 
 from contracts.registry import DifficultyCategory
+from contracts.vocabulary import Category, Gender
 
-# Agency datasets that give a category; adding one is a line here (and its dataset in sharing).
-DATASET_CATEGORIES: dict[tuple[str, str], str] = {
-    ("civil_affairs", "dibao"): "low_income_family",
-}
+# Working age (SPEC 2.2, configurable through RegistrySettings): men 16-59, women 16-54.
+WORKING_AGE_FROM = 16
+WORKING_AGE_UNTIL = {Gender.male: 59, Gender.female: 54}
 
 
 @dataclass(frozen=True)
@@ -26,6 +26,19 @@ def _years_later(born: date, years: int) -> date:
         return born.replace(year=born.year + years)
     except ValueError:  # born on 29 February
         return born.replace(year=born.year + years, day=28)
+
+
+def age_on(birth_date: date, today: date) -> int:
+    return today.year - birth_date.year - ((today.month, today.day) < (birth_date.month, birth_date.day))
+
+
+def is_working_age(gender: str, birth_date: date, today: date, *, until: dict[Gender, int] = WORKING_AGE_UNTIL) -> bool:
+    return WORKING_AGE_FROM <= age_on(birth_date, today) <= until[Gender(gender)]
+
+
+def fingerprint(categories: list[DifficultyCategory]) -> str:
+    """What the daily sweep compares: the categories in force and their validity."""
+    return ";".join(f"{c.category}:{c.valid_from}:{c.valid_until}" for c in categories)
 
 
 def active_categories(
@@ -56,8 +69,8 @@ def active_categories(
     if unemployed_since is not None:
         threshold = _years_later(birth_date, 40 if gender == "female" else 50)
         if threshold <= today:
-            found["age_4050"] = DifficultyCategory(
-                category="age_4050", source="registry", valid_from=max(threshold, unemployed_since)
+            found[Category.age_4050] = DifficultyCategory(
+                category=Category.age_4050, source="registry", valid_from=max(threshold, unemployed_since)
             )
     return [found[code] for code in sorted(found)]
 

@@ -6,13 +6,15 @@ import uuid
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query, Response
+from sqlmodel import col, select
 
-from contracts.registry import SENSITIVE_CATEGORIES
-from services.kit.errors import Forbidden, Unprocessable
-from services.kit.identifiers import InvalidIdentifier, normalize_id_number
+from contracts.vocabulary import SENSITIVE_CATEGORIES, Scope
+from services.kit.errors import Forbidden
+from services.kit.fields import IdNumber
 from services.kit.identity import Caller, require_scope
-from services.kit.pagination import CursorQuery, LimitQuery, Page, cursor_position, encode_cursor
+from services.kit.pagination import CursorQuery, LimitQuery, Page, paginate
 from services.registry.dependencies import PersonServiceDep
+from services.registry.persons.categories import age_on
 from services.registry.persons.schemas import (
     PersonCreate,
     PersonRead,
@@ -21,17 +23,17 @@ from services.registry.persons.schemas import (
     UnemploymentRegistrationRead,
 )
 from services.registry.persons.service import PersonService, PersonState
-from services.registry.tables import UnemploymentRegistration
+from services.registry.tables import Person, UnemploymentRegistration
 
 router = APIRouter(prefix="/registry/v1", tags=["persons"])
 
-Reader = Annotated[Caller, Depends(require_scope("registry:read"))]
-Writer = Annotated[Caller, Depends(require_scope("registry:write"))]
+Reader = Annotated[Caller, Depends(require_scope(Scope.registry_read))]
+Writer = Annotated[Caller, Depends(require_scope(Scope.registry_write))]
 
 
 def to_read(state: PersonState, caller: Caller, service: PersonService, reveal: bool = False) -> PersonRead:
     person = state.person
-    sensitive = caller.has("registry:sensitive")
+    sensitive = caller.has(Scope.registry_sensitive)
     return PersonRead(
         person_id=person.person_id,
         id_number_masked=person.id_number_masked,
@@ -39,8 +41,12 @@ def to_read(state: PersonState, caller: Caller, service: PersonService, reveal: 
         name=person.name,
         phone=person.phone,
         gender=person.gender,
-        birth_date=person.birth_date,
+        birth_year=person.birth_date.year,
+        age=age_on(person.birth_date, service.today()),
+        # The masked id number hides exactly the birth date: never both without the scope.
+        birth_date=person.birth_date if sensitive else None,
         hukou_type=person.hukou_type,
+        hukou_area_code=person.hukou_area_code,
         hukou_local=person.hukou_local,
         town=person.town,
         education=person.education,
@@ -50,6 +56,7 @@ def to_read(state: PersonState, caller: Caller, service: PersonService, reveal: 
         household_no=person.household_no,
         difficulty_categories=[c for c in state.categories if sensitive or c.category not in SENSITIVE_CATEGORIES],
         unemployment_registrations=state.registration_states(),
+        trainings=state.training_states(),
         version=person.version,
         created_at=person.created_at,
         updated_at=person.updated_at,
@@ -77,20 +84,16 @@ async def list_persons(
     service: PersonServiceDep,
     limit: LimitQuery = 50,
     cursor: CursorQuery = None,
-    id_number: Annotated[str | None, Query(description="Find one person by id number (blind index)")] = None,
+    id_number: Annotated[IdNumber | None, Query(description="Find one person by id number (blind index)")] = None,
 ) -> Page[PersonRead]:
-    position = cursor_position(cursor, PersonsCursor.model_validate)
-    after = position.after if position else None
-    index = None
+    query = select(Person)
     if id_number is not None:
-        try:
-            index = service.protector.blind_index(normalize_id_number(id_number))
-        except InvalidIdentifier as exc:
-            raise Unprocessable(str(exc), slug="invalid-id-number") from None
-    people = await service.repo.page(limit=limit, after=after, index=index)
-    items = [to_read(await service.state(p), caller, service) for p in people[:limit]]
-    next_cursor = encode_cursor({"after": str(people[limit - 1].person_id)}) if len(people) > limit else None
-    return Page[PersonRead](items=items, next_cursor=next_cursor)
+        query = query.where(Person.id_number_index == service.protector.blind_index(id_number))
+    people, next_cursor = await paginate(
+        service.session, query, keys=[col(Person.person_id)], position=PersonsCursor, limit=limit, cursor=cursor
+    )
+    states = await service.states(people)
+    return Page[PersonRead](items=[to_read(s, caller, service) for s in states], next_cursor=next_cursor)
 
 
 @router.get("/persons/{person_id}", response_model=PersonRead, summary="Read a person")
@@ -102,7 +105,7 @@ async def read_person(
         Literal["id_number"] | None, Query(description="`id_number` shows the full id number (registry:sensitive)")
     ] = None,
 ) -> PersonRead:
-    if reveal is not None and not caller.has("registry:sensitive"):
+    if reveal is not None and not caller.has(Scope.registry_sensitive):
         raise Forbidden(
             "revealing the id number needs the scope 'registry:sensitive'", required_scope="registry:sensitive"
         )

@@ -33,5 +33,8 @@ class IdNumberProtector:
 
 
 def mask_name(name: str) -> str:
-    """张三丰 -> 张**: the family name stays, the rest is hidden."""
-    return name[:1] + "*" * max(len(name) - 1, 1)
+    """The name as a public notice (公示) shows it: first and last character kept, `刘晓梅` -> `刘*梅`;
+    a two-character name keeps the first, `刘洋` -> `刘*`."""
+    if len(name) <= 2:
+        return name[:1] + "*"
+    return name[0] + "*" * (len(name) - 2) + name[-1]

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import uuid
+from collections import defaultdict
 from datetime import date
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
-from services.registry.tables import Employment, Person, PersonFact, UnemploymentRegistration
+from services.registry.tables import Employment, Household, Person, PersonFact, Training, UnemploymentRegistration
 
 
 class PersonRepository:
@@ -68,10 +69,67 @@ class PersonRepository:
         result = await self.session.execute(select(PersonFact).where(PersonFact.subject_ref == subject_ref))
         return list(result.scalars())
 
-    async def page(self, *, limit: int, after: uuid.UUID | None, index: str | None = None) -> list[Person]:
-        query = select(Person).order_by(col(Person.person_id)).limit(limit + 1)
-        if after is not None:
-            query = query.where(col(Person.person_id) > after)
-        if index is not None:
-            query = query.where(Person.id_number_index == index)
-        return list((await self.session.execute(query)).scalars())
+    async def trainings(self, person_id: uuid.UUID) -> list[Training]:
+        result = await self.session.execute(
+            select(Training)
+            .where(Training.person_id == person_id)
+            .order_by(col(Training.completed_on), col(Training.training_id))
+        )
+        return list(result.scalars())
+
+    async def registrations_of(self, ids: list[uuid.UUID]) -> dict[uuid.UUID, list[UnemploymentRegistration]]:
+        found: dict[uuid.UUID, list[UnemploymentRegistration]] = defaultdict(list)
+        if ids:
+            result = await self.session.execute(
+                select(UnemploymentRegistration)
+                .where(col(UnemploymentRegistration.person_id).in_(ids))
+                .order_by(col(UnemploymentRegistration.registered_on), col(UnemploymentRegistration.created_at))
+            )
+            for registration in result.scalars():
+                found[registration.person_id].append(registration)
+        return found
+
+    async def employed_among(self, ids: list[uuid.UUID]) -> set[uuid.UUID]:
+        if not ids:
+            return set()
+        result = await self.session.execute(
+            sa.select(col(Employment.person_id))
+            .where(col(Employment.person_id).in_(ids))
+            .where(col(Employment.ended_on).is_(None))
+        )
+        return set(result.scalars())
+
+    async def trainings_of(self, ids: list[uuid.UUID]) -> dict[uuid.UUID, list[Training]]:
+        found: dict[uuid.UUID, list[Training]] = defaultdict(list)
+        if ids:
+            result = await self.session.execute(
+                select(Training)
+                .where(col(Training.person_id).in_(ids))
+                .order_by(col(Training.completed_on), col(Training.training_id))
+            )
+            for training in result.scalars():
+                found[training.person_id].append(training)
+        return found
+
+    async def facts_of(self, subject_refs: list[str]) -> dict[str, list[PersonFact]]:
+        found: dict[str, list[PersonFact]] = defaultdict(list)
+        if subject_refs:
+            result = await self.session.execute(select(PersonFact).where(col(PersonFact.subject_ref).in_(subject_refs)))
+            for fact in result.scalars():
+                found[fact.subject_ref].append(fact)
+        return found
+
+    async def households_of(self, numbers: set[str]) -> dict[str, Household]:
+        if not numbers:
+            return {}
+        result = await self.session.execute(select(Household).where(col(Household.household_no).in_(numbers)))
+        return {h.household_no: h for h in result.scalars()}
+
+    async def household(self, household_no: str) -> Household | None:
+        return await self.session.get(Household, household_no)
+
+    async def members(self, household_no: str) -> list[Person]:
+        result = await self.session.execute(
+            select(Person).where(Person.household_no == household_no).order_by(col(Person.person_id))
+        )
+        return list(result.scalars())

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
-from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from contracts.registry import DifficultyCategory, PersonStatus, UnemploymentRegistrationState
-from services.kit.identifiers import InvalidIdentifier, normalize_id_number
+from contracts.registry import DifficultyCategory, TrainingState, UnemploymentRegistrationState
+from contracts.vocabulary import EducationLevel, Gender, HukouType, PersonStatus
+from services.kit.fields import IdNumber
 from services.kit.pagination import CursorPosition
 from services.kit.text import SingleLine
 
@@ -17,22 +17,16 @@ from services.kit.text import SingleLine
 class PersonCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    id_number: str = Field(description="18-character resident id number (GB 11643)", examples=["11010519491231002X"])
+    id_number: IdNumber
     name: SingleLine = Field(min_length=1, max_length=100)
     phone: str | None = Field(default=None, max_length=32, pattern=r"^\+?[0-9 -]{5,32}$")
-    hukou_type: Literal["urban", "rural"]
+    hukou_type: HukouType
     hukou_local: bool | None = Field(default=None, description="Hukou in this district; false for non-local workers")
     town: SingleLine | None = Field(default=None, max_length=100)
-    education: SingleLine | None = Field(default=None, max_length=50)
+    education: EducationLevel | None = Field(
+        default=None, description="Highest level; a college level with `graduation_date` gives `recent_graduate`"
+    )
     graduation_date: date | None = None
-
-    @field_validator("id_number")
-    @classmethod
-    def _valid_id_number(cls, value: str) -> str:
-        try:
-            return normalize_id_number(value)
-        except InvalidIdentifier as exc:
-            raise ValueError(str(exc)) from None
 
     @field_validator("name")
     @classmethod
@@ -50,18 +44,26 @@ class PersonRead(BaseModel):
     )
     name: str
     phone: str | None
-    gender: Literal["male", "female"]
-    birth_date: date
-    hukou_type: Literal["urban", "rural"]
+    gender: Gender
+    birth_year: int
+    age: int = Field(description="Age on the bureau's today")
+    birth_date: date | None = Field(
+        default=None, description="Shown only with registry:sensitive: with the masked id number it gives the id back"
+    )
+    hukou_type: HukouType
+    hukou_area_code: str | None = Field(default=None, description="From public security's identity record")
     hukou_local: bool | None
     town: str | None
-    education: str | None
+    education: EducationLevel | None
     graduation_date: date | None
     status: PersonStatus
     deceased_on: date | None
     household_no: str | None
-    difficulty_categories: list[DifficultyCategory]
+    difficulty_categories: list[DifficultyCategory] = Field(
+        description="Categories in force today; released_prisoner and drug_rehab only with registry:sensitive"
+    )
     unemployment_registrations: list[UnemploymentRegistrationState]
+    trainings: list[TrainingState]
     version: int
     created_at: datetime
     updated_at: datetime
@@ -70,7 +72,7 @@ class PersonRead(BaseModel):
 class PersonsCursor(CursorPosition):
     """Where a page of people ends: people are listed by person_id."""
 
-    after: uuid.UUID
+    person_id: uuid.UUID
 
 
 class UnemploymentRegistrationCreate(BaseModel):

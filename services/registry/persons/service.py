@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from typing import cast
 
@@ -14,18 +14,37 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts import registry as events
 from contracts.envelope import new_event
-from contracts.registry import DifficultyCategory, PersonSnapshot, UnemploymentRegistrationState
+from contracts.registry import (
+    DifficultyCategory,
+    PersonSnapshot,
+    PublishedDifficulty,
+    TrainingState,
+    UnemploymentRegistrationState,
+)
 from contracts.topics import REGISTRY_PERSON
+from contracts.vocabulary import COLLEGE_LEVELS, RESTRICTED_DIFFICULTY, SENSITIVE_CATEGORIES, Category, EducationLevel
+from services.kit.clock import SYSTEM_CLOCK, Clock
 from services.kit.db import utcnow
-from services.kit.errors import Conflict, NotFound, Unprocessable
 from services.kit.identifiers import birth_date_of, gender_of, mask_id_number, subject_ref
 from services.kit.outbox import add_event
-from services.registry.persons.categories import CategoryFact, active_categories, ended_categories
+from services.registry.facts.appliers import APPLIERS, PersonUpdate, graduate_grant, grants_of, parse_attributes
+from services.registry.persons.categories import CategoryFact, active_categories, ended_categories, fingerprint
 from services.registry.persons.protection import IdNumberProtector, mask_name
 from services.registry.persons.repository import PersonRepository
 from services.registry.persons.schemas import PersonCreate
+from services.registry.problems import (
+    AlreadyRegisteredUnemployed,
+    DateBeforeBirth,
+    DateInFuture,
+    EmploymentOpen,
+    PersonDeceased,
+    PersonExists,
+    PersonNotFound,
+    RegistrationBeforeEmployment,
+    RegistrationBeforeLastRegistration,
+)
 from services.registry.settings import RegistrySettings
-from services.registry.tables import Person, PersonFact, UnemploymentRegistration
+from services.registry.tables import Household, Person, PersonFact, Training, UnemploymentRegistration
 
 SOURCE = "/registry"
 PERSON = cast(sa.Table, Person.__table__)  # type: ignore[attr-defined]
@@ -40,6 +59,8 @@ class PersonState:
     categories: list[DifficultyCategory]
     status: str
     ended_categories: list[DifficultyCategory]
+    trainings: list[Training] = field(default_factory=list)
+    graduated_on: date | None = None
 
     def registration_states(self) -> list[UnemploymentRegistrationState]:
         return [
@@ -49,30 +70,58 @@ class PersonState:
             for r in self.registrations
         ]
 
+    def training_states(self) -> list[TrainingState]:
+        return [training_state(t) for t in self.trainings]
+
+
+def training_state(training: Training) -> TrainingState:
+    return TrainingState.model_validate(training, from_attributes=True)
+
+
+def published(categories: list[DifficultyCategory]) -> list[PublishedDifficulty]:
+    """Categories as events show them: a sensitive one as `restricted_difficulty`, kind and source withheld."""
+    return [
+        PublishedDifficulty(
+            category=RESTRICTED_DIFFICULTY, source="restricted", valid_from=c.valid_from, valid_until=c.valid_until
+        )
+        if c.category in SENSITIVE_CATEGORIES
+        else PublishedDifficulty.model_validate(c.model_dump())
+        for c in categories
+    ]
+
 
 def category_facts(facts: list[PersonFact]) -> list[CategoryFact]:
-    return [CategoryFact(f.category, f.agency, f.valid_from, f.valid_until) for f in facts]
+    return [
+        CategoryFact(grant.category, f.agency, grant.valid_from, grant.valid_until)
+        for f in facts
+        for grant in grants_of(f"{f.agency}/{f.dataset}", f.attributes)
+    ]
+
+
+def own_graduation(person: Person) -> date | None:
+    """The person's own `graduation_date` counts when their education is a college level."""
+    if person.graduation_date is None or person.education not in {level.value for level in COLLEGE_LEVELS}:
+        return None
+    return person.graduation_date
 
 
 class PersonService:
     def __init__(
-        self,
-        session: AsyncSession,
-        protector: IdNumberProtector,
-        subject_key: bytes,
-        today: Callable[[], date] = date.today,
+        self, session: AsyncSession, protector: IdNumberProtector, subject_key: bytes, clock: Clock = SYSTEM_CLOCK
     ) -> None:
         self.session = session
         self.repo = PersonRepository(session)
         self.protector = protector
         self.subject_key = subject_key
-        self.today = today
+        self.clock = clock
+
+    def today(self) -> date:
+        return self.clock.today()
 
     async def register(self, data: PersonCreate) -> PersonState:
-        """Register a person once; a second registration of the same id number is a 409."""
+        """Register a person once; a second registration of the same id number is a 409. Runs in a
+        savepoint, so a duplicate leaves the caller's transaction (a consumer's, say) intact."""
         index = self.protector.blind_index(data.id_number)
-        # No look-up first: the unique blind index refuses a second registration, which is rare,
-        # and saves every first registration a round trip.
         person = Person(
             id_number_ciphertext=self.protector.encrypt(data.id_number),
             id_number_index=index,
@@ -89,49 +138,112 @@ class PersonService:
             graduation_date=data.graduation_date,
         )
         await self.repo.lock_subject(person.subject_ref)
+        # Facts that arrived before the person registered (identity, dibao, ...) apply now.
+        facts = await self.repo.facts(person.subject_ref)
+        for fact in facts:
+            applier = APPLIERS.get(f"{fact.agency}/{fact.dataset}")
+            update = applier.person_update(parse_attributes(fact.attributes)) if applier else None
+            if update is not None:
+                apply_person_update(person, update)
         try:
-            # A Core INSERT: the hot path of registration skips the ORM unit of work; `person`
-            # stays a plain, unattached object the rest of the request only reads.
-            await self.session.execute(sa.insert(PERSON), [person.model_dump()])
+            async with self.session.begin_nested():
+                # A Core INSERT: the hot path of registration skips the ORM unit of work.
+                await self.session.execute(sa.insert(PERSON), [person.model_dump()])
         except IntegrityError:
-            # Registered before (or by a concurrent request): this request changes nothing.
-            await self.session.rollback()
             winner = await self.repo.by_id_number_index(index)
             if winner is None:
                 raise
-            raise self._already_registered(winner) from None
-        state = await self.state(person, fresh=True)
+            raise PersonExists(
+                "a person with this id number is already registered", person_id=str(winner.person_id)
+            ) from None
+        if person.household_no is not None:
+            from services.registry.households.service import HouseholdService
+
+            await HouseholdService(self).refresh(person.household_no, changed_member=person.person_id)
+        state = await self.state(person, fresh=True, facts=facts)
+        person.published_categories = fingerprint(state.categories)
+        await self.session.execute(
+            sa.update(PERSON)
+            .where(PERSON.c.person_id == person.person_id)
+            .values(published_categories=person.published_categories)
+        )
         self.publish(state, events.PERSON_REGISTERED)
         return state
-
-    def _already_registered(self, person: Person) -> Conflict:
-        return Conflict(
-            "a person with this id number is already registered",
-            slug="person-exists",
-            person_id=str(person.person_id),
-        )
 
     async def get(self, person_id: uuid.UUID, *, for_update: bool = False) -> Person:
         person = await self.repo.get(person_id, for_update=for_update)
         if person is None:
-            raise NotFound(f"no person {person_id}", slug="person-not-found")
+            raise PersonNotFound(f"no person {person_id}")
         return person
 
-    async def state(self, person: Person, *, fresh: bool = False) -> PersonState:
+    async def state(self, person: Person, *, fresh: bool = False, facts: list[PersonFact] | None = None) -> PersonState:
         """The person as of today; `fresh` (just registered) skips the queries that must come back empty."""
         registrations = [] if fresh else await self.repo.registrations(person.person_id)
-        open_registration = next((r for r in registrations if r.closed_on is None), None)
         employed = False if fresh else bool(await self.repo.open_employments(person.person_id))
-        facts = category_facts(await self.repo.facts(person.subject_ref))
+        trainings = [] if fresh else await self.repo.trainings(person.person_id)
+        stored = facts if facts is not None else await self.repo.facts(person.subject_ref)
+        household = await self.repo.household(person.household_no) if person.household_no else None
+        return self.derive(person, registrations, employed, trainings, stored, household)
+
+    async def states(self, people: list[Person]) -> list[PersonState]:
+        """The states of many people in five queries, whatever their number (lists)."""
+        ids = [p.person_id for p in people]
+        registrations = await self.repo.registrations_of(ids)
+        employed = await self.repo.employed_among(ids)
+        trainings = await self.repo.trainings_of(ids)
+        facts = await self.repo.facts_of([p.subject_ref for p in people])
+        households = await self.repo.households_of({p.household_no for p in people if p.household_no})
+        return [
+            self.derive(
+                p,
+                registrations.get(p.person_id, []),
+                p.person_id in employed,
+                trainings.get(p.person_id, []),
+                facts.get(p.subject_ref, []),
+                households.get(p.household_no) if p.household_no else None,
+            )
+            for p in people
+        ]
+
+    def derive(
+        self,
+        person: Person,
+        registrations: list[UnemploymentRegistration],
+        employed: bool,
+        trainings: list[Training],
+        facts: list[PersonFact],
+        household: Household | None,
+    ) -> PersonState:
+        today = self.today()
+        open_registration = next((r for r in registrations if r.closed_on is None), None)
+        granted = category_facts(facts)
+        graduated_on = next(
+            (g.valid_from for g in granted if g.category == Category.recent_graduate),
+            own_graduation(person),
+        )
+        derived = list(granted)
+        if (own := own_graduation(person)) is not None:
+            grant = graduate_grant(own)
+            derived.append(CategoryFact(grant.category, "registry", grant.valid_from, grant.valid_until))
+        if household is not None and household.kind == "zero_employment" and household.since is not None:
+            derived.append(CategoryFact(Category.zero_employment_family, "registry", household.since, None))
         categories = active_categories(
-            facts=facts,
+            facts=derived,
             gender=person.gender,
             birth_date=person.birth_date,
             unemployed_since=open_registration.registered_on if open_registration else None,
-            today=self.today(),
+            today=today,
         )
         status = "employed" if employed else "unemployed" if open_registration else "none"
-        return PersonState(person, registrations, categories, status, ended_categories(facts=facts, today=self.today()))
+        return PersonState(
+            person,
+            registrations,
+            categories,
+            status,
+            ended_categories(facts=granted, today=today),
+            trainings,
+            graduated_on,
+        )
 
     def reveal_id_number(self, person: Person) -> str:
         return self.protector.decrypt(person.id_number_ciphertext)
@@ -139,36 +251,31 @@ class PersonService:
     async def register_unemployment(self, person_id: uuid.UUID, registered_on: date) -> UnemploymentRegistration:
         person = await self.get(person_id, for_update=True)
         if person.deceased_on is not None:
-            raise Conflict("the person is recorded as deceased", slug="person-deceased")
+            raise PersonDeceased("the person is recorded as deceased")
         if registered_on > self.today():
-            raise Unprocessable("registered_on lies in the future", slug="date-in-future")
+            raise DateInFuture("registered_on lies in the future")
         if registered_on < person.birth_date:
-            raise Unprocessable("registered_on lies before the person's birth date", slug="date-before-birth")
+            raise DateBeforeBirth("registered_on lies before the person's birth date")
         if await self.repo.open_employments(person_id):
-            raise Conflict(
-                "a person with an open employment cannot register as unemployed; end the employment first",
-                slug="employment-open",
+            raise EmploymentOpen(
+                "a person with an open employment cannot register as unemployed; end the employment first"
             )
         # No backdating across what is on record: a registration cannot reach back before the
         # person's last employment, nor before an earlier registration was closed.
         last_worked = await self.repo.latest_employment_day(person_id)
         if last_worked is not None and registered_on < last_worked:
-            raise Unprocessable(
-                f"registered_on lies before {last_worked}, the last day of an employment on record",
-                slug="registration-before-employment",
+            raise RegistrationBeforeEmployment(
+                f"registered_on lies before {last_worked}, the last day of an employment on record"
             )
         closed = [r.closed_on for r in await self.repo.registrations(person_id) if r.closed_on is not None]
         if closed and registered_on < max(closed):
-            raise Unprocessable(
-                f"registered_on lies before {max(closed)}, when an earlier registration was closed",
-                slug="registration-before-last-registration",
+            raise RegistrationBeforeLastRegistration(
+                f"registered_on lies before {max(closed)}, when an earlier registration was closed"
             )
         current = await self.repo.open_registration(person_id)
         if current is not None:
-            raise Conflict(
-                "the person is already registered as unemployed",
-                slug="already-registered-unemployed",
-                registration_id=str(current.registration_id),
+            raise AlreadyRegisteredUnemployed(
+                "the person is already registered as unemployed", registration_id=str(current.registration_id)
             )
         registration = UnemploymentRegistration(person_id=person_id, registered_on=registered_on)
         try:
@@ -176,18 +283,22 @@ class PersonService:
                 self.session.add(registration)
                 await self.session.flush()
         except IntegrityError:
-            raise Conflict(
-                "the person is already registered as unemployed", slug="already-registered-unemployed"
-            ) from None
+            raise AlreadyRegisteredUnemployed("the person is already registered as unemployed") from None
         await self.changed(person, events.PERSON_UPDATED)
         return registration
 
-    async def changed(self, person: Person, event_type: str) -> PersonState:
-        """Bump the person's version and publish the new snapshot."""
+    async def changed(self, person: Person, event_type: str, *, refresh_household: bool = True) -> PersonState:
+        """Bump the person's version and publish the new snapshot. The person's household is worked
+        out again first (its members' categories may follow from this change)."""
+        if refresh_household and person.household_no is not None:
+            from services.registry.households.service import HouseholdService
+
+            await HouseholdService(self).refresh(person.household_no, changed_member=person.person_id)
         person.version += 1
         person.updated_at = utcnow()
-        self.session.add(person)
         state = await self.state(person)
+        person.published_categories = fingerprint(state.categories)
+        self.session.add(person)
         self.publish(state, event_type)
         return state
 
@@ -198,18 +309,18 @@ class PersonService:
             subject_ref=person.subject_ref,
             version=person.version,
             name_masked=mask_name(person.name),
-            id_number_masked=person.id_number_masked,
             gender=person.gender,
-            birth_date=person.birth_date,
+            birth_year=person.birth_date.year,
             hukou_type=person.hukou_type,
+            town=person.town,
+            graduated_on=state.graduated_on,
             status=state.status,
             deceased_on=person.deceased_on,
             household_no=person.household_no,
-            difficulty_categories=[c for c in state.categories if c.category not in events.SENSITIVE_CATEGORIES],
+            difficulty_categories=published(state.categories),
             unemployment_registrations=state.registration_states(),
-            ended_difficulty_categories=[
-                c for c in state.ended_categories if c.category not in events.SENSITIVE_CATEGORIES
-            ],
+            ended_difficulty_categories=published(state.ended_categories),
+            trainings=state.training_states(),
         )
         key = str(person.person_id)
         add_event(
@@ -217,14 +328,31 @@ class PersonService:
         )
 
 
+def apply_person_update(person: Person, update: PersonUpdate) -> bool:
+    """Apply what a fact changes on the person; True when anything changed."""
+    before = (person.household_no, person.hukou_type, person.hukou_area_code, person.deceased_on)
+    if update.household_no is not None and not (update.household_only_if_none and person.household_no):
+        person.household_no = update.household_no
+    if update.hukou_type is not None:
+        person.hukou_type = update.hukou_type
+    if update.hukou_area_code is not None:
+        person.hukou_area_code = update.hukou_area_code
+    if update.deceased_on is not None:
+        person.deceased_on = update.deceased_on
+    return before != (person.household_no, person.hukou_type, person.hukou_area_code, person.deceased_on)
+
+
 PersonServiceFactory = Callable[[AsyncSession], PersonService]
 
 
-def person_services(settings: RegistrySettings) -> PersonServiceFactory:
+def person_services(settings: RegistrySettings, clock: Clock = SYSTEM_CLOCK) -> PersonServiceFactory:
     """PersonService per session, with the keys read from settings once (the app, its consumer and
     tools that apply facts outside the app share this)."""
     protector = IdNumberProtector(
         settings.id_number_key.get_secret_value(), settings.blind_index_key.get_secret_value()
     )
     subject_key = settings.subject_key.get_secret_value().encode()
-    return lambda session: PersonService(session, protector, subject_key)
+    return lambda session: PersonService(session, protector, subject_key, clock)
+
+
+__all__ = ["EducationLevel", "PersonService", "PersonServiceFactory", "PersonState", "person_services"]

@@ -1,0 +1,117 @@
+"""Households and the zero-employment work queue (零就业家庭, SPEC 2.2). No FastAPI here.
+
+A household is the registered persons sharing a household number (public security's, or civil
+affairs' when public security has not reported one). It is worked out again whenever one of its
+members changes and by the daily sweep, and each change of its state is published on
+`registry.household.v1`."""
+
+from __future__ import annotations
+
+import uuid
+from typing import TYPE_CHECKING
+
+from contracts.envelope import new_event
+from contracts.registry import HOUSEHOLD_CHANGED, PERSON_DIFFICULTY_CHANGED, HouseholdSnapshot
+from contracts.topics import REGISTRY_HOUSEHOLD
+from contracts.vocabulary import Category, HouseholdKind
+from services.kit.db import utcnow
+from services.kit.outbox import add_event
+from services.registry.persons.categories import is_working_age
+from services.registry.tables import Household, Person
+
+if TYPE_CHECKING:
+    from services.registry.persons.service import PersonService
+
+SOURCE = "/registry"
+
+
+def household_kind(members: list[tuple[bool, bool, bool, bool]]) -> HouseholdKind | None:
+    """The queue a household belongs in, from its living members' (working age, registered
+    unemployed, employed, low income) flags; None when it is not listed.
+
+    `zero_employment`: a working-age member, a member registered unemployed, and no working-age
+    member employed. `low_income_all_unemployed`: a member holds `low_income_family` and none of the
+    working-age members (there is at least one) works."""
+    working_age = [m for m in members if m[0]]
+    if not working_age or any(m[2] for m in working_age):
+        return None
+    if any(m[1] for m in members):
+        return HouseholdKind.zero_employment
+    if any(m[3] for m in members):
+        return HouseholdKind.low_income_all_unemployed
+    return None
+
+
+class HouseholdService:
+    def __init__(self, persons: PersonService) -> None:
+        self.persons = persons
+        self.session = persons.session
+        self.repo = persons.repo
+
+    async def refresh(self, household_no: str, *, changed_member: uuid.UUID | None = None) -> Household:
+        """Work the household out again; publish it if its state or its members changed, and publish
+        the other members whose `zero_employment_family` follows (`changed_member` publishes itself)."""
+        members = await self.repo.members(household_no)
+        living = [m for m in members if m.deceased_on is None]
+        today = self.persons.today()
+        states = await self.persons.states(living)
+        flags = [
+            (
+                is_working_age(m.gender, m.birth_date, today),
+                s.status == "unemployed",
+                s.status == "employed",
+                any(c.category == Category.low_income_family for c in s.categories),
+            )
+            for m, s in zip(living, states, strict=True)
+        ]
+        kind = household_kind(flags)
+        town = next((m.town for m in living if m.town), None)
+        household = await self.repo.household(household_no)
+        joined = changed_member is not None and changed_member in {m.person_id for m in members}
+        if household is None:
+            household = Household(household_no=household_no, version=0)
+        before = (household.kind, household.town)
+        was_zero = household.kind == HouseholdKind.zero_employment
+        if kind is None:
+            household.since = None
+        elif household.kind is None:
+            household.since = today
+        household.kind = kind.value if kind is not None else None
+        household.zero_employment = kind is not None
+        household.town = town
+        if household.version == 0 or (household.kind, household.town) != before or joined:
+            household.version += 1
+            household.updated_at = utcnow()
+            self.session.add(household)
+            await self.session.flush()
+            self.publish(household, members)
+        if was_zero != (household.kind == HouseholdKind.zero_employment):
+            for member in living:
+                if member.person_id != changed_member:
+                    await self.persons.changed(member, PERSON_DIFFICULTY_CHANGED, refresh_household=False)
+        return household
+
+    def publish(self, household: Household, members: list[Person]) -> None:
+        add_event(
+            self.session,
+            REGISTRY_HOUSEHOLD,
+            household.household_no,
+            new_event(
+                source=SOURCE,
+                type=HOUSEHOLD_CHANGED,
+                subject=household.household_no,
+                data=snapshot(household, members),
+            ),
+        )
+
+
+def snapshot(household: Household, members: list[Person]) -> HouseholdSnapshot:
+    return HouseholdSnapshot(
+        household_no=household.household_no,
+        version=household.version,
+        members=[m.person_id for m in members],
+        zero_employment=household.zero_employment,
+        kind=HouseholdKind(household.kind) if household.kind else None,
+        since=household.since,
+        towns=sorted({m.town for m in members if m.town}),
+    )

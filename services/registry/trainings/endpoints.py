@@ -1,0 +1,31 @@
+"""Routes of trainings."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Response
+
+from contracts.vocabulary import Scope
+from services.kit.identity import Caller, require_scope
+from services.registry.dependencies import TrainingServiceDep
+from services.registry.trainings.schemas import TrainingCreate, TrainingRead
+
+router = APIRouter(prefix="/registry/v1", tags=["trainings"])
+
+Writer = Annotated[Caller, Depends(require_scope(Scope.registry_write))]
+
+
+@router.post(
+    "/persons/{person_id}/trainings",
+    status_code=201,
+    response_model=TrainingRead,
+    summary="Record a completed training (培训); listed on the person and in their snapshot",
+)
+async def record_training(
+    person_id: uuid.UUID, body: TrainingCreate, _: Writer, service: TrainingServiceDep, response: Response
+) -> TrainingRead:
+    training = await service.record(person_id, body)
+    response.headers["Location"] = f"/registry/v1/persons/{person_id}"
+    return TrainingRead.model_validate(training, from_attributes=True)
