@@ -19,7 +19,9 @@ from .vocabulary import EducationLevel, HukouType
 
 
 class _Attributes(BaseModel):
-    model_config = ConfigDict(frozen=True)
+    # Every member is on the wire, `dataset` and the nulls included, so the published schema says
+    # so: a consumer may rely on `dataset` to tell the models apart.
+    model_config = ConfigDict(frozen=True, json_schema_serialization_defaults_required=True)
 
 
 class IdentityAttributes(_Attributes):

@@ -75,18 +75,26 @@ BENEFICIARY_KEY = MessageKey(
     "`person_id` of the beneficiary (registry UUID): one person's events keep their order.",
     "uuid",
 )
+HOUSEHOLD_KEY = MessageKey(
+    "household_no", "`household_no` (public security's household number): one household's events keep their order."
+)
 FACT_KEY = MessageKey(
     "key",
     "The fact's `key`: the `subject_ref` for a record about a person, else the credit code or period.",
 )
+
+# One event type, one message: sharing.fact.v1 and sharing.sensitive-fact.v1 carry the same one.
+FACT_RECORDED = EventType(sharing.FACT_RECORDED, "Fact recorded", sharing.Fact)
 
 CATALOGUE: tuple[TopicContract, ...] = (
     TopicContract(
         topic=topics.REGISTRY_PERSON,
         description=(
             "Snapshots of registered people. Each event carries the whole current state of one person "
-            "with a `version` that grows by one per change: keep the highest version seen. The id number "
-            "and the name appear only masked; sensitive difficulty categories are never published."
+            "with a `version` that grows by one per change: keep the highest version seen. No part of the "
+            "id number and no birth date travel (`birth_year` only); the name only masked, for public "
+            "notices. A sensitive difficulty category shows only as `restricted_difficulty`, with its "
+            "validity but not its kind."
         ),
         producer="registry",
         consumers=("subsidy",),
@@ -95,6 +103,7 @@ CATALOGUE: tuple[TopicContract, ...] = (
             EventType(registry.PERSON_REGISTERED, "Person registered", registry.PersonSnapshot),
             EventType(registry.PERSON_UPDATED, "Person updated", registry.PersonSnapshot),
             EventType(registry.PERSON_DIFFICULTY_CHANGED, "Difficulty categories changed", registry.PersonSnapshot),
+            EventType(registry.PERSON_DECEASED, "Person reported deceased", registry.PersonSnapshot),
         ),
     ),
     TopicContract(
@@ -117,15 +126,43 @@ CATALOGUE: tuple[TopicContract, ...] = (
         ),
     ),
     TopicContract(
+        topic=topics.REGISTRY_HOUSEHOLD,
+        description=(
+            "Snapshots of households as the registry derives them: whether one is in the zero-employment "
+            "work queue (零就业家庭, or a low-income household whose able members are all unemployed), "
+            "for street offices to work from events. Each event carries the whole current state of one "
+            "household with a `version` that grows by one per change; members are named by `person_id`."
+        ),
+        producer="registry",
+        consumers=(),
+        key=HOUSEHOLD_KEY,
+        events=(EventType(registry.HOUSEHOLD_CHANGED, "Household changed", registry.HouseholdSnapshot),),
+    ),
+    TopicContract(
         topic=topics.SHARING_FACT,
         description=(
             "Canonical facts: one accepted agency record each, the person named by `subject_ref` "
-            "(never the raw id number), with only the fields the consumers are agreed to receive."
+            "(never the raw id number), with only the fields the consumers are agreed to receive. "
+            "`attributes` is the dataset's own model, told apart by `attributes.dataset` (`agency/dataset`). "
+            "Facts of a sensitive dataset (`public_security/special_population`) never travel here: "
+            "they are on sharing.sensitive-fact.v1."
         ),
         producer="sharing",
         consumers=("registry",),
         key=FACT_KEY,
-        events=(EventType(sharing.FACT_RECORDED, "Fact recorded", sharing.Fact),),
+        events=(FACT_RECORDED,),
+    ),
+    TopicContract(
+        topic=topics.SHARING_SENSITIVE_FACT,
+        description=(
+            "Facts of sensitive datasets only (`public_security/special_population`: released prisoners, "
+            "drug rehabilitation), on their own topic so that production ACLs can restrict who reads it. "
+            "The same event type and payload as sharing.fact.v1."
+        ),
+        producer="sharing",
+        consumers=("registry",),
+        key=FACT_KEY,
+        events=(FACT_RECORDED,),
     ),
     TopicContract(
         topic=topics.SHARING_STATISTICS_REPORT,
@@ -403,7 +440,10 @@ def _asyncapi() -> dict[str, Any]:
     for contract in CATALOGUE:
         if contract.published:
             for event in contract.events:
-                messages[event.name] = _event_message(contract, event, schema_names[event.payload])
+                message = _event_message(contract, event, schema_names[event.payload])
+                # An event type on two topics is one message, so both must describe it alike.
+                if messages.setdefault(event.name, message) != message:
+                    raise ValueError(f"{event.name} is described differently on {contract.topic}")
             message_ids = [event.name for event in contract.events]
         else:
             messages[_placeholder_message_id(contract)] = _placeholder_message(contract)

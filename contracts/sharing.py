@@ -15,14 +15,15 @@ from typing import Any
 from pydantic import BaseModel, Field, model_validator
 
 from .facts import FactAttributes
+from .vocabulary import Agency
 
 FACT_RECORDED = "sharing.fact.recorded"
 
 
 class Fact(BaseModel):
     fact_id: uuid.UUID
-    agency: str
-    dataset: str
+    agency: Agency
+    dataset: str = Field(description="The dataset's name within its agency; `attributes.dataset` is `agency/dataset`")
     batch_id: uuid.UUID
     record_index: int = Field(ge=0)
     subject_ref: str | None = Field(

@@ -1,4 +1,5 @@
-"""Request dependencies of the sharing service."""
+"""Request dependencies of the sharing service, as typed aliases: the one place in the service
+that reads `request.app.state` (app.py sets it)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,12 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from services.kit.clock import ClockDep
+from services.kit.db import SessionDep
+
+from .batches.parsing import Limits
+from .batches.service import BatchService
+from .sealing import BatchSealer
 from .settings import SharingSettings
 
 
@@ -16,3 +23,17 @@ async def get_settings(request: Request) -> SharingSettings:
 
 
 SettingsDep = Annotated[SharingSettings, Depends(get_settings)]
+
+
+async def get_batch_service(session: SessionDep, settings: SettingsDep, clock: ClockDep) -> BatchService:
+    """Batches in the request's transaction, with the service's keys, limits and clock."""
+    return BatchService(
+        session,
+        sealer=BatchSealer(settings.batch_key_bytes),
+        subject_key=settings.subject_key_bytes,
+        limits=Limits(max_records=settings.max_batch_records, max_bytes=settings.max_batch_bytes),
+        clock=clock,
+    )
+
+
+BatchServiceDep = Annotated[BatchService, Depends(get_batch_service)]

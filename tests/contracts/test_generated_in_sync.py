@@ -15,7 +15,7 @@ import yaml
 
 from contracts import generate, topics
 from contracts.envelope import new_event
-from contracts.registry import PERSON_REGISTERED, PersonSnapshot
+from contracts.registry import PERSON_REGISTERED, HouseholdSnapshot, PersonSnapshot
 from tests.support import ROOT
 
 RENDERED = generate.render()
@@ -133,9 +133,13 @@ def test_who_sends_and_who_receives_what() -> None:
     assert operations == {
         ("registry", "send", "registry.person.v1"),
         ("registry", "send", "registry.employment.v1"),
+        ("registry", "send", "registry.household.v1"),
         ("registry", "receive", "sharing.fact.v1"),
         ("registry", "send", "sharing.fact.v1.dlq"),
+        ("registry", "receive", "sharing.sensitive-fact.v1"),
+        ("registry", "send", "sharing.sensitive-fact.v1.dlq"),
         ("sharing", "send", "sharing.fact.v1"),
+        ("sharing", "send", "sharing.sensitive-fact.v1"),
         ("sharing", "send", "sharing.statistics-report.v1"),
         ("subsidy", "send", "subsidy.application.v1"),
         ("subsidy", "send", "subsidy.payment.v1"),
@@ -161,7 +165,9 @@ def test_each_published_message_names_its_kafka_key_and_cloudevents_attributes()
     expected_keys = {
         topics.REGISTRY_PERSON: "person_id",
         topics.REGISTRY_EMPLOYMENT: "person_id",
+        topics.REGISTRY_HOUSEHOLD: "household_no",
         topics.SHARING_FACT: "subject_ref",
+        topics.SHARING_SENSITIVE_FACT: "subject_ref",
         topics.SUBSIDY_APPLICATION: "person_id",
         topics.SUBSIDY_PAYMENT: "person_id",
     }
@@ -183,6 +189,7 @@ def test_the_person_topic_schema_lists_its_event_types_with_their_payloads() -> 
         "registry.person.registered",
         "registry.person.updated",
         "registry.person.difficulty-changed",
+        "registry.person.deceased",
     ]
     assert {
         branch["properties"]["type"]["const"]: branch["properties"]["data"]["$ref"] for branch in schema["oneOf"]
@@ -200,9 +207,8 @@ def test_a_real_event_has_exactly_the_attributes_the_schema_describes() -> None:
             "subject_ref": "a" * 64,
             "version": 1,
             "name_masked": "张*",
-            "id_number_masked": "110105********002X",
             "gender": "female",
-            "birth_date": "1949-12-31",
+            "birth_year": 1949,
             "hukou_type": "urban",
             "status": "unemployed",
             "difficulty_categories": [],
@@ -231,4 +237,53 @@ def test_the_catalogue_covers_every_topic_and_every_event_type_the_contract_modu
     catalogued = {event.name for contract in generate.CATALOGUE for event in contract.events}
     assert declared == catalogued
     for contract in generate.CATALOGUE:
-        assert all(event.name.startswith(contract.topic.rsplit(".", 1)[0] + ".") for event in contract.events)
+        # The sensitive-fact topic carries the very facts of sharing.fact.v1, only on a topic of its own.
+        family = topics.SHARING_FACT if contract.topic == topics.SHARING_SENSITIVE_FACT else contract.topic
+        assert all(event.name.startswith(family.rsplit(".", 1)[0] + ".") for event in contract.events)
+
+
+def test_both_fact_topics_carry_one_fact_message_whose_attributes_are_each_dataset_s_model() -> None:
+    fact_refs = ASYNCAPI["channels"][topics.SHARING_FACT]["messages"]
+    assert ASYNCAPI["channels"][topics.SHARING_SENSITIVE_FACT]["messages"] == fact_refs
+    [ref] = fact_refs.values()
+    message = _resolve(ASYNCAPI, ref["$ref"])
+    fact = _resolve(ASYNCAPI, message["payload"]["properties"]["data"]["$ref"])
+    attributes = fact["properties"]["attributes"]
+    mapping = attributes["discriminator"]["mapping"]
+    assert attributes["discriminator"]["propertyName"] == "dataset"
+    assert set(mapping) == {
+        "public_security/identity",
+        "public_security/special_population",
+        "civil_affairs/dibao",
+        "civil_affairs/extreme_poverty",
+        "civil_affairs/veteran",
+        "disabled_federation/disability_certificate",
+        "statistics/labour_force",
+        "education/graduate",
+        "agriculture/registered_poor",
+        "market_supervision/business",
+        "hrss/capacity_reduction",
+    }
+    for code, model_ref in mapping.items():
+        model = _resolve(ASYNCAPI, model_ref)
+        assert model["properties"]["dataset"]["const"] == code
+        assert "dataset" in model["required"]
+    graduate = _resolve(ASYNCAPI, mapping["education/graduate"])
+    assert set(graduate["properties"]) == {"dataset", "school", "level", "graduated_on"}
+    assert _resolve(ASYNCAPI, graduate["properties"]["level"]["$ref"])["enum"] == [
+        "junior_high",
+        "senior_high",
+        "vocational",
+        "junior_college",
+        "bachelor",
+        "master",
+        "doctor",
+    ]
+    assert "legal_rep_id_number" not in _resolve(ASYNCAPI, mapping["market_supervision/business"])["properties"]
+
+
+def test_the_household_topic_carries_household_snapshots_keyed_by_household_number() -> None:
+    schema = json.loads(RENDERED["schemas/registry.household.v1.json"])
+    assert schema["properties"]["type"]["enum"] == ["registry.household.changed"]
+    assert schema["properties"]["data"] == {"$ref": "#/$defs/HouseholdSnapshot"}
+    assert set(schema["$defs"]["HouseholdSnapshot"]["properties"]) == set(HouseholdSnapshot.model_fields)

@@ -40,6 +40,10 @@ gate = Gate()
 router = APIRouter(prefix="/orders/v1")
 
 
+class ItemConflict(Conflict):
+    slug, title = "item-conflict", "Item conflict"
+
+
 @router.post("/orders", status_code=201)
 async def place(order: Order, session: SessionDep) -> dict[str, object]:
     gate.calls += 1
@@ -47,7 +51,7 @@ async def place(order: Order, session: SessionDep) -> dict[str, object]:
         gate.entered.set()
         await gate.release.wait()
     if order.item == "conflict":
-        raise Conflict("this item conflicts", slug="item-conflict", item=order.item)
+        raise ItemConflict("this item conflicts", item=order.item)
     if order.item == "boom":
         raise RuntimeError("handler failed")
     return {"order_id": str(uuid.uuid4()), "item": order.item, "call": gate.calls}

@@ -194,7 +194,18 @@ class TestOtherHostileValues:
         assert fields_of(receipt) == {0: ["since"]}
 
     @pytest.mark.parametrize(
-        "position", [{"after": 2**31}, {"after": 2**63}, {"after": True}, {"after": "1"}, {"after": 1.0}], ids=repr
+        "position",
+        [
+            {"record_index": 2**31},
+            {"record_index": 2**63},
+            {"record_index": -1},
+            {"record_index": True},
+            {"record_index": "1"},
+            {"record_index": 1.0},
+            {"after": 1},
+            {"record_index": 1, "after": 1},
+        ],
+        ids=repr,
     )
     async def test_a_forged_cursor_is_422(self, sharing: SharingService, batch: str, position: dict[str, Any]) -> None:
         response = await sharing.client.get(f"/sharing/v1/batches/{batch}?cursor={forged_cursor(position)}", **READER)
@@ -272,7 +283,7 @@ async def test_any_spoiled_csv_rows_are_each_rejected_or_the_csv_refused(
         {},
         optional={
             "cursor": hostile_text
-            | st.dictionaries(st.sampled_from(["after", "page"]), junk, min_size=1).map(forged_cursor),
+            | st.dictionaries(st.sampled_from(["record_index", "page"]), junk, min_size=1).map(forged_cursor),
             "outcome": hostile_text,
             "limit": hostile_text | st.sampled_from(["0", "501", str(2**64), "1.5", "true"]),
         },

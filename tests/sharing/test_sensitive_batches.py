@@ -1,20 +1,28 @@
-"""Who reads a batch's outcomes back: a special-population push (released prisoners, drug
-rehabilitation) is shown only to the pushing agency and admin; anyone else is told it does not exist,
-exactly as for a batch that does not."""
+"""Special populations (released prisoners, drug rehabilitation) against real PostgreSQL and a real
+broker: their facts travel only on sharing.sensitive-fact.v1, never on sharing.fact.v1; and a push
+is shown only to the pushing agency and admin, anyone else being told it does not exist, exactly as
+for a batch that does not."""
 
 from __future__ import annotations
 
+import asyncio
+import json
 import uuid
 from collections.abc import AsyncIterator
+from datetime import date
 from typing import Any
 
 import pytest
 import pytest_asyncio
+import sqlalchemy as sa
 
+from contracts.facts import SpecialPopulationAttributes
+from contracts.sharing import FACT_RECORDED
+from contracts.topics import SHARING_FACT, SHARING_SENSITIVE_FACT
 from services.kit.identifiers import mask_id_number
 from services.sharing.datasets.catalog import CATALOG
 from tests.sharing.factories import id_number
-from tests.sharing.harness import SharingService, sharing_service
+from tests.sharing.harness import SharingService, read_facts, sharing_service
 from tests.support import PostgresDatabases
 
 pytestmark = pytest.mark.integration
@@ -46,6 +54,43 @@ async def push(sharing: SharingService, path: str, records: list[dict[str, Any]]
 
 def test_special_populations_are_the_sensitive_dataset() -> None:
     assert [d.code for d in CATALOG if d.sensitive] == ["public_security/special_population"]
+
+
+async def test_special_population_facts_travel_only_on_the_sensitive_topic(
+    sharing: SharingService, kafka_bootstrap: str
+) -> None:
+    person = id_number("19830303", "579")
+    ref = sharing.subject(person)
+    special = await push(
+        sharing,
+        SPECIAL,
+        [
+            {"id_number": person, "kind": "released_prisoner", "since": "2019-01-01"},
+            {"id_number": person, "kind": "pickpocket", "since": "2019-01-01"},
+        ],
+        PUBLIC_SECURITY_SYSTEM,
+    )
+    # A fact of another dataset about the same person, pushed after: it must take the ordinary topic.
+    ordinary = await push(sharing, DIBAO, [{"id_number": person, "since": "2018-04-01"}], CIVIL_AFFAIRS_SYSTEM)
+    await sharing.wait_until_relayed()
+
+    async with sharing.engine.connect() as conn:
+        rows = (
+            await conn.execute(sa.text("SELECT topic, payload FROM outbox_message WHERE key = :key"), {"key": ref})
+        ).all()
+    assert sorted((row.topic, json.loads(bytes(row.payload))["data"]["batch_id"]) for row in rows) == sorted(
+        [(SHARING_SENSITIVE_FACT, special), (SHARING_FACT, ordinary)]
+    )
+
+    batches = {special, ordinary}
+    [sensitive] = await asyncio.to_thread(read_facts, kafka_bootstrap, SHARING_SENSITIVE_FACT, batches, 1)
+    [plain] = await asyncio.to_thread(read_facts, kafka_bootstrap, SHARING_FACT, batches, 1)
+    assert str(plain.fact.batch_id) == ordinary
+    assert str(sensitive.fact.batch_id) == special
+    assert (sensitive.key, sensitive.event.subject, sensitive.event.type) == (ref.encode(), ref, FACT_RECORDED)
+    assert sensitive.fact.code == "public_security/special_population"
+    assert sensitive.fact.attributes == SpecialPopulationAttributes(kind="released_prisoner", since=date(2019, 1, 1))
+    assert person.encode() not in sensitive.value and person[6:14].encode() not in sensitive.value
 
 
 @pytest.mark.parametrize("pusher", [PUBLIC_SECURITY_SYSTEM, ADMIN], ids=["agency", "admin"])

@@ -5,31 +5,25 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Depends, Path, Request, Response
 
-from services.kit.db import SessionDep
+from contracts.vocabulary import Agency, Scope
 from services.kit.identity import Caller, CallerDep, require_scope
 from services.kit.pagination import CursorQuery, LimitQuery
 
-from ..dependencies import SettingsDep
-from ..sealing import BatchSealer
-from ..settings import SharingSettings
-from .parsing import Limits, too_large_bytes
+from ..dependencies import BatchServiceDep, SettingsDep
+from .parsing import too_large_bytes
 from .schemas import PUSH_REQUEST_BODY, BatchRead, BatchReceipt, Outcome
-from .service import SUBMIT_SCOPE, BatchService, Push
+from .service import Push
 
 router = APIRouter(prefix="/sharing/v1", tags=["batches"])
 
-Submitter = Annotated[Caller, Depends(require_scope(SUBMIT_SCOPE))]
-
-
-def _service(session: SessionDep, settings: SharingSettings) -> BatchService:
-    return BatchService(
-        session,
-        sealer=BatchSealer(settings.batch_key_bytes),
-        subject_key=settings.subject_key_bytes,
-        limits=Limits(max_records=settings.max_batch_records, max_bytes=settings.max_batch_bytes),
-    )
+Submitter = Annotated[Caller, Depends(require_scope(Scope.sharing_submit))]
+# Checked by the catalog, not by FastAPI: an agency without datasets is a 404 `unknown-agency` naming
+# the known ones, not a generic 422. The schema still lists the codes.
+AgencyPath = Annotated[
+    str, Path(description="The agency's code", json_schema_extra={"enum": [agency.value for agency in Agency]})
+]
 
 
 @router.post(
@@ -37,24 +31,25 @@ def _service(session: SessionDep, settings: SharingSettings) -> BatchService:
     status_code=201,
     summary="Push dataset records (JSON or CSV)",
     description=(
-        "Each record is validated against the dataset; accepted ones become facts on `sharing.fact.v1`, "
-        "rejected ones come back with every error and are kept with the batch. A key pushes only its own "
-        "agency's datasets (admin any). 201 with a Location of the batch, even when every record is rejected."
+        "Each record is validated against the dataset; accepted ones become facts on `sharing.fact.v1` "
+        "(a sensitive dataset's, special populations, only on `sharing.sensitive-fact.v1`), rejected ones "
+        "come back with every error and are kept with the batch. A key pushes only its own agency's "
+        "datasets (admin any). 201 with a Location of the batch, even when every record is rejected."
     ),
     openapi_extra=PUSH_REQUEST_BODY,
 )
 async def push_records(
-    agency: str,
+    agency: AgencyPath,
     dataset: str,
     request: Request,
     response: Response,
-    session: SessionDep,
     caller: Submitter,
     settings: SettingsDep,
+    batches: BatchServiceDep,
 ) -> BatchReceipt:
     body = await _read_body(request, settings.max_batch_bytes)
     push = Push(agency=agency, dataset=dataset, body=body, content_type=request.headers.get("content-type"))
-    receipt = await _service(session, settings).submit(caller, push)
+    receipt = await batches.submit(caller, push)
     response.headers["Location"] = f"/sharing/v1/batches/{receipt.batch_id}"
     return receipt
 
@@ -62,14 +57,13 @@ async def push_records(
 @router.get("/batches/{batch_id}", summary="A batch and its per-record outcomes")
 async def read_batch(
     batch_id: uuid.UUID,
-    session: SessionDep,
     caller: CallerDep,
-    settings: SettingsDep,
+    batches: BatchServiceDep,
     outcome: Outcome | None = None,
     limit: LimitQuery = 100,
     cursor: CursorQuery = None,
 ) -> BatchRead:
-    return await _service(session, settings).read(caller, batch_id, outcome=outcome, limit=limit, cursor=cursor)
+    return await batches.read(caller, batch_id, outcome=outcome, limit=limit, cursor=cursor)
 
 
 async def _read_body(request: Request, max_bytes: int) -> bytes:

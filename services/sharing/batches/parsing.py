@@ -14,25 +14,13 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from services.kit.errors import DomainError, Unprocessable
 from services.kit.text import shown
 
 from ..datasets.declaration import AnyDataset
+from ..problems import BatchTooLarge, InvalidBatch, InvalidCsv, MalformedBatch, UnsupportedBatchType
 
 JSON = "application/json"
 CSV = "text/csv"
-
-
-class MalformedBatch(DomainError):
-    status, slug, title = 400, "malformed-batch", "Malformed batch"
-
-
-class BatchTooLarge(DomainError):
-    status, slug, title = 413, "batch-too-large", "Batch too large"
-
-
-class UnsupportedBatchType(DomainError):
-    status, slug, title = 415, "unsupported-media-type", "Unsupported media type"
 
 
 @dataclass(frozen=True)
@@ -106,17 +94,15 @@ def _json_records(body: bytes, limits: Limits) -> list[RawRecord]:
     except RecursionError:
         raise MalformedBatch("the body is not valid JSON: nested too deeply") from None
     if not isinstance(document, dict):
-        raise Unprocessable('the body must be a JSON object {"records": [...]}', slug="invalid-batch")
+        raise InvalidBatch('the body must be a JSON object {"records": [...]}')
     unknown = sorted(set(document) - {"records"})
     if unknown:
-        raise Unprocessable(
-            f"unknown member(s) {', '.join(map(shown, unknown))}; the body holds only `records`", slug="invalid-batch"
-        )
+        raise InvalidBatch(f"unknown member(s) {', '.join(map(shown, unknown))}; the body holds only `records`")
     records = document.get("records")
     if not isinstance(records, list):
-        raise Unprocessable('the body must hold a list `records`: {"records": [...]}', slug="invalid-batch")
+        raise InvalidBatch('the body must hold a list `records`: {"records": [...]}')
     if not records:
-        raise Unprocessable("`records` is empty; a batch holds at least one record", slug="invalid-batch")
+        raise InvalidBatch("`records` is empty; a batch holds at least one record")
     if len(records) > limits.max_records:
         raise _too_many(limits)
     return [RawRecord(record) for record in records]
@@ -152,12 +138,9 @@ def _csv_records(body: bytes, charset: str, dataset: AnyDataset, limits: Limits)
     except csv.Error as exc:
         raise MalformedBatch(f"the CSV cannot be read at line {reader.line_num}: {exc}") from None
     if header is None:
-        raise Unprocessable(
-            f"the CSV is empty; it needs a header row ({', '.join(dataset.fields)}) and records",
-            slug="invalid-batch",
-        )
+        raise InvalidBatch(f"the CSV is empty; it needs a header row ({', '.join(dataset.fields)}) and records")
     if not records:
-        raise Unprocessable("the CSV has a header but no records; a batch holds at least one", slug="invalid-batch")
+        raise InvalidBatch("the CSV has a header but no records; a batch holds at least one")
     return records
 
 
@@ -165,22 +148,19 @@ def _checked_header(row: list[str], dataset: AnyDataset) -> list[str]:
     header = [cell.strip() for cell in row]
     fields = ", ".join(dataset.fields)
     if "" in header:
-        raise Unprocessable(f"the CSV header has an empty column name; {dataset.code} has {fields}", slug="invalid-csv")
+        raise InvalidCsv(f"the CSV header has an empty column name; {dataset.code} has {fields}")
     duplicates = sorted({name for name in header if header.count(name) > 1})
     if duplicates:
-        raise Unprocessable(f"the CSV header repeats {', '.join(map(shown, duplicates))}", slug="invalid-csv")
+        raise InvalidCsv(f"the CSV header repeats {', '.join(map(shown, duplicates))}")
     unknown = [name for name in header if name not in dataset.fields]
     if unknown:
-        raise Unprocessable(
+        raise InvalidCsv(
             f"the CSV header names {', '.join(map(shown, unknown))}, not field(s) of {dataset.code}; "
-            f"its fields are {fields}",
-            slug="invalid-csv",
+            f"its fields are {fields}"
         )
     missing = [name for name in dataset.required_fields if name not in header]
     if missing:
-        raise Unprocessable(
-            f"the CSV header lacks required column(s) {', '.join(missing)} of {dataset.code}", slug="invalid-csv"
-        )
+        raise InvalidCsv(f"the CSV header lacks required column(s) {', '.join(missing)} of {dataset.code}")
     return header
 
 

@@ -11,7 +11,10 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
+from services.kit.pagination import paginate
+
 from ..tables import SharingBatch, SharingRecord
+from .schemas import Outcome, RecordsCursor
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,15 +59,17 @@ class BatchRepository:
         return await self.session.get(SharingBatch, batch_id)
 
     async def records(
-        self, batch_id: uuid.UUID, *, after_index: int, outcome: str | None, limit: int
-    ) -> list[SharingRecord]:
-        query = (
-            select(SharingRecord)
-            .where(col(SharingRecord.batch_id) == batch_id)
-            .where(col(SharingRecord.record_index) > after_index)
-            .order_by(col(SharingRecord.record_index))
-            .limit(limit)
-        )
+        self, batch_id: uuid.UUID, *, outcome: Outcome | None, limit: int, cursor: str | None
+    ) -> tuple[list[SharingRecord], str | None]:
+        """One page of a batch's record outcomes in record order, and the cursor of the next."""
+        query = select(SharingRecord).where(col(SharingRecord.batch_id) == batch_id)
         if outcome is not None:
             query = query.where(col(SharingRecord.outcome) == outcome)
-        return list((await self.session.execute(query)).scalars())
+        return await paginate(
+            self.session,
+            query,
+            keys=[col(SharingRecord.record_index)],
+            position=RecordsCursor,
+            limit=limit,
+            cursor=cursor,
+        )

@@ -8,6 +8,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field, StrictInt
 
+from contracts.vocabulary import Agency
 from services.kit.pagination import CursorPosition
 
 from ..datasets.declaration import FieldError
@@ -24,10 +25,13 @@ class BatchReceipt(BaseModel):
     """The answer to a push: the batch kept, how many records became facts, and why others did not."""
 
     batch_id: uuid.UUID
-    agency: str
+    agency: Agency
     dataset: str
     record_count: int
-    accepted: int = Field(description="Records accepted; each was published as a fact on sharing.fact.v1")
+    accepted: int = Field(
+        description="Records accepted; each was published as a fact on sharing.fact.v1 "
+        "(a sensitive dataset's on sharing.sensitive-fact.v1)"
+    )
     rejected: list[RejectedRecord]
 
 
@@ -43,12 +47,12 @@ class RecordOutcome(BaseModel):
 class RecordsCursor(CursorPosition):
     """Where a page of a batch's record outcomes ends: outcomes are listed by record index."""
 
-    after: StrictInt = Field(ge=0, lt=2**31)
+    record_index: StrictInt = Field(ge=0, lt=2**31)
 
 
 class BatchRead(BaseModel):
     batch_id: uuid.UUID
-    agency: str
+    agency: Agency
     dataset: str
     content_type: str
     submitted_by: str = Field(description="API client id that pushed the batch")

@@ -10,28 +10,28 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts.envelope import new_event
 from contracts.sharing import FACT_RECORDED, Fact
-from contracts.topics import SHARING_FACT
-from services.kit.db import utcnow
-from services.kit.errors import Forbidden, NotFound
+from contracts.vocabulary import Agency, Scope
+from services.kit.clock import Clock
+from services.kit.errors import Forbidden
 from services.kit.identity import Caller
 from services.kit.outbox import add_event
-from services.kit.pagination import cursor_position, encode_cursor
 
 from ..datasets.catalog import CATALOG, Catalog
 from ..datasets.declaration import AnyDataset, FieldError
+from ..problems import AgencyMismatch, BatchNotFound
 from ..sealing import BatchSealer
 from ..tables import SharingBatch, SharingRecord
 from .parsing import Limits, RawRecord, parse_batch
 from .repository import BatchRepository, NewRecord
-from .schemas import BatchRead, BatchReceipt, RecordOutcome, RecordsCursor, RejectedRecord
+from .schemas import BatchRead, BatchReceipt, Outcome, RecordOutcome, RejectedRecord
 
-SUBMIT_SCOPE = "sharing:submit"
-READ_SCOPE = "sharing:read"
 FACT_SOURCE = "/sharing"
 
 
 @dataclass(frozen=True)
 class Push:
+    """A push as the caller sent it: `agency` and `dataset` are the path's own text, checked here."""
+
     agency: str
     dataset: str
     body: bytes
@@ -53,9 +53,11 @@ class BatchService:
         sealer: BatchSealer,
         subject_key: bytes,
         limits: Limits,
+        clock: Clock,
         catalog: Catalog = CATALOG,
     ) -> None:
         self.session = session
+        self.clock = clock
         self.repo = BatchRepository(session)
         self.sealer = sealer
         self.subject_key = subject_key
@@ -64,11 +66,11 @@ class BatchService:
 
     async def submit(self, caller: Caller, push: Push) -> BatchReceipt:
         """Keep the batch and each record's outcome; queue one fact per accepted record. A batch
-        refused whole raises before anything is added, so it leaves no trace."""
-        if "admin" not in caller.scopes and caller.agency != push.agency:
-            raise Forbidden(
-                f"a key of agency {caller.agency!r} may push only that agency's datasets, not {push.agency!r}'s",
-                slug="agency-mismatch",
+        refused whole raises before anything is added, so it leaves no trace. A sensitive dataset's
+        facts go to their own topic (`Dataset.topic`), never to `sharing.fact.v1`."""
+        if Scope.admin not in caller.scopes and caller.agency != push.agency:
+            raise AgencyMismatch(
+                f"a key of agency {caller.agency!r} may push only that agency's datasets, not {push.agency!r}'s"
             )
         dataset = self.catalog.get(push.agency, push.dataset)
         raw = parse_batch(push.body, push.content_type, dataset, self.limits)
@@ -88,13 +90,13 @@ class BatchService:
             record_count=len(checked),
             accepted_count=len(accepted),
             rejected_count=len(checked) - len(accepted),
-            received_at=utcnow(),
+            received_at=self.clock.now(),
         )
         await self.repo.add(batch, [c.record for c in checked])
         for item in accepted:
             assert item.fact is not None
             event = new_event(source=FACT_SOURCE, type=FACT_RECORDED, subject=item.fact.subject_ref, data=item.fact)
-            add_event(self.session, SHARING_FACT, key=item.fact.key, event=event)
+            add_event(self.session, dataset.topic, key=item.fact.key, event=event)
         return BatchReceipt(
             batch_id=batch_id,
             agency=dataset.agency,
@@ -127,22 +129,21 @@ class BatchService:
         return _Checked(row, fact, [])
 
     async def read(
-        self, caller: Caller, batch_id: uuid.UUID, *, outcome: str | None, limit: int, cursor: str | None
+        self, caller: Caller, batch_id: uuid.UUID, *, outcome: Outcome | None, limit: int, cursor: str | None
     ) -> BatchRead:
         """A batch and one page of its record outcomes, to a caller who may see it (others are told
         it is not found, so they do not learn it exists)."""
-        if not (caller.has(READ_SCOPE) or caller.has(SUBMIT_SCOPE)):
-            raise Forbidden(f"this operation needs the scope {READ_SCOPE!r}", required_scope=READ_SCOPE)
+        if not (caller.has(Scope.sharing_read) or caller.has(Scope.sharing_submit)):
+            raise Forbidden(
+                f"this operation needs the scope '{Scope.sharing_read}'", required_scope=Scope.sharing_read.value
+            )
         batch = await self.repo.get(batch_id)
         if batch is None or not self._may_read(caller, batch):
-            raise NotFound(f"no batch {batch_id}", slug="batch-not-found")
-        position = cursor_position(cursor, RecordsCursor.model_validate)
-        after = position.after if position else -1
-        rows = await self.repo.records(batch_id, after_index=after, outcome=outcome, limit=limit + 1)
-        page, more = rows[:limit], len(rows) > limit
+            raise BatchNotFound(f"no batch {batch_id}")
+        page, next_cursor = await self.repo.records(batch_id, outcome=outcome, limit=limit, cursor=cursor)
         return BatchRead(
             batch_id=batch.id,
-            agency=batch.agency,
+            agency=Agency(batch.agency),
             dataset=batch.dataset,
             content_type=batch.content_type,
             submitted_by=batch.submitted_by,
@@ -151,16 +152,16 @@ class BatchService:
             accepted_count=batch.accepted_count,
             rejected_count=batch.rejected_count,
             records=[_outcome(row) for row in page],
-            next_cursor=encode_cursor({"after": page[-1].record_index}) if more else None,
+            next_cursor=next_cursor,
         )
 
     def _may_read(self, caller: Caller, batch: SharingBatch) -> bool:
         """The pushing agency's keys and admin read any of its batches; other sharing:read keys read
         batches of datasets that are not sensitive (a dataset no longer declared counts as sensitive)."""
-        if "admin" in caller.scopes or caller.agency == batch.agency:
+        if Scope.admin in caller.scopes or caller.agency == batch.agency:
             return True
         dataset = self.catalog.find(batch.agency, batch.dataset)
-        return caller.has(READ_SCOPE) and dataset is not None and not dataset.sensitive
+        return caller.has(Scope.sharing_read) and dataset is not None and not dataset.sensitive
 
 
 def _outcome(row: SharingRecord) -> RecordOutcome:

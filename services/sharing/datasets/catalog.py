@@ -5,14 +5,25 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 
-from services.kit.errors import NotFound
+from contracts.vocabulary import Agency
 
-from . import civil_affairs, disabled_federation, public_security, statistics
+from ..problems import UnknownAgency, UnknownDataset
+from . import (
+    agriculture,
+    civil_affairs,
+    disabled_federation,
+    education,
+    hrss,
+    market_supervision,
+    public_security,
+    statistics,
+)
 from .declaration import AnyDataset
 
 
 class Catalog:
     def __init__(self, datasets: Iterable[AnyDataset]) -> None:
+        # Keyed by plain strings: an Agency is one, so a path's own text finds its dataset.
         self._by_code: dict[tuple[str, str], AnyDataset] = {}
         for dataset in datasets:
             if (dataset.agency, dataset.name) in self._by_code:
@@ -20,34 +31,38 @@ class Catalog:
             self._by_code[(dataset.agency, dataset.name)] = dataset
 
     @property
-    def agencies(self) -> list[str]:
-        return sorted({agency for agency, _ in self._by_code})
+    def agencies(self) -> list[Agency]:
+        """The agencies with at least one dataset, by code."""
+        return sorted({dataset.agency for dataset in self._by_code.values()})
 
-    def datasets_of(self, agency: str) -> list[str]:
+    def datasets_of(self, agency: Agency) -> list[str]:
         return sorted(name for owner, name in self._by_code if owner == agency)
 
     def __iter__(self) -> Iterator[AnyDataset]:
         return iter(self._by_code.values())
 
-    def ensure_agency(self, agency: str) -> None:
-        if agency not in self.agencies:
-            raise NotFound(
-                f"no datasets are declared for agency {agency!r}; agencies with datasets: {', '.join(self.agencies)}",
-                slug="unknown-agency",
-                known_agencies=self.agencies,
+    def agency(self, code: str) -> Agency:
+        """The agency a path names; 404 `unknown-agency` (naming the known ones) when it has no dataset,
+        rather than the generic 422 an enum-typed path parameter would give."""
+        known = self.agencies
+        if code not in known:
+            raise UnknownAgency(
+                f"no datasets are declared for agency {code!r}; agencies with datasets: {', '.join(known)}",
+                known_agencies=known,
             )
+        return Agency(code)
 
     def find(self, agency: str, name: str) -> AnyDataset | None:
         return self._by_code.get((agency, name))
 
     def get(self, agency: str, name: str) -> AnyDataset:
-        self.ensure_agency(agency)
-        dataset = self.find(agency, name)
+        """The dataset a path names; 404 `unknown-agency` or `unknown-dataset` naming what there is."""
+        owner = self.agency(agency)
+        dataset = self._by_code.get((owner, name))
         if dataset is None:
-            known = self.datasets_of(agency)
-            raise NotFound(
+            known = self.datasets_of(owner)
+            raise UnknownDataset(
                 f"agency {agency!r} has no dataset {name!r}; its datasets: {', '.join(known)}",
-                slug="unknown-dataset",
                 known_datasets=known,
             )
         return dataset
@@ -59,5 +74,9 @@ CATALOG = Catalog(
         *civil_affairs.DATASETS,
         *disabled_federation.DATASETS,
         *statistics.DATASETS,
+        *education.DATASETS,
+        *agriculture.DATASETS,
+        *market_supervision.DATASETS,
+        *hrss.DATASETS,
     ]
 )

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import date
-
 from pydantic import field_validator
+
+from contracts.facts import DibaoAttributes, ExtremePovertyAttributes, VeteranAttributes
+from contracts.vocabulary import Agency
 
 from .declaration import AgencyRecord, AnyDataset, Dataset, FactContent
 from .fields import IdNumber, IsoDate, Text, not_before
-
-AGENCY = "civil_affairs"
 
 
 class DibaoRecord(AgencyRecord):
@@ -23,13 +22,9 @@ class DibaoRecord(AgencyRecord):
 
 def dibao_fact(record: DibaoRecord) -> FactContent:
     return FactContent(
+        DibaoAttributes(household_no=record.household_no, since=record.since, until=record.until),
         valid_from=record.since,
         valid_until=record.until,
-        attributes={
-            "household_no": record.household_no,
-            "since": record.since.isoformat(),
-            "until": _iso(record.until),
-        },
     )
 
 
@@ -43,9 +38,9 @@ class ExtremePovertyRecord(AgencyRecord):
 
 def extreme_poverty_fact(record: ExtremePovertyRecord) -> FactContent:
     return FactContent(
+        ExtremePovertyAttributes(since=record.since, until=record.until),
         valid_from=record.since,
         valid_until=record.until,
-        attributes={"since": record.since.isoformat(), "until": _iso(record.until)},
     )
 
 
@@ -55,15 +50,17 @@ class VeteranRecord(AgencyRecord):
 
 
 def veteran_fact(record: VeteranRecord) -> FactContent:
-    return FactContent(valid_from=record.discharged_on, attributes={"discharged_on": record.discharged_on.isoformat()})
-
-
-def _iso(value: date | None) -> str | None:
-    return value.isoformat() if value is not None else None
+    return FactContent(VeteranAttributes(discharged_on=record.discharged_on), valid_from=record.discharged_on)
 
 
 DATASETS: tuple[AnyDataset, ...] = (
-    Dataset(AGENCY, "dibao", "最低生活保障 minimum living guarantee", DibaoRecord, dibao_fact),
-    Dataset(AGENCY, "extreme_poverty", "特困人员 extreme poverty support", ExtremePovertyRecord, extreme_poverty_fact),
-    Dataset(AGENCY, "veteran", "退役军人 discharged soldiers", VeteranRecord, veteran_fact),
+    Dataset(Agency.civil_affairs, "dibao", "最低生活保障 minimum living guarantee", DibaoRecord, dibao_fact),
+    Dataset(
+        Agency.civil_affairs,
+        "extreme_poverty",
+        "特困人员 extreme poverty support",
+        ExtremePovertyRecord,
+        extreme_poverty_fact,
+    ),
+    Dataset(Agency.civil_affairs, "veteran", "退役军人 discharged soldiers", VeteranRecord, veteran_fact),
 )

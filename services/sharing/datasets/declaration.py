@@ -6,14 +6,17 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import date
 from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from contracts.facts import FactAttributes
 from contracts.sharing import Fact
+from contracts.topics import SHARING_FACT, SHARING_SENSITIVE_FACT
+from contracts.vocabulary import Agency
 from services.kit.identifiers import mask_id_number, subject_ref
 from services.kit.text import shown
 
@@ -35,11 +38,12 @@ class FieldError(BaseModel):
 
 @dataclass(frozen=True)
 class FactContent:
-    """The part of a fact a dataset decides: validity and the attributes allowed to leave."""
+    """The part of a fact a dataset decides: the attributes allowed to leave (the dataset's typed
+    model in `contracts.facts`) and the fact's validity."""
 
+    attributes: FactAttributes
     valid_from: date | None = None
     valid_until: date | None = None
-    attributes: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -47,9 +51,10 @@ class Dataset(Generic[RecordT]):
     """One agency dataset. `subject_field` holds the id number that names the person (pseudonymised
     to `subject_ref`, never sent on); `key_field` is what a newer record supersedes an older one by.
     A `sensitive` dataset says something about a person that only the pushing agency and `admin` may
-    read back (special populations: membership alone is the secret)."""
+    read back (special populations: membership alone is the secret); its facts travel only on
+    `sharing.sensitive-fact.v1`, which production ACLs restrict."""
 
-    agency: str
+    agency: Agency
     name: str
     title: str
     record: type[RecordT]
@@ -66,6 +71,11 @@ class Dataset(Generic[RecordT]):
     @property
     def code(self) -> str:
         return f"{self.agency}/{self.name}"
+
+    @property
+    def topic(self) -> str:
+        """The topic its facts are published on."""
+        return SHARING_SENSITIVE_FACT if self.sensitive else SHARING_FACT
 
     @property
     def fields(self) -> tuple[str, ...]:
@@ -117,6 +127,8 @@ class Dataset(Generic[RecordT]):
         key = subject if self.key_field == self.subject_field else str(getattr(record, self.key_field))
         assert key is not None
         content = self.to_fact(record)
+        if content.attributes.dataset != self.code:
+            raise TypeError(f"{self.code}: to_fact gave the attributes of {content.attributes.dataset}")
         return Fact(
             fact_id=uuid.uuid4(),
             agency=self.agency,
@@ -127,7 +139,7 @@ class Dataset(Generic[RecordT]):
             key=key,
             valid_from=content.valid_from,
             valid_until=content.valid_until,
-            attributes=dict(content.attributes),
+            attributes=content.attributes,
         )
 
 

@@ -6,10 +6,11 @@ from typing import Annotated, Literal
 
 from pydantic import Field, StringConstraints
 
+from contracts.facts import DisabilityCertificateAttributes
+from contracts.vocabulary import Agency
+
 from .declaration import AgencyRecord, AnyDataset, Dataset, FactContent
 from .fields import IdNumber, IsoDate, WholeNumber
-
-AGENCY = "disabled_federation"
 
 CertificateNo = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^[0-9A-Za-z]{1,32}$")]
 
@@ -26,14 +27,14 @@ def disability_certificate_fact(record: DisabilityCertificateRecord) -> FactCont
     # The certificate number is left behind: a second-generation certificate number is the holder's
     # id number followed by kind and grade digits, so sending it would send the id number.
     return FactContent(
+        DisabilityCertificateAttributes(kind=record.kind, grade=record.grade, valid_until=record.valid_until),
         valid_until=record.valid_until,
-        attributes={"kind": record.kind, "grade": record.grade, "valid_until": record.valid_until.isoformat()},
     )
 
 
 DATASETS: tuple[AnyDataset, ...] = (
     Dataset(
-        AGENCY,
+        Agency.disabled_federation,
         "disability_certificate",
         "残疾人证 disability certificates",
         DisabilityCertificateRecord,

@@ -1,4 +1,5 @@
-"""Field types agency records share (the typed ids and months are the kit's: `services.kit.fields`), each failing with a message an agency can act on.
+"""Field types agency records share, each failing with a message an agency can act on. The typed
+id numbers, credit codes and months are the kit's (`services.kit.fields`), never validated twice.
 
 Messages never echo the value: they are stored and shown to readers who must not see more of an
 id number than its masked form.

@@ -4,16 +4,17 @@ from __future__ import annotations
 
 from typing import Literal
 
+from contracts.facts import IdentityAttributes, SpecialPopulationAttributes
+from contracts.vocabulary import Agency, HukouType
+
 from .declaration import AgencyRecord, AnyDataset, Dataset, FactContent
 from .fields import AreaCode, IdNumber, IsoDate, Text
-
-AGENCY = "public_security"
 
 
 class IdentityRecord(AgencyRecord):
     id_number: IdNumber
     name: Text
-    hukou_type: Literal["urban", "rural"]
+    hukou_type: HukouType
     hukou_area_code: AreaCode
     household_no: Text
     deceased_on: IsoDate | None = None
@@ -22,13 +23,13 @@ class IdentityRecord(AgencyRecord):
 def identity_fact(record: IdentityRecord) -> FactContent:
     # The name stays here: facts never carry a name (SPEC 1); the registry holds its own.
     return FactContent(
+        IdentityAttributes(
+            hukou_type=record.hukou_type,
+            hukou_area_code=record.hukou_area_code,
+            household_no=record.household_no,
+            deceased_on=record.deceased_on,
+        ),
         valid_until=record.deceased_on,
-        attributes={
-            "hukou_type": record.hukou_type,
-            "hukou_area_code": record.hukou_area_code,
-            "household_no": record.household_no,
-            "deceased_on": record.deceased_on.isoformat() if record.deceased_on else None,
-        },
     )
 
 
@@ -39,13 +40,13 @@ class SpecialPopulationRecord(AgencyRecord):
 
 
 def special_population_fact(record: SpecialPopulationRecord) -> FactContent:
-    return FactContent(valid_from=record.since, attributes={"kind": record.kind, "since": record.since.isoformat()})
+    return FactContent(SpecialPopulationAttributes(kind=record.kind, since=record.since), valid_from=record.since)
 
 
 DATASETS: tuple[AnyDataset, ...] = (
-    Dataset(AGENCY, "identity", "户籍 identity and household", IdentityRecord, identity_fact),
+    Dataset(Agency.public_security, "identity", "户籍 identity and household", IdentityRecord, identity_fact),
     Dataset(
-        AGENCY,
+        Agency.public_security,
         "special_population",
         "刑满释放 / 戒毒康复 special populations",
         SpecialPopulationRecord,

@@ -7,6 +7,9 @@ from datetime import date
 
 from pydantic import Field
 
+from contracts.facts import LabourForceAttributes
+from contracts.vocabulary import Agency
+
 from .declaration import AgencyRecord, AnyDataset, Dataset, FactContent
 from .fields import Month, WholeNumber
 
@@ -20,15 +23,15 @@ class LabourForceRecord(AgencyRecord):
 def labour_force_fact(record: LabourForceRecord) -> FactContent:
     year, month = (int(part) for part in record.period.split("-"))
     return FactContent(
+        LabourForceAttributes(period=record.period, urban_employed_total=record.urban_employed_total),
         valid_from=date(year, month, 1),
         valid_until=date(year, month, calendar.monthrange(year, month)[1]),
-        attributes={"period": record.period, "urban_employed_total": record.urban_employed_total},
     )
 
 
 DATASETS: tuple[AnyDataset, ...] = (
     Dataset(
-        "statistics",
+        Agency.statistics,
         "labour_force",
         "城镇从业人员 urban employed total per month",
         LabourForceRecord,

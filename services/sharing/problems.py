@@ -1,0 +1,47 @@
+"""The sharing service's problem types: one named class each, so a slug always has one status."""
+
+from __future__ import annotations
+
+from services.kit.errors import BadRequest, DomainError, Forbidden, NotFound, PayloadTooLarge, Unprocessable
+
+
+class UnknownAgency(NotFound):
+    slug, title = "unknown-agency", "Unknown agency"
+
+
+class UnknownDataset(NotFound):
+    slug, title = "unknown-dataset", "Unknown dataset"
+
+
+class AgencyMismatch(Forbidden):
+    slug, title = "agency-mismatch", "Another agency's dataset"
+
+
+class BatchNotFound(NotFound):
+    slug, title = "batch-not-found", "Batch not found"
+
+
+class MalformedBatch(BadRequest):
+    """The body cannot be read at all: not JSON, not text in its charset, a broken CSV quote."""
+
+    slug, title = "malformed-batch", "Malformed batch"
+
+
+class InvalidBatch(Unprocessable):
+    """The body reads, but is not a batch: not `{"records": [...]}`, or no record in it."""
+
+    slug, title = "invalid-batch", "Invalid batch"
+
+
+class InvalidCsv(Unprocessable):
+    """The CSV header does not name the dataset's fields."""
+
+    slug, title = "invalid-csv", "Invalid CSV header"
+
+
+class BatchTooLarge(PayloadTooLarge):
+    slug, title = "batch-too-large", "Batch too large"
+
+
+class UnsupportedBatchType(DomainError):
+    status, slug, title = 415, "unsupported-media-type", "Unsupported media type"
