@@ -19,22 +19,21 @@ import logging
 import re
 import secrets
 import uuid
-from collections.abc import Sequence
-from dataclasses import dataclass
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from services.gateway.clients.auth import ClientIdentity, KeyAuthenticator, bearer_key
-from services.gateway.proxy import ServiceProxy, Upstream
-from services.gateway.ratelimit import TokenBucketLimiter, retry_after_header
-from services.kit.errors import problem_response, unavailable_response
+from contracts.vocabulary import Scope as AccessScope
+from services.gateway.clients.auth import ClientIdentity, bearer_key
+from services.gateway.problems import AgencyMismatch, RateLimited
+from services.gateway.ratelimit import retry_after_header
+from services.gateway.runtime import GatewayRuntime
+from services.kit.errors import Forbidden, Unauthorized, unavailable_response
 from services.kit.identity import Caller, declared_length, guard_body, payload_too_large
 from services.kit.logging import REQUEST_ID
 
 log = logging.getLogger(__name__)
 
 ADMIN_PREFIX = "/gateway/v1"
-SUBMIT_SCOPE = "sharing:submit"
 _AUTHORIZATION = b"authorization"
 _REQUEST_ID = b"x-request-id"
 # The one route with a large body: an agency pushing dataset records (sharing's documented 16 MiB).
@@ -44,35 +43,11 @@ _DATASET_PUSH = re.compile(r"/sharing/v1/agencies/([^/]+)/datasets/[^/]+/records
 _CALLER_ID_KEPT = 100
 
 
-@dataclass(frozen=True, slots=True)
-class BodyLimits:
-    """Per-route request body limits, in bytes."""
-
-    default: int
-    dataset_push: int
-
-
-class Slots:
-    """A count of requests in flight with a ceiling; taking a slot never waits."""
-
-    def __init__(self, limit: int) -> None:
-        self.limit = limit
-        self.taken = 0
-
-    def take(self) -> bool:
-        if self.taken >= self.limit:
-            return False
-        self.taken += 1
-        return True
-
-    def give_back(self) -> None:
-        self.taken -= 1
-
-
 class GatewayEdge:
-    def __init__(self, app: ASGIApp, upstreams: Sequence[Upstream]) -> None:
+    def __init__(self, app: ASGIApp, runtime: GatewayRuntime) -> None:
         self.app = app
-        self.upstreams = {upstream.prefix: upstream for upstream in upstreams}
+        self.runtime = runtime
+        self.upstreams = {upstream.prefix: upstream for upstream in runtime.upstreams}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -86,7 +61,7 @@ class GatewayEdge:
             await self.app(scope, receive, send)
             return
 
-        state = scope["app"].state
+        runtime = self.runtime
         authorization = None
         caller_request_id = None
         for name, value in scope["headers"]:
@@ -98,21 +73,20 @@ class GatewayEdge:
         if client is None:
             return
 
-        limiter: TokenBucketLimiter = state.rate_limiter
-        wait_s = limiter.acquire(client.client_id)
+        wait_s = runtime.rate_limiter.acquire(client.client_id)
         if wait_s > 0.0:
             await _rate_limited("This API client has exceeded its request rate", wait_s)(scope, receive, send)
             return
 
-        limits: BodyLimits = state.body_limits
+        limits = runtime.body_limits
         if upstream is not None:
             push = _DATASET_PUSH.fullmatch(scope["path"]) if scope["method"] == "POST" else None
             if push is not None:
                 refusal = _push_refusal(client, push.group(1))
                 if refusal is not None:
-                    await refusal(scope, receive, send)
+                    await refusal.response()(scope, receive, send)
                     return
-            proxy: ServiceProxy = state.proxy
+            proxy = runtime.proxy
             request_id = _forwarded_request_id(caller_request_id)
             if push is None:
                 await proxy.forward(scope, receive, send, upstream, client, request_id, max_body_bytes=limits.default)
@@ -122,7 +96,7 @@ class GatewayEdge:
                 # Refused without taking one of the pushes' slots.
                 await payload_too_large(limits.dataset_push)(scope, receive, send)
                 return
-            pushes: Slots = state.push_slots
+            pushes = runtime.push_slots
             if not pushes.take():
                 await unavailable_response(
                     f"{pushes.limit} dataset pushes are in progress; retry shortly.", retry_after_s=1
@@ -137,13 +111,8 @@ class GatewayEdge:
             return
 
         if not client.is_admin:
-            await problem_response(
-                403,
-                "forbidden",
-                "Forbidden",
-                "The gateway's API needs the scope 'admin'.",
-                extensions={"required_scope": "admin"},
-            )(scope, receive, send)
+            not_admin = Forbidden("The gateway's API needs the scope 'admin'.", required_scope=AccessScope.admin.value)
+            await not_admin.response()(scope, receive, send)
             return
         request_id = REQUEST_ID.get() or uuid.uuid4().hex
         scope.setdefault("state", {})["caller"] = Caller(client.client_id, client.agency, client.scopes, request_id)
@@ -156,14 +125,13 @@ class GatewayEdge:
 
         A request that may fail authentication counts against its source address, and an address
         that has used up its allowance is refused before any database look-up."""
-        state = scope["app"].state
-        anonymous: TokenBucketLimiter = state.unauthenticated_limiter
+        anonymous = self.runtime.unauthenticated_limiter
         peer = scope.get("client")
         address = peer[0] if peer else "unknown"
         if api_key is None:
             await self._refuse(scope, receive, send, anonymous.acquire(address), missing=True)
             return None
-        authenticator: KeyAuthenticator = state.authenticator
+        authenticator = self.runtime.authenticator
         known, client = authenticator.cached(api_key)
         if not known:
             wait_s = anonymous.wait_s(address)
@@ -196,25 +164,17 @@ class GatewayEdge:
         await response(scope, receive, send)
 
 
-def _push_refusal(client: ClientIdentity, agency: str) -> ASGIApp | None:
+def _push_refusal(client: ClientIdentity, agency: str) -> Forbidden | None:
     """403 for a dataset push the key may not make, before its body is read; the sharing service
     checks the same again."""
     if client.is_admin:
         return None
-    if SUBMIT_SCOPE not in client.scopes:
-        return problem_response(
-            403,
-            "forbidden",
-            "Forbidden",
-            f"this operation needs the scope {SUBMIT_SCOPE!r}",
-            extensions={"required_scope": SUBMIT_SCOPE},
-        )
+    if AccessScope.sharing_submit not in client.scopes:
+        submit = AccessScope.sharing_submit.value
+        return Forbidden(f"this operation needs the scope {submit!r}", required_scope=submit)
     if agency != client.agency:
-        return problem_response(
-            403,
-            "agency-mismatch",
-            "Forbidden",
-            f"a key of agency {client.agency!r} may push only that agency's datasets, not {agency!r}'s",
+        return AgencyMismatch(
+            f"a key of agency {client.agency!r} may push only that agency's datasets, not {agency!r}'s"
         )
     return None
 
@@ -243,14 +203,10 @@ def _prefix(path: str) -> str:
 
 
 def _unauthorized(detail: str, challenge: str) -> ASGIApp:
-    return problem_response(401, "unauthorized", "Unauthorized", detail, headers={"WWW-Authenticate": challenge})
+    return Unauthorized(detail).response(headers={"WWW-Authenticate": challenge})
 
 
 def _rate_limited(what: str, wait_s: float) -> ASGIApp:
-    return problem_response(
-        429,
-        "rate-limited",
-        "Too many requests",
-        f"{what}; retry after the given delay.",
-        headers={"Retry-After": retry_after_header(wait_s)},
+    return RateLimited(f"{what}; retry after the given delay.").response(
+        headers={"Retry-After": retry_after_header(wait_s)}
     )

@@ -16,11 +16,13 @@ from collections.abc import Sequence
 from typing import Any
 
 import aiohttp
-from fastapi import APIRouter, FastAPI, Request
+from fastapi import APIRouter, Request
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse
 
+from services.gateway.dependencies import RuntimeDep
 from services.gateway.proxy import Upstream
+from services.gateway.runtime import GatewayRuntime
 
 log = logging.getLogger(__name__)
 
@@ -116,23 +118,24 @@ async def _fetch(session: aiohttp.ClientSession, upstream: Upstream) -> dict[str
         return None
 
 
-async def merged_document(app: FastAPI, upstreams: Sequence[Upstream]) -> dict[str, Any]:
-    cached: tuple[float, dict[str, Any]] | None = getattr(app.state, "merged_openapi", None)
+async def merged_document(own: dict[str, Any], runtime: GatewayRuntime) -> dict[str, Any]:
+    """The gateway's own document merged with the services', kept on the runtime for a while."""
+    cached = runtime.merged_openapi
     if cached is not None and cached[0] > time.monotonic():
         return cached[1]
-    session: aiohttp.ClientSession = app.state.proxy.session
+    upstreams = runtime.upstreams
+    session = runtime.proxy.session
     documents = await asyncio.gather(*(_fetch(session, upstream) for upstream in upstreams))
-    merged = merge_documents(app.openapi(), list(zip(upstreams, documents, strict=True)))
+    merged = merge_documents(own, list(zip(upstreams, documents, strict=True)))
     # A document missing a service is kept only briefly, so it fills in soon after the service is up.
     lifetime = CACHE_S if "x-unavailable-services" not in merged else 2.0
-    app.state.merged_openapi = (time.monotonic() + lifetime, merged)
+    runtime.merged_openapi = (time.monotonic() + lifetime, merged)
     return merged
 
 
 @router.get("/openapi.json")
-async def openapi_json(request: Request) -> JSONResponse:
-    upstreams: Sequence[Upstream] = request.app.state.upstreams
-    return JSONResponse(await merged_document(request.app, upstreams))
+async def openapi_json(request: Request, runtime: RuntimeDep) -> JSONResponse:
+    return JSONResponse(await merged_document(request.app.openapi(), runtime))
 
 
 @router.get("/docs")

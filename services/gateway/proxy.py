@@ -43,7 +43,7 @@ from starlette.types import Receive, Scope, Send
 from yarl import URL
 
 from services.gateway.clients.auth import ClientIdentity
-from services.kit.errors import problem_response
+from services.gateway.problems import UpstreamTimeout, UpstreamUnavailable
 from services.kit.identity import declared_length, digest_header, payload_too_large, signed_headers
 
 log = logging.getLogger(__name__)
@@ -259,13 +259,22 @@ class ServiceProxy:
                     await send({"type": "http.response.body", "body": chunk, "more_body": True})
                 await send({"type": "http.response.body", "body": b""})
         except TimeoutError:
-            await self._failed(scope, receive, send, upstream, started, 504, "timeout")
+            timeout = UpstreamTimeout(f"The {upstream.name} service did not answer in time.")
+            await self._failed(scope, receive, send, upstream, started, timeout, "timeout")
         except aiohttp.ClientError as exc:
             log.debug("hop failed", exc_info=exc)
-            await self._failed(scope, receive, send, upstream, started, 502, "unreachable")
+            unreachable = UpstreamUnavailable(f"The {upstream.name} service could not be reached.")
+            await self._failed(scope, receive, send, upstream, started, unreachable, "unreachable")
 
     async def _failed(
-        self, scope: Scope, receive: Receive, send: Send, upstream: Upstream, started: bool, status: int, reason: str
+        self,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        upstream: Upstream,
+        started: bool,
+        problem: UpstreamTimeout | UpstreamUnavailable,
+        reason: str,
     ) -> None:
         UPSTREAM_FAILURES.labels(upstream.name, reason).inc()
         log.warning(
@@ -275,15 +284,7 @@ class ServiceProxy:
             # The status line has gone out: all that is left is to cut the response short, which
             # the server does when the application returns without finishing it.
             return
-        if status == 504:
-            problem = problem_response(
-                504, "upstream-timeout", "Gateway timeout", f"The {upstream.name} service did not answer in time."
-            )
-        else:
-            problem = problem_response(
-                502, "upstream-unavailable", "Bad gateway", f"The {upstream.name} service could not be reached."
-            )
-        await problem(scope, receive, send)
+        await problem.response()(scope, receive, send)
 
     async def _read_body(self, scope: Scope, receive: Receive, max_bytes: int) -> BodySpool:
         declared = declared_length(scope)

@@ -39,6 +39,8 @@ class DomainError(Exception):
     title: str = "Bad request"
 
     def __init__(self, detail: str, **extensions: Any) -> None:
+        if "slug" in extensions:
+            raise TypeError("a problem type is a named DomainError subclass, not a slug= argument")
         super().__init__(detail)
         self.detail = detail
         self.extensions = extensions

@@ -7,6 +7,7 @@ from fastapi import FastAPI
 
 from contracts.topics import REGISTRY_EMPLOYMENT, REGISTRY_PERSON, SUBSIDY_APPLICATION, SUBSIDY_PAYMENT
 from services.kit.app import ServiceDefinition, Subscription, create_service_app
+from services.kit.clock import SYSTEM_CLOCK, Clock
 from services.subsidy.applications.endpoints import router as applications_router
 from services.subsidy.budgets.endpoints import router as budgets_router
 from services.subsidy.payments.endpoints import router as payments_router
@@ -25,7 +26,9 @@ four-eyes decisions, yearly budgets that are never overspent, and payments settl
 A one-time programme pays a beneficiary at most once, enforced by the database."""
 
 
-def create_app(settings: SubsidySettings | None = None) -> FastAPI:
+def create_app(settings: SubsidySettings | None = None, clock: Clock = SYSTEM_CLOCK) -> FastAPI:
+    """The subsidy app; `clock` decides the bureau's today (evaluations, budget years), so tests
+    can fix the day."""
     settings = settings or SubsidySettings()
     return create_service_app(
         ServiceDefinition(
@@ -39,4 +42,5 @@ def create_app(settings: SubsidySettings | None = None) -> FastAPI:
             ],
         ),
         settings,
+        clock=clock,
     )

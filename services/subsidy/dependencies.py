@@ -1,4 +1,5 @@
-"""Typed dependencies of the subsidy service's routes: one service object per request session."""
+"""Typed dependencies of the subsidy service's routes: its settings, its clock, and one service
+object per request session. The only module that reads `app.state`."""
 
 from __future__ import annotations
 
@@ -6,30 +7,40 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from services.kit.clock import ClockDep
 from services.kit.db import SessionDep
 from services.subsidy.applications.service import ApplicationService
 from services.subsidy.budgets.service import BudgetService
 from services.subsidy.payments.service import PaymentService
+from services.subsidy.projections.repository import ProjectionRepository
 from services.subsidy.settings import SubsidySettings
 
 
-def _settings(request: Request) -> SubsidySettings:
+async def subsidy_settings(request: Request) -> SubsidySettings:
     settings: SubsidySettings = request.app.state.settings
     return settings
 
 
-async def application_service(request: Request, session: SessionDep) -> ApplicationService:
-    return ApplicationService(session, _settings(request))
+SettingsDep = Annotated[SubsidySettings, Depends(subsidy_settings)]
 
 
-async def budget_service(request: Request, session: SessionDep) -> BudgetService:
-    return BudgetService(session, _settings(request))
+async def application_service(session: SessionDep, settings: SettingsDep, clock: ClockDep) -> ApplicationService:
+    return ApplicationService(session, settings, clock)
 
 
-async def payment_service(request: Request, session: SessionDep) -> PaymentService:
-    return PaymentService(session, _settings(request))
+async def budget_service(session: SessionDep, settings: SettingsDep) -> BudgetService:
+    return BudgetService(session, settings)
+
+
+async def payment_service(session: SessionDep, settings: SettingsDep, clock: ClockDep) -> PaymentService:
+    return PaymentService(session, settings, clock)
+
+
+async def projection_repository(session: SessionDep) -> ProjectionRepository:
+    return ProjectionRepository(session)
 
 
 ApplicationServiceDep = Annotated[ApplicationService, Depends(application_service)]
 BudgetServiceDep = Annotated[BudgetService, Depends(budget_service)]
 PaymentServiceDep = Annotated[PaymentService, Depends(payment_service)]
+ProjectionRepositoryDep = Annotated[ProjectionRepository, Depends(projection_repository)]

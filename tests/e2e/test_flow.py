@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
-from services.subsidy.bureau_time import bureau_today
+from services.kit.clock import SYSTEM_CLOCK
 from tests.e2e.conftest import RunningSystem
 from tests.registry.people import credit_code, id_number
 from tests.support import ROOT, eventually
@@ -140,7 +140,9 @@ async def test_ten_concurrent_applications_give_at_most_one_payment(
     civil = await client(http, system, "civil_affairs", "sharing:submit")
     reviewer = await client(http, system, "hrss", "subsidy:review", "subsidy:read")
     admin = Agency(http, system, system.admin_key)
-    await admin.call("PUT", f"/subsidy/v1/budgets/hiring_key_groups/{bureau_today().year}", {"amount": "900000.00"})
+    await admin.call(
+        "PUT", f"/subsidy/v1/budgets/hiring_key_groups/{SYSTEM_CLOCK.today().year}", {"amount": "900000.00"}
+    )
     person_id, employment_id, employer = await hired_for_a_year(desk, civil)
     body = {
         "programme": "hiring_key_groups",

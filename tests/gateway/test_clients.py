@@ -175,6 +175,7 @@ async def test_revoking_an_unknown_client_is_404(gateway: GatewayFactory, client
         assert response.status_code == 404
         assert response.headers["content-type"] == PROBLEM
         assert response.json()["status"] == 404
+        assert response.json()["type"].endswith(":client-not-found")
 
 
 async def test_bootstrap_admin_is_created_once_across_restarts(databases: PostgresDatabases, upstream_url: str) -> None:

@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 
 import pytest_asyncio
 from aiokafka import AIOKafkaProducer
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from services.kit.clock import FixedClock
 from services.subsidy.app import create_app
 from services.subsidy.settings import SubsidySettings
 from tests.subsidy.scenario import Harness
@@ -25,13 +27,15 @@ async def subsidy(kafka_bootstrap: str, databases: PostgresDatabases) -> AsyncIt
         kafka_bootstrap_servers=kafka_bootstrap,
         kafka_consumer_group_prefix=f"t{uuid.uuid4().hex[:8]}.",
     )
-    app = create_app(settings)
+    # Standing still at the session's start: no test sees the bureau's day (or budget year) turn.
+    clock = FixedClock(datetime.now(UTC))
+    app = create_app(settings, clock=clock)
     producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap)
     await producer.start()
     engine = create_async_engine(url)
     try:
         async with running(app) as client:
-            yield Harness(client, producer, engine, settings, kafka_bootstrap)
+            yield Harness(client, producer, engine, settings, kafka_bootstrap, clock)
     finally:
         await producer.stop()
         await engine.dispose()

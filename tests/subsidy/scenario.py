@@ -22,17 +22,17 @@ from contracts.registry import (
     EMPLOYMENT_RECORDED,
     PERSON_UPDATED,
     ContributionMonth,
-    DifficultyCategory,
     EmploymentSnapshot,
     PersonSnapshot,
+    PublishedDifficulty,
     UnemploymentRegistrationState,
 )
 from contracts.topics import REGISTRY_EMPLOYMENT, REGISTRY_PERSON
+from services.kit.clock import FixedClock
 from services.kit.identifiers import CREDIT_ALPHABET, credit_check_character
 from services.kit.inbox import InboxEntry
 from services.kit.outbox import OutboxMessage
 from services.subsidy.app import PROJECTION_CONSUMER
-from services.subsidy.bureau_time import bureau_today
 from services.subsidy.settings import SubsidySettings
 from services.subsidy.tables import Application, Budget, Payment, ProjectedEmployment, ProjectedPerson
 from tests.support import ServiceClient, eventually
@@ -64,11 +64,19 @@ def months(first: str, count: int) -> list[ContributionMonth]:
     return out
 
 
-def category(code: str, valid_from: date = date(2018, 1, 1), valid_until: date | None = None) -> DifficultyCategory:
-    return DifficultyCategory.model_validate(
+# Where each category of the tests comes from; a sensitive one shows only as restricted_difficulty.
+SOURCES = {
+    "low_income_family": "civil_affairs",
+    "capacity_reduction_worker": "hrss",
+    "restricted_difficulty": "restricted",
+}
+
+
+def category(code: str, valid_from: date = date(2018, 1, 1), valid_until: date | None = None) -> PublishedDifficulty:
+    return PublishedDifficulty.model_validate(
         {
             "category": code,
-            "source": "registry" if code != "low_income_family" else "civil_affairs",
+            "source": SOURCES.get(code, "registry"),
             "valid_from": valid_from,
             "valid_until": valid_until,
         }
@@ -112,11 +120,11 @@ def eligible_hire(**person_changes: Any) -> Hire:
         person_id=person_id,
         subject_ref=uuid.uuid4().hex * 2,
         version=1,
-        name_masked="张*",
-        id_number_masked=f"500153********{n % 1000:03d}1",
+        name_masked="张*梅",
         gender="female",
-        birth_date=date(1995, 6, 1),
+        birth_year=1995,
         hukou_type="rural",
+        town="昌元街道",
         status="employed",
         household_no=f"HH-{n}",
         difficulty_categories=[category("low_income_family")],
@@ -147,6 +155,8 @@ class Harness:
     engine: AsyncEngine
     settings: SubsidySettings
     bootstrap: str
+    # The app's clock: the bureau's day stands still for the whole session.
+    clock: FixedClock
     published: list[CloudEvent] = field(default_factory=list)
 
     # Registry events in, through the real broker.
@@ -226,7 +236,7 @@ class Harness:
         return items
 
     async def budget(self) -> dict[str, Any]:
-        year = bureau_today().year
+        year = self.clock.today().year
         response = await self.client.get(f"{API}/budgets?programme={PROGRAMME}&year={year}", **READER)
         assert response.status_code == 200, response.text
         items = response.json()["items"]
@@ -236,7 +246,7 @@ class Harness:
 
     async def give_budget_room(self, grants: int) -> dict[str, Any]:
         """Set this year's budget so exactly `grants` more grants fit."""
-        year = bureau_today().year
+        year = self.clock.today().year
         async with self.session() as s:
             row = await s.get(Budget, (PROGRAMME, year))
         committed = 0 if row is None else row.reserved_fen + row.spent_fen

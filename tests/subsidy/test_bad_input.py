@@ -130,8 +130,8 @@ CASES: dict[str, tuple[str, str, Any, dict[str, Any], int, str, str]] = {
     ),
     "apply: body not JSON": ("POST", APPLY, "not json", SUBMITTER, 422, "validation-error", "JSON"),
     "decide: unknown application": (
-        "POST", f"{API}/applications/{{nobody}}/decision", {"decision": "approve"}, REVIEWER, 404, "not-found",
-        "{nobody}",
+        "POST", f"{API}/applications/{{nobody}}/decision", {"decision": "approve"}, REVIEWER, 404,
+        "application-not-found", "{nobody}",
     ),
     "decide: application id not a uuid": (
         "POST", f"{API}/applications/42/decision", {"decision": "approve"}, REVIEWER, 422, "validation-error",
@@ -152,7 +152,7 @@ CASES: dict[str, tuple[str, str, Any, dict[str, Any], int, str, str]] = {
     ),
     "settle: unknown payment": (
         "POST", f"{API}/payments/{{nobody}}/settlement", {"outcome": "settled", "bank_reference": "X"}, TREASURY,
-        404, "not-found", "{nobody}",
+        404, "payment-not-found", "{nobody}",
     ),
     "settle: unknown outcome": (
         "POST", SETTLE, {"outcome": "lost"}, TREASURY, 422, "validation-error", "body.outcome"
@@ -181,7 +181,7 @@ CASES: dict[str, tuple[str, str, Any, dict[str, Any], int, str, str]] = {
     ),
     "budget: no amount": ("PUT", BUDGET, {}, ADMIN, 422, "validation-error", "exactly one"),
     "budget: unknown programme": (
-        "PUT", f"{API}/budgets/free_money/2035", {"amount": "1.00"}, ADMIN, 404, "unknown-programme", "free_money"
+        "PUT", f"{API}/budgets/free_money/2035", {"amount": "1.00"}, ADMIN, 404, "programme-not-found", "free_money"
     ),
     "budget: year out of range": (
         "PUT", f"{API}/budgets/{PROGRAMME}/1999", {"amount": "1.00"}, ADMIN, 422, "validation-error", "path.year"
@@ -189,6 +189,9 @@ CASES: dict[str, tuple[str, str, Any, dict[str, Any], int, str, str]] = {
     "budget: not an administrator": (
         "PUT", BUDGET, {"amount": "1.00"}, {**REVIEWER, "scopes": ["subsidy:review", "subsidy:read"]}, 403,
         "forbidden", "admin",
+    ),
+    "list: unknown programme": (
+        "GET", f"{API}/budgets?programme=free_money", None, READER, 422, "validation-error", "query.programme"
     ),
     "list: unknown status": (
         "GET", f"{API}/applications?status=won", None, READER, 422, "validation-error", "query.status"
@@ -203,8 +206,13 @@ CASES: dict[str, tuple[str, str, Any, dict[str, Any], int, str, str]] = {
     "list: payment filter not a uuid": (
         "GET", f"{API}/payments?application_id=7", None, READER, 422, "validation-error", "query.application_id"
     ),
-    "read: unknown application": ("GET", f"{API}/applications/{{nobody}}", None, READER, 404, "not-found", "{nobody}"),
-    "read: unknown payment": ("GET", f"{API}/payments/{{nobody}}", None, READER, 404, "not-found", "{nobody}"),
+    "read: unknown application": (
+        "GET", f"{API}/applications/{{nobody}}", None, READER, 404, "application-not-found",
+        "{nobody}",
+    ),
+    "read: unknown payment": (
+        "GET", f"{API}/payments/{{nobody}}", None, READER, 404, "payment-not-found", "{nobody}"
+    ),
 }  # fmt: skip
 
 

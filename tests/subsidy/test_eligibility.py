@@ -20,6 +20,7 @@ from services.subsidy.applications.eligibility import (
     add_months,
     evaluate_hiring_key_groups,
     full_months,
+    held_category,
     key_groups,
 )
 
@@ -50,9 +51,8 @@ def person(**changes: Any) -> PersonSnapshot:
         subject_ref="f" * 64,
         version=3,
         name_masked="李*",
-        id_number_masked="500153********1234",
         gender="male",
-        birth_date=date(1996, 1, 1),
+        birth_year=1996,
         hukou_type="urban",
         status="employed",
         difficulty_categories=[],
@@ -76,7 +76,10 @@ def employment(**changes: Any) -> EmploymentSnapshot:
 
 
 def held(*codes: str, valid_from: date = date(2017, 1, 1), **more: Any) -> list[CategoryRecord]:
-    return [CategoryRecord(code, "civil_affairs", valid_from, **more) for code in codes]
+    def source(code: str) -> str:
+        return "restricted" if code == "restricted_difficulty" else "civil_affairs"
+
+    return [CategoryRecord(held_category(code), source(code), valid_from, **more) for code in codes]
 
 
 def evaluate(
@@ -198,11 +201,16 @@ def test_registered_unemployed_when_hired(registrations: list[UnemploymentRegist
         (("zero_employment_family",), ["zero_employment_family"]),
         (("rural_poor",), ["rural_poor"]),
         (("capacity_reduction_worker", "age_4050"), ["capacity_reduction_worker"]),
+        # A sensitive category, published only as restricted_difficulty, is a difficulty all the same.
+        (("capacity_reduction_worker", "restricted_difficulty"), ["capacity_reduction_worker"]),
         # Not a key group: a graduate who is not poor, a capacity-reduction worker with no
         # difficulty besides, and difficulty categories outside the five groups.
         (("recent_graduate",), []),
         (("recent_graduate", "veteran"), []),
         (("capacity_reduction_worker",), []),
+        # ... but none of the named categories the other groups ask for.
+        (("restricted_difficulty",), []),
+        (("recent_graduate", "restricted_difficulty"), []),
         (("disabled", "extreme_poverty", "age_4050", "veteran"), []),
         ((), []),
     ],

@@ -18,7 +18,6 @@ from contracts.subsidy import (
     PAYMENT_SETTLED,
 )
 from contracts.topics import SUBSIDY_APPLICATION, SUBSIDY_PAYMENT
-from services.subsidy.bureau_time import bureau_today
 from tests.subsidy.scenario import API, GRANT_FEN, PROGRAMME, READER, SUBMITTER, Harness, eligible_hire
 from tests.support import eventually
 
@@ -94,7 +93,7 @@ async def test_eligible_hire_is_approved_instructed_settled_and_paid_once(subsid
     assert all(c["passed"] for c in application["checks"])
     assert application["amount"] == "6000.00" and application["amount_fen"] == GRANT_FEN
     assert application["submitted_by"] == SUBMITTER["client_id"]
-    assert application["evaluated_on"] == bureau_today().isoformat()
+    assert application["evaluated_on"] == subsidy.clock.today().isoformat()
     key_group = next(c for c in application["checks"] if c["rule"] == "key_group")
     assert "low_income_family" in key_group["detail"] and "civil_affairs" in key_group["detail"]
 
@@ -107,7 +106,7 @@ async def test_eligible_hire_is_approved_instructed_settled_and_paid_once(subsid
     assert approved["payment"] == {"payment_id": payment["payment_id"], "status": "instructed"}
     assert payment["status"] == "instructed"
     assert payment["payee"] == {"kind": "employer", "credit_code": hire.employer, "person_id": None}
-    assert payment["amount"] == "6000.00" and payment["budget_year"] == bureau_today().year
+    assert payment["amount"] == "6000.00" and payment["budget_year"] == subsidy.clock.today().year
     reserved = await subsidy.budget()
     assert reserved["reserved_fen"] == before["reserved_fen"] + GRANT_FEN
     assert reserved["available_fen"] == before["available_fen"] - GRANT_FEN == 0

@@ -11,7 +11,6 @@ import pytest
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 
-from services.subsidy.bureau_time import bureau_today
 from services.subsidy.tables import Application, Payment
 from tests.subsidy.scenario import GRANT_FEN, REVIEWER, Harness, eligible_hire, problem
 
@@ -47,7 +46,7 @@ async def test_after_payment_a_second_application_is_ineligible_with_the_paid_on
     assert again.json()["status"] == "ineligible"
     [check] = [c for c in again.json()["checks"] if not c["passed"]]
     assert check["rule"] == "never_paid_before"
-    assert f"application {paid['application_id']} paid {bureau_today().isoformat()}" in check["detail"]
+    assert f"application {paid['application_id']} paid {subsidy.clock.today().isoformat()}" in check["detail"]
 
 
 async def test_after_a_rejection_the_beneficiary_may_apply_again(subsidy: Harness) -> None:

@@ -11,10 +11,10 @@ from aiokafka import AIOKafkaConsumer
 from sqlmodel import select
 
 from contracts.envelope import CloudEvent
-from contracts.registry import PERSON_REGISTERED
+from contracts.registry import PERSON_DECEASED, PERSON_REGISTERED, TrainingState
 from contracts.topics import REGISTRY_EMPLOYMENT, REGISTRY_PERSON, dead_letter
+from services.kit.clock import bureau_date
 from services.subsidy.app import PROJECTION_CONSUMER
-from services.subsidy.bureau_time import bureau_date
 from services.subsidy.tables import ProjectedCategory, ProjectedEmployment, ProjectedPerson
 from tests.subsidy.scenario import Harness, category, eligible_hire, problem
 from tests.support import eventually
@@ -40,6 +40,16 @@ async def test_an_older_or_repeated_person_snapshot_changes_nothing(subsidy: Har
     body = (await subsidy.apply(hire)).json()
     assert body["status"] == "ineligible"
     assert [c["rule"] for c in body["checks"] if not c["passed"]] == ["alive"]
+
+
+async def test_a_death_the_registry_reports_fails_the_alive_rule(subsidy: Harness) -> None:
+    hire = await subsidy.project(eligible_hire())
+    dead = hire.person.model_copy(update={"version": 2, "deceased_on": date(2019, 5, 1)})
+    await subsidy.wait_applied(await subsidy.publish_person(dead, PERSON_DECEASED))
+    body = (await subsidy.apply(hire)).json()
+    assert body["status"] == "ineligible"
+    [alive] = [c for c in body["checks"] if not c["passed"]]
+    assert alive["rule"] == "alive" and "deceased on 2019-05-01" in alive["detail"]
 
 
 async def test_an_older_employment_snapshot_changes_nothing(subsidy: Harness) -> None:
@@ -106,6 +116,25 @@ async def test_an_ended_category_still_counts_for_a_hiring_inside_it(subsidy: Ha
     assert body["status"] == "eligible", body["checks"]
 
 
+async def test_a_restricted_difficulty_is_a_difficulty_of_unknown_kind(subsidy: Harness) -> None:
+    # A capacity-reduction worker is a key group only "with a difficulty": a sensitive category,
+    # which the registry publishes without its kind, is one.
+    hire = eligible_hire(
+        difficulty_categories=[category("capacity_reduction_worker"), category("restricted_difficulty")]
+    )
+    await subsidy.project(hire)
+    body = (await subsidy.apply(hire)).json()
+    assert body["status"] == "eligible", body["checks"]
+    detail = next(c["detail"] for c in body["checks"] if c["rule"] == "key_group")
+    assert "key group capacity_reduction_worker" in detail and "restricted_difficulty [restricted" in detail
+
+    alone = eligible_hire(difficulty_categories=[category("restricted_difficulty")])
+    await subsidy.project(alone)
+    body = (await subsidy.apply(alone)).json()
+    assert body["status"] == "ineligible"
+    assert [c["rule"] for c in body["checks"] if not c["passed"]] == ["key_group"]
+
+
 async def test_an_application_waits_for_the_registry_event_of_its_beneficiary(subsidy: Harness) -> None:
     hire = eligible_hire()
     before = await subsidy.state()
@@ -163,18 +192,36 @@ async def test_a_snapshot_that_does_not_validate_is_dead_lettered(
 
 
 async def test_a_beneficiary_shows_what_the_projection_holds(subsidy: Harness) -> None:
-    hire = await subsidy.project(eligible_hire())
+    training = TrainingState(
+        training_id=uuid.uuid4(),
+        kind="vocational",
+        completed_on=date(2018, 9, 1),
+        certificate_level="intermediate",
+        provider="荣昌职教中心",
+    )
+    hire = await subsidy.project(
+        eligible_hire(
+            difficulty_categories=[category("low_income_family"), category("restricted_difficulty")],
+            graduated_on=date(2017, 7, 1),
+            trainings=[training],
+        )
+    )
     response = await subsidy.client.get(f"/subsidy/v1/beneficiaries/{hire.person.person_id}", scopes=["subsidy:read"])
     assert response.status_code == 200, response.text
     body = response.json()
     assert body["version"] == 1 and body["status"] == "employed"
-    assert [c["category"] for c in body["difficulty_categories"]] == ["low_income_family"]
+    assert [c["category"] for c in body["difficulty_categories"]] == ["low_income_family", "restricted_difficulty"]
+    assert body["town"] == "昌元街道" and body["graduated_on"] == "2017-07-01"
+    assert [(t["training_id"], t["certificate_level"]) for t in body["trainings"]] == [
+        (str(training.training_id), "intermediate")
+    ]
+    assert "birth_date" not in body and "id_number_masked" not in body
     (employment,) = body["employments"]
     assert employment["employment_id"] == str(hire.employment.employment_id)
     assert employment["contribution_months"] == 12
     assert employment["started_on"] == "2018-04-01"
 
     unknown = await subsidy.client.get(f"/subsidy/v1/beneficiaries/{uuid.uuid4()}", scopes=["subsidy:read"])
-    problem(unknown, 404, "unknown-beneficiary")
+    problem(unknown, 404, "beneficiary-not-found")
     denied = await subsidy.client.get(f"/subsidy/v1/beneficiaries/{hire.person.person_id}", scopes=["subsidy:apply"])
     assert denied.status_code == 403

@@ -7,7 +7,6 @@ import asyncio
 import pytest
 from sqlmodel import delete
 
-from services.subsidy.bureau_time import bureau_today
 from services.subsidy.tables import Budget
 from tests.subsidy.scenario import (
     ADMIN,
@@ -81,7 +80,7 @@ async def test_concurrent_approvals_never_overspend_the_budget(subsidy: Harness)
 
 
 async def test_approval_without_a_budget_for_the_year_is_refused(subsidy: Harness) -> None:
-    year = bureau_today().year
+    year = subsidy.clock.today().year
     hire = await subsidy.project(eligible_hire())
     application = (await subsidy.apply(hire)).json()
     async with subsidy.session() as s:
@@ -126,7 +125,7 @@ async def test_a_budget_is_set_by_an_administrator_and_never_below_what_is_commi
     before = await subsidy.state()
     committed = current["reserved_fen"] + current["spent_fen"]
     response = await subsidy.client.put(
-        f"{API}/budgets/{PROGRAMME}/{bureau_today().year}", json={"amount_fen": committed - 1}, **ADMIN
+        f"{API}/budgets/{PROGRAMME}/{subsidy.clock.today().year}", json={"amount_fen": committed - 1}, **ADMIN
     )
     body = problem(response, 409, "budget-below-committed")
     assert body["reserved_fen"] == current["reserved_fen"]

@@ -10,6 +10,7 @@ from datetime import date
 import pytest
 
 from contracts.registry import UnemploymentRegistrationState
+from contracts.vocabulary import EmploymentKind
 from tests.subsidy.scenario import (
     Harness,
     Hire,
@@ -45,7 +46,7 @@ def deceased() -> Hire:
 
 
 def self_employed() -> Hire:
-    return changed(eligible_hire(), kind="self_employed")
+    return changed(eligible_hire(), kind=EmploymentKind.self_employed)
 
 
 def someone_elses_employment() -> Hire:

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
+from contracts.vocabulary import Scope
 from services.gateway.clients import repository
 from services.gateway.clients.keys import MAX_KEY_LENGTH, hash_api_key
 from services.kit.db import Database
@@ -34,7 +35,7 @@ class ClientIdentity:
 
     @property
     def is_admin(self) -> bool:
-        return "admin" in self.scopes
+        return Scope.admin in self.scopes
 
 
 def bearer_key(authorization: bytes | None) -> str | None:

@@ -4,19 +4,16 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Response
+from fastapi import APIRouter, Query, Response
 
+from contracts.vocabulary import Agency
 from services.gateway.clients import service
 from services.gateway.clients.schemas import ApiClientCreate, ApiClientIssued, ApiClientRead
-from services.gateway.clients.scopes import Agency
+from services.gateway.dependencies import AdminDep
 from services.kit.db import SessionDep
-from services.kit.identity import Caller, require_scope
 from services.kit.pagination import CursorQuery, LimitQuery, Page
 
 router = APIRouter(prefix="/gateway/v1/clients", tags=["clients"])
-
-# The edge already refused non-admins; the dependency says so in each route's signature as well.
-AdminDep = Annotated[Caller, Depends(require_scope("admin"))]
 
 
 @router.post("", status_code=201, summary="Issue an API key (shown only in this response)")
@@ -38,7 +35,12 @@ async def list_clients(
     )
 
 
-@router.delete("/{client_id}", status_code=204, summary="Revoke an API key at once")
+@router.delete(
+    "/{client_id}",
+    status_code=204,
+    summary="Revoke an API key at once",
+    responses={404: {"description": "`client-not-found`: no such client"}},
+)
 async def revoke_client(client_id: str, session: SessionDep, _: AdminDep) -> Response:
     await service.revoke_client(session, client_id)
     return Response(status_code=204)

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 
-import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
+from contracts.vocabulary import Agency
+from services.gateway.clients.schemas import ApiClientsCursor
 from services.gateway.tables import ApiClient
+from services.kit.pagination import paginate
 
 
 async def find_by_key_hash(session: AsyncSession, key_hash: str) -> ApiClient | None:
@@ -33,28 +34,20 @@ async def get(session: AsyncSession, client_id: uuid.UUID, *, for_update: bool =
     return result.scalar_one_or_none()
 
 
-async def list_page(
-    session: AsyncSession,
-    *,
-    limit: int,
-    after: tuple[datetime, uuid.UUID] | None,
-    agency: str | None,
-    include_revoked: bool,
-) -> list[ApiClient]:
-    """One page in (created_at, client_id) order, starting after the given position."""
+async def page(
+    session: AsyncSession, *, limit: int, cursor: str | None, agency: Agency | None, include_revoked: bool
+) -> tuple[list[ApiClient], str | None]:
+    """One page of clients by creation, then id, and the cursor of the next."""
     query = select(ApiClient)
-    if after is not None:
-        created_at, client_id = after
-        query = query.where(
-            sa.or_(
-                col(ApiClient.created_at) > created_at,
-                sa.and_(col(ApiClient.created_at) == created_at, col(ApiClient.client_id) > client_id),
-            )
-        )
     if agency is not None:
         query = query.where(col(ApiClient.agency) == agency)
     if not include_revoked:
         query = query.where(col(ApiClient.revoked_at).is_(None))
-    query = query.order_by(col(ApiClient.created_at), col(ApiClient.client_id)).limit(limit)
-    result = await session.execute(query)
-    return list(result.scalars())
+    return await paginate(
+        session,
+        query,
+        keys=[col(ApiClient.created_at), col(ApiClient.client_id)],
+        position=ApiClientsCursor,
+        limit=limit,
+        cursor=cursor,
+    )

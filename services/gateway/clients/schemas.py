@@ -5,9 +5,10 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
-from services.gateway.clients.scopes import Agency, Scope
+from contracts.vocabulary import Agency, Scope
+from services.kit.pagination import CursorPosition
 from services.kit.text import SingleLine
 
 
@@ -32,6 +33,13 @@ class ApiClientCreate(BaseModel):
     @classmethod
     def _distinct_sorted(cls, value: list[Scope]) -> list[Scope]:
         return sorted(set(value))
+
+
+class ApiClientsCursor(CursorPosition):
+    """Where a page of clients ends: clients are listed by creation, then id."""
+
+    created_at: AwareDatetime
+    client_id: uuid.UUID
 
 
 class ApiClientBase(BaseModel):

@@ -9,15 +9,15 @@ import uuid
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from contracts.vocabulary import Agency, Scope
 from services.gateway.clients import repository
 from services.gateway.clients.auth import mark_revoked
 from services.gateway.clients.keys import RECOMMENDED_MIN_KEY_LENGTH, hash_api_key, key_prefix, new_api_key
 from services.gateway.clients.schemas import ApiClientCreate, ApiClientIssued, ApiClientRead
-from services.gateway.clients.scopes import Agency, Scope
+from services.gateway.problems import ClientNotFound
 from services.gateway.tables import ApiClient
 from services.kit.db import Database, utcnow
-from services.kit.errors import NotFound
-from services.kit.pagination import Page, cursor_instant, cursor_position, encode_cursor
+from services.kit.pagination import Page
 
 log = logging.getLogger(__name__)
 
@@ -61,19 +61,9 @@ def _read(client: ApiClient) -> ApiClientRead:
 async def list_clients(
     session: AsyncSession, *, limit: int, cursor: str | None, agency: Agency | None, include_revoked: bool
 ) -> Page[ApiClientRead]:
-    after = cursor_position(cursor, lambda p: (cursor_instant(p["created_at"]), uuid.UUID(p["client_id"])))
-    clients = await repository.list_page(
-        session,
-        limit=limit + 1,
-        after=after,
-        agency=agency.value if agency else None,
-        include_revoked=include_revoked,
+    clients, next_cursor = await repository.page(
+        session, limit=limit, cursor=cursor, agency=agency, include_revoked=include_revoked
     )
-    next_cursor = None
-    if len(clients) > limit:
-        clients = clients[:limit]
-        last = clients[-1]
-        next_cursor = encode_cursor({"created_at": last.created_at.isoformat(), "client_id": str(last.client_id)})
     return Page[ApiClientRead](items=[_read(c) for c in clients], next_cursor=next_cursor)
 
 
@@ -82,10 +72,10 @@ async def revoke_client(session: AsyncSession, client_id: str) -> None:
     try:
         parsed = uuid.UUID(client_id)
     except ValueError:
-        raise NotFound(f"no API client {client_id!r}") from None
+        raise ClientNotFound(f"no API client {client_id!r}") from None
     client = await repository.get(session, parsed, for_update=True)
     if client is None:
-        raise NotFound(f"no API client {client_id!r}")
+        raise ClientNotFound(f"no API client {client_id!r}")
     if client.revoked_at is None:
         client.revoked_at = utcnow()
         await session.flush()

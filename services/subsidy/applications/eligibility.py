@@ -11,13 +11,28 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
+from typing import Literal
 
 from contracts.registry import EmploymentSnapshot, PersonSnapshot
+from contracts.vocabulary import RESTRICTED_DIFFICULTY, Category, EmploymentKind
 
 REQUIRED_MONTHS = 12
 # Difficulty categories that make a recent graduate a "poor" one (高校贫困毕业生).
-POOR_GRADUATE_CATEGORIES = ("low_income_family", "rural_poor", "extreme_poverty", "disabled")
-SINGLE_CATEGORY_GROUPS = ("low_income_family", "zero_employment_family", "rural_poor")
+POOR_GRADUATE_CATEGORIES = frozenset(
+    {Category.low_income_family, Category.rural_poor, Category.extreme_poverty, Category.disabled}
+)
+# Categories that are a key group on their own, in the order the evidence names them.
+SINGLE_CATEGORY_GROUPS = (Category.low_income_family, Category.zero_employment_family, Category.rural_poor)
+
+HeldCategory = Category | Literal["restricted_difficulty"]
+"""A category as the registry publishes it: a sensitive one only as `restricted_difficulty`, which
+counts as "a difficulty" but is none of the named categories."""
+
+
+def held_category(code: str) -> HeldCategory:
+    """The category of a stored code; a code outside the vocabulary is a bug (the projection
+    stores only what validated as a `PublishedDifficulty`)."""
+    return "restricted_difficulty" if code == RESTRICTED_DIFFICULTY else Category(code)
 
 
 @dataclass(frozen=True)
@@ -31,7 +46,7 @@ class Check:
 class CategoryRecord:
     """A difficulty category as the registry listed it, and when it stopped listing it, if it did."""
 
-    category: str
+    category: HeldCategory
     source: str
     valid_from: date
     valid_until: date | None = None
@@ -138,7 +153,7 @@ def _employment_with_applicant(employment: EmploymentSnapshot, employer_credit_c
 
 def _hired_as_employee(employment: EmploymentSnapshot) -> Check:
     # Self-employment and public-welfare posts have their own subsidies; this one rewards hiring.
-    passed = employment.kind == "employee"
+    passed = employment.kind == EmploymentKind.employee
     return Check(
         "hired_as_employee", passed, f"employment kind is {employment.kind}" + ("" if passed else ", not employee")
     )
@@ -170,15 +185,18 @@ def _registered_unemployed_when_hired(person: PersonSnapshot, employment: Employ
 
 
 def key_groups(categories: Sequence[CategoryRecord], hired_on: date, today: date) -> list[str]:
-    """Which of the plan's five key groups the categories held at hiring (or since) place a person in."""
-    held = {c.category for c in categories if c.held_on_or_after(hired_on, today)}
-    groups = []
-    if "recent_graduate" in held and held.intersection(POOR_GRADUATE_CATEGORIES):
+    """Which of the plan's five key groups the categories held at hiring (or since) place a person in.
+
+    A `restricted_difficulty` is a difficulty (it makes a capacity-reduction worker one "with a
+    difficulty") but none of the named categories the other groups ask for."""
+    held: set[HeldCategory] = {c.category for c in categories if c.held_on_or_after(hired_on, today)}
+    groups: list[str] = []
+    if Category.recent_graduate in held and held.intersection(POOR_GRADUATE_CATEGORIES):
         groups.append("poor_recent_graduate")
-    groups.extend(code for code in SINGLE_CATEGORY_GROUPS if code in held)
+    groups.extend(code.value for code in SINGLE_CATEGORY_GROUPS if code in held)
     # 就业困难的去产能企业职工: a capacity-reduction worker who also holds another difficulty category.
-    if "capacity_reduction_worker" in held and held - {"capacity_reduction_worker"}:
-        groups.append("capacity_reduction_worker")
+    if Category.capacity_reduction_worker in held and held - {Category.capacity_reduction_worker}:
+        groups.append(Category.capacity_reduction_worker.value)
     return groups
 
 

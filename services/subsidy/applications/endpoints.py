@@ -8,24 +8,19 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Response
 
 from contracts.subsidy import ApplicationStatus
+from contracts.vocabulary import Programme, Scope
 from services.kit.identity import Caller, require_scope
-from services.kit.pagination import CursorQuery, LimitQuery, Page, cursor_position, encode_cursor
-from services.kit.text import SingleLine
-from services.subsidy.applications.schemas import (
-    ApplicationCreate,
-    ApplicationRead,
-    ApplicationsCursor,
-    DecisionCreate,
-)
+from services.kit.pagination import CursorQuery, LimitQuery, Page
+from services.subsidy.applications.schemas import ApplicationCreate, ApplicationRead, DecisionCreate
 from services.subsidy.applications.service import ApplicationView
 from services.subsidy.dependencies import ApplicationServiceDep
 from services.subsidy.money import cny
 
 router = APIRouter(prefix="/subsidy/v1", tags=["applications"])
 
-Reader = Annotated[Caller, Depends(require_scope("subsidy:read"))]
-Applicant = Annotated[Caller, Depends(require_scope("subsidy:apply"))]
-Reviewer = Annotated[Caller, Depends(require_scope("subsidy:review"))]
+Reader = Annotated[Caller, Depends(require_scope(Scope.subsidy_read))]
+Applicant = Annotated[Caller, Depends(require_scope(Scope.subsidy_apply))]
+Reviewer = Annotated[Caller, Depends(require_scope(Scope.subsidy_review))]
 
 
 def to_read(view: ApplicationView) -> ApplicationRead:
@@ -82,21 +77,13 @@ async def list_applications(
     limit: LimitQuery = 50,
     cursor: CursorQuery = None,
     status: Annotated[ApplicationStatus | None, Query(description="Only this status")] = None,
-    programme: Annotated[SingleLine | None, Query(max_length=40, description="Only this programme")] = None,
+    programme: Annotated[Programme | None, Query(description="Only this programme")] = None,
     beneficiary_person_id: Annotated[uuid.UUID | None, Query(description="Only this beneficiary")] = None,
 ) -> Page[ApplicationRead]:
-    position = cursor_position(cursor, ApplicationsCursor.model_validate)
-    after = (position.created_at, position.application_id) if position else None
-    views = await service.page(
-        limit=limit, after=after, status=status, programme=programme, beneficiary=beneficiary_person_id
+    views, next_cursor = await service.page(
+        limit=limit, cursor=cursor, status=status, programme=programme, beneficiary=beneficiary_person_id
     )
-    next_cursor = None
-    if len(views) > limit:
-        last = views[limit - 1].application
-        next_cursor = encode_cursor(
-            {"created_at": last.created_at.isoformat(), "application_id": str(last.application_id)}
-        )
-    return Page[ApplicationRead](items=[to_read(v) for v in views[:limit]], next_cursor=next_cursor)
+    return Page[ApplicationRead](items=[to_read(v) for v in views], next_cursor=next_cursor)
 
 
 @router.get("/applications/{application_id}", response_model=ApplicationRead, summary="Read an application")

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 
-from sqlalchemy import CursorResult, tuple_, update
+from sqlalchemy import CursorResult, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
+from contracts.subsidy import ApplicationStatus
+from contracts.vocabulary import Programme
+from services.kit.pagination import paginate
+from services.subsidy.applications.schemas import ApplicationsCursor
 from services.subsidy.tables import LIVE_APPLICATION_STATUSES, Application, Payment
 
 
@@ -53,23 +56,27 @@ class ApplicationRepository:
         self,
         *,
         limit: int,
-        after: tuple[datetime, uuid.UUID] | None,
-        status: str | None,
-        programme: str | None,
+        cursor: str | None,
+        status: ApplicationStatus | None,
+        programme: Programme | None,
         beneficiary: uuid.UUID | None,
-    ) -> list[Application]:
-        query = (
-            select(Application).order_by(col(Application.created_at), col(Application.application_id)).limit(limit + 1)
-        )
-        if after is not None:
-            query = query.where(tuple_(col(Application.created_at), col(Application.application_id)) > after)
+    ) -> tuple[list[Application], str | None]:
+        """One page of applications by creation, then id, and the cursor of the next."""
+        query = select(Application)
         if status is not None:
             query = query.where(Application.status == status)
         if programme is not None:
             query = query.where(Application.programme == programme)
         if beneficiary is not None:
             query = query.where(Application.beneficiary_person_id == beneficiary)
-        return list((await self.session.execute(query)).scalars())
+        return await paginate(
+            self.session,
+            query,
+            keys=[col(Application.created_at), col(Application.application_id)],
+            position=ApplicationsCursor,
+            limit=limit,
+            cursor=cursor,
+        )
 
     def add(self, application: Application) -> None:
         self.session.add(application)

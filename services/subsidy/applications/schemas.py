@@ -6,10 +6,11 @@ import uuid
 from datetime import date, datetime
 from typing import Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
 from contracts.subsidy import ApplicationStatus, PaymentStatus
-from services.kit.identifiers import normalize_credit_code
+from contracts.vocabulary import Programme
+from services.kit.fields import CreditCode
 from services.kit.pagination import CursorPosition
 from services.kit.text import MultiLine, SingleLine
 
@@ -20,13 +21,8 @@ class ApplicantIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     kind: Literal["employer", "person"]
-    credit_code: str | None = Field(default=None, description="GB 32100 unified social credit code (employer)")
+    credit_code: CreditCode | None = Field(default=None, description="GB 32100 unified social credit code (employer)")
     person_id: uuid.UUID | None = Field(default=None, description="Registry person_id (person)")
-
-    @field_validator("credit_code")
-    @classmethod
-    def _credit_code(cls, value: str | None) -> str | None:
-        return None if value is None else normalize_credit_code(value)
 
     @model_validator(mode="after")
     def _identity(self) -> ApplicantIn:
@@ -40,6 +36,8 @@ class ApplicantIn(BaseModel):
 class ApplicationCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
+    # A string, not the Programme enumeration: an unknown code is answered `unknown-programme` with
+    # the list of programmes, not a bare validation error.
     programme: SingleLine = Field(min_length=1, max_length=40, examples=["hiring_key_groups"])
     beneficiary_person_id: uuid.UUID
     applicant: ApplicantIn
@@ -72,7 +70,7 @@ class PaymentSummary(BaseModel):
 
 class ApplicationRead(BaseModel):
     application_id: uuid.UUID
-    programme: str
+    programme: Programme
     status: ApplicationStatus
     beneficiary_person_id: uuid.UUID
     applicant: Applicant

@@ -14,30 +14,43 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts.registry import EmploymentSnapshot, PersonSnapshot
-from contracts.subsidy import APPLICATION_DECIDED, APPLICATION_EVALUATED
-from services.kit.db import utcnow
-from services.kit.errors import Conflict, Forbidden, NotFound, Unprocessable
+from contracts.subsidy import APPLICATION_DECIDED, APPLICATION_EVALUATED, ApplicationStatus
+from contracts.vocabulary import Programme
+from services.kit.clock import Clock, bureau_date
 from services.kit.identity import Caller
 from services.subsidy.applications.eligibility import (
     CategoryRecord,
     Check,
     EarlierGrant,
     evaluate_hiring_key_groups,
+    held_category,
 )
 from services.subsidy.applications.repository import ApplicationRepository
 from services.subsidy.applications.schemas import ApplicationCreate, DecisionCreate
 from services.subsidy.budgets.service import BudgetService
-from services.subsidy.bureau_time import bureau_date, bureau_today
 from services.subsidy.events import application_changed
 from services.subsidy.payments.repository import PaymentRepository
 from services.subsidy.payments.service import PaymentService
-from services.subsidy.programmes.catalogue import Programme, catalogue, find_programme
+from services.subsidy.problems import (
+    AlreadyDecided,
+    ApplicantNotPayee,
+    ApplicationInProgress,
+    ApplicationNotFound,
+    EmploymentRequired,
+    FourEyes,
+    NoLongerEligible,
+    NotEligible,
+    ProgrammeNotOpen,
+    UnknownBeneficiary,
+    UnknownEmployment,
+    UnknownProgramme,
+)
+from services.subsidy.programmes.catalogue import ProgrammeTerms, catalogue, find_programme
 from services.subsidy.projections.repository import ProjectionRepository
 from services.subsidy.settings import SubsidySettings
 from services.subsidy.tables import Application, Payment
@@ -60,26 +73,24 @@ class _Claim:
 
 
 class ApplicationService:
-    def __init__(self, session: AsyncSession, settings: SubsidySettings) -> None:
+    def __init__(self, session: AsyncSession, settings: SubsidySettings, clock: Clock) -> None:
         self.session = session
         self.settings = settings
+        self.clock = clock
         self.repo = ApplicationRepository(session)
         self.projection = ProjectionRepository(session)
-        self.payments = PaymentService(session, settings)
+        self.payments = PaymentService(session, settings, clock)
         self.payment_repo = PaymentRepository(session)
         self.budgets = BudgetService(session, settings)
 
     async def apply(self, data: ApplicationCreate, caller: Caller) -> Application:
         programme = self._open_programme(data.programme)
         if programme.payee == "employer" and data.applicant.kind != "employer":
-            raise Unprocessable(
-                f"{programme.code} pays the employer: the applicant must be an employer with its credit_code",
-                slug="applicant-not-payee",
+            raise ApplicantNotPayee(
+                f"{programme.code} pays the employer: the applicant must be an employer with its credit_code"
             )
         if data.employment_id is None:
-            raise Unprocessable(
-                f"{programme.code} is granted for one employment: give employment_id", slug="employment-required"
-            )
+            raise EmploymentRequired(f"{programme.code} is granted for one employment: give employment_id")
         in_progress = await self.repo.live_one_time(programme.code, data.beneficiary_person_id)
         if in_progress is not None and in_progress.status != "paid":
             raise self._in_progress(in_progress)
@@ -96,7 +107,7 @@ class ApplicationService:
             status="eligible" if all(c.passed for c in checks) else "ineligible",
             amount_fen=programme.amount_fen or 0,
             checks=[{"rule": c.rule, "passed": c.passed, "detail": c.detail} for c in checks],
-            evaluated_on=bureau_today(),
+            evaluated_on=self.clock.today(),
             submitted_by=caller.client_id,
         )
         try:
@@ -114,9 +125,8 @@ class ApplicationService:
     async def decide(self, application_id: uuid.UUID, data: DecisionCreate, caller: Caller) -> ApplicationView:
         application = await self._get(application_id)
         if caller.client_id == application.submitted_by:
-            raise Forbidden(
+            raise FourEyes(
                 f"four-eyes: client {caller.client_id} submitted this application and may not decide it",
-                slug="four-eyes",
                 submitted_by=application.submitted_by,
             )
         if application.status != "eligible":
@@ -125,12 +135,11 @@ class ApplicationService:
             checks = await self._evaluate(self._claim_of(application), exclude=application.application_id)
             failed = [c for c in checks if not c.passed]
             if failed:
-                raise Conflict(
+                raise NoLongerEligible(
                     "the application no longer meets every rule: " + "; ".join(f"{c.rule}: {c.detail}" for c in failed),
-                    slug="no-longer-eligible",
                     checks=[{"rule": c.rule, "passed": c.passed, "detail": c.detail} for c in checks],
                 )
-        now = utcnow()
+        now = self.clock.now()
         moved = await self.repo.transition(
             application_id,
             "eligible",
@@ -146,7 +155,7 @@ class ApplicationService:
         application_changed(self.session, application, APPLICATION_DECIDED)
         payment = None
         if data.decision == "approve":
-            year = bureau_date(now).year
+            year = bureau_date(now).year  # the budget of the year the approval is made in
             await self.budgets.reserve(application.programme, year, application.amount_fen)
             payment = await self.payments.instruct(application, year)
         return ApplicationView(application, payment)
@@ -160,59 +169,52 @@ class ApplicationService:
         self,
         *,
         limit: int,
-        after: tuple[datetime, uuid.UUID] | None,
-        status: str | None,
-        programme: str | None,
+        cursor: str | None,
+        status: ApplicationStatus | None,
+        programme: Programme | None,
         beneficiary: uuid.UUID | None,
-    ) -> list[ApplicationView]:
-        applications = await self.repo.page(
-            limit=limit, after=after, status=status, programme=programme, beneficiary=beneficiary
+    ) -> tuple[list[ApplicationView], str | None]:
+        applications, next_cursor = await self.repo.page(
+            limit=limit, cursor=cursor, status=status, programme=programme, beneficiary=beneficiary
         )
         payments = await self.payment_repo.of_applications([a.application_id for a in applications])
-        return [ApplicationView(a, payments.get(a.application_id)) for a in applications]
+        return [ApplicationView(a, payments.get(a.application_id)) for a in applications], next_cursor
 
     async def _get(self, application_id: uuid.UUID) -> Application:
         application = await self.repo.get(application_id)
         if application is None:
-            raise NotFound(f"there is no application {application_id}", application_id=str(application_id))
+            raise ApplicationNotFound(f"there is no application {application_id}", application_id=str(application_id))
         return application
 
-    def _open_programme(self, code: str) -> Programme:
+    def _open_programme(self, code: str) -> ProgrammeTerms:
         programme = find_programme(self.settings, code)
         if programme is None:
-            raise Unprocessable(
-                f"there is no programme {code!r}",
-                slug="unknown-programme",
-                programmes=[p.code for p in catalogue(self.settings)],
+            raise UnknownProgramme(
+                f"there is no programme {code!r}", programmes=[p.code for p in catalogue(self.settings)]
             )
         if not programme.open or programme.amount_fen is None:
-            raise Unprocessable(
-                f"the programme {code} ({programme.name}) does not take applications yet", slug="programme-not-open"
-            )
+            raise ProgrammeNotOpen(f"the programme {code} ({programme.name}) does not take applications yet")
         return programme
 
     @staticmethod
-    def _in_progress(existing: Application) -> Conflict:
-        return Conflict(
+    def _in_progress(existing: Application) -> ApplicationInProgress:
+        return ApplicationInProgress(
             f"application {existing.application_id} for this beneficiary is already {existing.status}; "
             f"{existing.programme} is granted once",
-            slug="application-in-progress",
             application_id=str(existing.application_id),
             application_status=existing.status,
         )
 
     @staticmethod
-    def _not_decidable(application: Application, data: DecisionCreate) -> Conflict:
+    def _not_decidable(application: Application, data: DecisionCreate) -> NotEligible | AlreadyDecided:
         if application.status == "ineligible":
-            return Conflict(
+            return NotEligible(
                 f"application {application.application_id} is ineligible: only eligible applications are decided",
-                slug="not-eligible",
                 application_status=application.status,
             )
-        return Conflict(
+        return AlreadyDecided(
             f"application {application.application_id} is already {application.status}; it cannot be "
             f"{'approved' if data.decision == 'approve' else 'rejected'} now",
-            slug="already-decided",
             application_status=application.status,
         )
 
@@ -229,23 +231,21 @@ class ApplicationService:
         """Gather the facts of the projection and run the programme's rules on them."""
         person_row = await self.projection.person(claim.beneficiary)
         if person_row is None:
-            raise Unprocessable(
+            raise UnknownBeneficiary(
                 f"person {claim.beneficiary} is not known to the subsidy service: not registered, "
                 "or the registry's event has not arrived yet",
-                slug="unknown-beneficiary",
                 beneficiary_person_id=str(claim.beneficiary),
             )
         assert claim.employment_id is not None and claim.employer_credit_code is not None
         employment_row = await self.projection.employment(claim.employment_id)
         if employment_row is None:
-            raise Unprocessable(
+            raise UnknownEmployment(
                 f"employment {claim.employment_id} is not known to the subsidy service: not recorded, "
                 "or the registry's event has not arrived yet",
-                slug="unknown-employment",
                 employment_id=str(claim.employment_id),
             )
         categories = [
-            CategoryRecord(c.category, c.source, c.valid_from, c.valid_until, c.withdrawn_on)
+            CategoryRecord(held_category(c.category), c.source, c.valid_from, c.valid_until, c.withdrawn_on)
             for c in await self.projection.categories(claim.beneficiary)
         ]
         earlier = [
@@ -262,5 +262,5 @@ class ApplicationService:
             employment=EmploymentSnapshot.model_validate(employment_row.snapshot),
             employer_credit_code=claim.employer_credit_code,
             earlier_grants=earlier,
-            today=bureau_today(),
+            today=self.clock.today(),
         )

@@ -6,18 +6,18 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query
 
+from contracts.vocabulary import Programme, Scope
 from services.kit.identity import Caller, require_scope
-from services.kit.pagination import CursorQuery, LimitQuery, Page, cursor_position, encode_cursor
-from services.kit.text import SingleLine
-from services.subsidy.budgets.schemas import FIRST_YEAR, LAST_YEAR, BudgetRead, BudgetsCursor, BudgetSet
+from services.kit.pagination import CursorQuery, LimitQuery, Page
+from services.subsidy.budgets.schemas import FIRST_YEAR, LAST_YEAR, BudgetRead, BudgetSet
 from services.subsidy.dependencies import BudgetServiceDep
 from services.subsidy.money import cny
 from services.subsidy.tables import Budget
 
 router = APIRouter(prefix="/subsidy/v1", tags=["budgets"])
 
-Reader = Annotated[Caller, Depends(require_scope("subsidy:read"))]
-Administrator = Annotated[Caller, Depends(require_scope("admin"))]
+Reader = Annotated[Caller, Depends(require_scope(Scope.subsidy_read))]
+Administrator = Annotated[Caller, Depends(require_scope(Scope.admin))]
 Year = Annotated[int, Path(ge=FIRST_YEAR, le=LAST_YEAR, description="Calendar year of the budget")]
 
 
@@ -42,10 +42,17 @@ def to_read(budget: Budget) -> BudgetRead:
     "/budgets/{programme}/{year}",
     response_model=BudgetRead,
     summary="Set a programme's budget for a year (admin)",
-    responses={409: {"description": "Below what is already reserved and spent"}},
+    responses={
+        404: {"description": "`programme-not-found`: no such programme"},
+        409: {"description": "Below what is already reserved and spent"},
+    },
 )
 async def set_budget(
-    programme: str, year: Year, body: BudgetSet, _: Administrator, service: BudgetServiceDep
+    programme: Annotated[str, Path(description="Programme code, e.g. `hiring_key_groups`")],
+    year: Year,
+    body: BudgetSet,
+    _: Administrator,
+    service: BudgetServiceDep,
 ) -> BudgetRead:
     return to_read(await service.set(programme, year, body))
 
@@ -56,14 +63,8 @@ async def list_budgets(
     service: BudgetServiceDep,
     limit: LimitQuery = 50,
     cursor: CursorQuery = None,
-    programme: Annotated[SingleLine | None, Query(max_length=40, description="Only this programme")] = None,
+    programme: Annotated[Programme | None, Query(description="Only this programme")] = None,
     year: Annotated[int | None, Query(ge=FIRST_YEAR, le=LAST_YEAR, description="Only this year")] = None,
 ) -> Page[BudgetRead]:
-    position = cursor_position(cursor, BudgetsCursor.model_validate)
-    after = (position.programme, position.year) if position else None
-    budgets = await service.page(limit=limit, after=after, programme=programme, year=year)
-    next_cursor = None
-    if len(budgets) > limit:
-        last = budgets[limit - 1]
-        next_cursor = encode_cursor({"programme": last.programme, "year": last.year})
-    return Page[BudgetRead](items=[to_read(b) for b in budgets[:limit]], next_cursor=next_cursor)
+    budgets, next_cursor = await service.page(limit=limit, cursor=cursor, programme=programme, year=year)
+    return Page[BudgetRead](items=[to_read(b) for b in budgets], next_cursor=next_cursor)

@@ -3,11 +3,14 @@ approvals never reserve more than is available (and the table's CHECK backs that
 
 from __future__ import annotations
 
-from sqlalchemy import CursorResult, tuple_, update
+from sqlalchemy import CursorResult, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
+from contracts.vocabulary import Programme
 from services.kit.db import utcnow
+from services.kit.pagination import paginate
+from services.subsidy.budgets.schemas import BudgetsCursor
 from services.subsidy.tables import Budget
 
 
@@ -19,16 +22,22 @@ class BudgetRepository:
         return await self.session.get(Budget, (programme, year), populate_existing=True)
 
     async def page(
-        self, *, limit: int, after: tuple[str, int] | None, programme: str | None, year: int | None
-    ) -> list[Budget]:
-        query = select(Budget).order_by(col(Budget.programme), col(Budget.year)).limit(limit + 1)
-        if after is not None:
-            query = query.where(tuple_(col(Budget.programme), col(Budget.year)) > after)
+        self, *, limit: int, cursor: str | None, programme: Programme | None, year: int | None
+    ) -> tuple[list[Budget], str | None]:
+        """One page of budgets by programme, then year, and the cursor of the next."""
+        query = select(Budget)
         if programme is not None:
             query = query.where(Budget.programme == programme)
         if year is not None:
             query = query.where(Budget.year == year)
-        return list((await self.session.execute(query)).scalars())
+        return await paginate(
+            self.session,
+            query,
+            keys=[col(Budget.programme), col(Budget.year)],
+            position=BudgetsCursor,
+            limit=limit,
+            cursor=cursor,
+        )
 
     async def _update(self, programme: str, year: int, condition: object, **values: object) -> bool:
         statement = (

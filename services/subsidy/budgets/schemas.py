@@ -7,8 +7,8 @@ from decimal import Decimal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, model_validator
 
+from contracts.vocabulary import Programme
 from services.kit.pagination import CursorPosition
-from services.kit.text import SingleLine
 from services.subsidy.money import fen_of
 
 # Budgets are kept for these calendar years (the path's `year`, the list filter and its cursor).
@@ -43,12 +43,12 @@ class BudgetSet(BaseModel):
 class BudgetsCursor(CursorPosition):
     """Where a page of budgets ends: budgets are listed by programme, then year."""
 
-    programme: SingleLine = Field(max_length=40)
+    programme: Programme
     year: StrictInt = Field(ge=FIRST_YEAR, le=LAST_YEAR)
 
 
 class BudgetRead(BaseModel):
-    programme: str
+    programme: Programme
     year: int
     amount: str = Field(description="The year's budget in CNY")
     amount_fen: int

@@ -6,11 +6,12 @@ from __future__ import annotations
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.kit.errors import Conflict, NotFound
+from contracts.vocabulary import Programme
 from services.subsidy.budgets.repository import BudgetRepository
 from services.subsidy.budgets.schemas import BudgetSet
 from services.subsidy.money import cny
-from services.subsidy.programmes.catalogue import find_programme
+from services.subsidy.problems import BudgetBelowCommitted, BudgetExhausted, NoBudget, ProgrammeNotFound
+from services.subsidy.programmes.catalogue import catalogue, find_programme
 from services.subsidy.settings import SubsidySettings
 from services.subsidy.tables import Budget
 
@@ -27,7 +28,11 @@ class BudgetService:
 
     async def set(self, programme: str, year: int, data: BudgetSet) -> Budget:
         if find_programme(self.settings, programme) is None:
-            raise NotFound(f"there is no programme {programme!r}", slug="unknown-programme", programme=programme)
+            raise ProgrammeNotFound(
+                f"there is no programme {programme!r}",
+                programme=programme,
+                programmes=[p.code for p in catalogue(self.settings)],
+            )
         amount_fen = data.fen
         if await self.repo.get(programme, year) is None:
             try:
@@ -39,10 +44,9 @@ class BudgetService:
         if not await self.repo.set_amount(programme, year, amount_fen):
             current = await self._get(programme, year)
             committed = current.reserved_fen + current.spent_fen
-            raise Conflict(
+            raise BudgetBelowCommitted(
                 f"the {year} budget of {programme} cannot be {cny(amount_fen)} CNY: "
                 f"{cny(committed)} CNY is already reserved or spent",
-                slug="budget-below-committed",
                 reserved_fen=current.reserved_fen,
                 spent_fen=current.spent_fen,
             )
@@ -58,17 +62,15 @@ class BudgetService:
             return
         budget = await self.repo.get(programme, year)
         if budget is None:
-            raise Conflict(
+            raise NoBudget(
                 f"no {year} budget is set for {programme}; an administrator sets it with "
                 f"PUT /subsidy/v1/budgets/{programme}/{year}",
-                slug="no-budget",
                 programme=programme,
                 year=year,
             )
         available = budget.amount_fen - budget.reserved_fen - budget.spent_fen
-        raise Conflict(
+        raise BudgetExhausted(
             f"the {year} budget of {programme} has {cny(available)} CNY left; this grant needs {cny(amount_fen)} CNY",
-            slug="budget-exhausted",
             programme=programme,
             year=year,
             available_fen=available,
@@ -84,6 +86,6 @@ class BudgetService:
             raise BudgetBookkeepingError(f"no reservation of {amount_fen} fen in {programme}/{year} to release")
 
     async def page(
-        self, *, limit: int, after: tuple[str, int] | None, programme: str | None, year: int | None
-    ) -> list[Budget]:
-        return await self.repo.page(limit=limit, after=after, programme=programme, year=year)
+        self, *, limit: int, cursor: str | None, programme: Programme | None, year: int | None
+    ) -> tuple[list[Budget], str | None]:
+        return await self.repo.page(limit=limit, cursor=cursor, programme=programme, year=year)

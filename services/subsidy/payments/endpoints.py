@@ -7,17 +7,18 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
 
+from contracts.vocabulary import Scope
 from services.kit.identity import Caller, require_scope
-from services.kit.pagination import CursorQuery, LimitQuery, Page, cursor_position, encode_cursor
+from services.kit.pagination import CursorQuery, LimitQuery, Page
 from services.subsidy.dependencies import PaymentServiceDep
 from services.subsidy.money import cny
-from services.subsidy.payments.schemas import Payee, PaymentRead, PaymentsCursor, SettlementCreate
+from services.subsidy.payments.schemas import Payee, PaymentRead, SettlementCreate
 from services.subsidy.tables import Payment
 
 router = APIRouter(prefix="/subsidy/v1", tags=["payments"])
 
-Reader = Annotated[Caller, Depends(require_scope("subsidy:read"))]
-Settler = Annotated[Caller, Depends(require_scope("subsidy:settle"))]
+Reader = Annotated[Caller, Depends(require_scope(Scope.subsidy_read))]
+Settler = Annotated[Caller, Depends(require_scope(Scope.subsidy_settle))]
 
 
 def to_read(payment: Payment) -> PaymentRead:
@@ -54,11 +55,8 @@ async def list_payments(
     cursor: CursorQuery = None,
     application_id: Annotated[uuid.UUID | None, Query(description="Only the payment of this application")] = None,
 ) -> Page[PaymentRead]:
-    position = cursor_position(cursor, PaymentsCursor.model_validate)
-    after = position.after if position else None
-    payments = await service.page(limit=limit, after=after, application_id=application_id)
-    next_cursor = encode_cursor({"after": str(payments[limit - 1].payment_id)}) if len(payments) > limit else None
-    return Page[PaymentRead](items=[to_read(p) for p in payments[:limit]], next_cursor=next_cursor)
+    payments, next_cursor = await service.page(limit=limit, cursor=cursor, application_id=application_id)
+    return Page[PaymentRead](items=[to_read(p) for p in payments], next_cursor=next_cursor)
 
 
 @router.get("/payments/{payment_id}", response_model=PaymentRead, summary="Read a payment")

@@ -9,6 +9,8 @@ from sqlalchemy import CursorResult, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
+from services.kit.pagination import paginate
+from services.subsidy.payments.schemas import PaymentsCursor
 from services.subsidy.tables import Payment
 
 
@@ -25,13 +27,16 @@ class PaymentRepository:
         result = await self.session.execute(select(Payment).where(col(Payment.application_id).in_(application_ids)))
         return {p.application_id: p for p in result.scalars()}
 
-    async def page(self, *, limit: int, after: uuid.UUID | None, application_id: uuid.UUID | None) -> list[Payment]:
-        query = select(Payment).order_by(col(Payment.payment_id)).limit(limit + 1)
-        if after is not None:
-            query = query.where(col(Payment.payment_id) > after)
+    async def page(
+        self, *, limit: int, cursor: str | None, application_id: uuid.UUID | None
+    ) -> tuple[list[Payment], str | None]:
+        """One page of payments by payment_id, and the cursor of the next."""
+        query = select(Payment)
         if application_id is not None:
             query = query.where(Payment.application_id == application_id)
-        return list((await self.session.execute(query)).scalars())
+        return await paginate(
+            self.session, query, keys=[col(Payment.payment_id)], position=PaymentsCursor, limit=limit, cursor=cursor
+        )
 
     async def resolve(self, payment_id: uuid.UUID, **values: object) -> bool:
         """Move an instructed payment to settled or failed; False when it is no longer instructed."""

@@ -9,6 +9,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from contracts.subsidy import PaymentStatus
+from contracts.vocabulary import Programme
 from services.kit.pagination import CursorPosition
 from services.kit.text import MultiLine, SingleLine
 
@@ -22,7 +23,7 @@ class Payee(BaseModel):
 class PaymentRead(BaseModel):
     payment_id: uuid.UUID
     application_id: uuid.UUID
-    programme: str
+    programme: Programme
     beneficiary_person_id: uuid.UUID
     payee: Payee
     amount: str = Field(description="CNY, e.g. `6000.00`")
@@ -38,7 +39,7 @@ class PaymentRead(BaseModel):
 class PaymentsCursor(CursorPosition):
     """Where a page of payments ends: payments are listed by payment_id."""
 
-    after: uuid.UUID
+    payment_id: uuid.UUID
 
 
 class SettlementCreate(BaseModel):

@@ -16,13 +16,13 @@ from contracts.subsidy import (
     PAYMENT_INSTRUCTED,
     PAYMENT_SETTLED,
 )
-from services.kit.db import utcnow
-from services.kit.errors import Conflict, NotFound
+from services.kit.clock import Clock
 from services.subsidy.applications.repository import ApplicationRepository
 from services.subsidy.budgets.service import BudgetService
 from services.subsidy.events import application_changed, payment_changed
 from services.subsidy.payments.repository import PaymentRepository
 from services.subsidy.payments.schemas import SettlementCreate
+from services.subsidy.problems import GrantAlreadyPaid, PaymentNotFound, SettlementConflict
 from services.subsidy.settings import SubsidySettings
 from services.subsidy.tables import Application, Payment
 
@@ -32,8 +32,9 @@ class PaymentBookkeepingError(RuntimeError):
 
 
 class PaymentService:
-    def __init__(self, session: AsyncSession, settings: SubsidySettings) -> None:
+    def __init__(self, session: AsyncSession, settings: SubsidySettings, clock: Clock) -> None:
         self.session = session
+        self.clock = clock
         self.repo = PaymentRepository(session)
         self.applications = ApplicationRepository(session)
         self.budgets = BudgetService(session, settings)
@@ -41,11 +42,13 @@ class PaymentService:
     async def get(self, payment_id: uuid.UUID) -> Payment:
         payment = await self.repo.get(payment_id)
         if payment is None:
-            raise NotFound(f"there is no payment {payment_id}", payment_id=str(payment_id))
+            raise PaymentNotFound(f"there is no payment {payment_id}", payment_id=str(payment_id))
         return payment
 
-    async def page(self, *, limit: int, after: uuid.UUID | None, application_id: uuid.UUID | None) -> list[Payment]:
-        return await self.repo.page(limit=limit, after=after, application_id=application_id)
+    async def page(
+        self, *, limit: int, cursor: str | None, application_id: uuid.UUID | None
+    ) -> tuple[list[Payment], str | None]:
+        return await self.repo.page(limit=limit, cursor=cursor, application_id=application_id)
 
     async def instruct(self, application: Application, budget_year: int) -> Payment:
         """Instruct the payment of an approved application; its budget is already reserved."""
@@ -60,14 +63,14 @@ class PaymentService:
             amount_fen=application.amount_fen,
             budget_year=budget_year,
             status="instructed",
+            instructed_at=self.clock.now(),
         )
         try:
             async with self.session.begin_nested():
                 self.repo.add(payment)
         except IntegrityError:
-            raise Conflict(
+            raise GrantAlreadyPaid(
                 f"a payment of {application.programme} is already instructed or settled for this beneficiary",
-                slug="grant-already-paid",
                 application_id=str(application.application_id),
             ) from None
         payment_changed(self.session, payment, PAYMENT_INSTRUCTED)
@@ -80,7 +83,7 @@ class PaymentService:
             status=data.outcome,
             bank_reference=data.bank_reference,
             reason=data.reason,
-            resolved_at=utcnow(),
+            resolved_at=self.clock.now(),
         )
         payment = await self.get(payment_id)
         if not resolved:
@@ -99,12 +102,11 @@ class PaymentService:
         """The payment was resolved before: the same callback again is answered alike, another is refused."""
         if (payment.status, payment.bank_reference, payment.reason) == (data.outcome, data.bank_reference, data.reason):
             return payment
-        raise Conflict(
+        raise SettlementConflict(
             f"payment {payment.payment_id} is already {payment.status}"
             + (f" with bank reference {payment.bank_reference}" if payment.bank_reference else "")
             + (f" ({payment.reason})" if payment.reason else "")
             + "; a different outcome cannot be recorded",
-            slug="settlement-conflict",
             payment_id=str(payment.payment_id),
             payment_status=payment.status,
             bank_reference=payment.bank_reference,
@@ -113,7 +115,7 @@ class PaymentService:
 
     async def _finish_application(self, payment: Payment, status: str, event_type: str) -> None:
         moved = await self.applications.transition(
-            payment.application_id, "approved", status=status, updated_at=utcnow()
+            payment.application_id, "approved", status=status, updated_at=self.clock.now()
         )
         application = await self.applications.get(payment.application_id)
         if not moved or application is None:

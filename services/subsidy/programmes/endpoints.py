@@ -4,21 +4,23 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends
 
+from contracts.vocabulary import Scope
 from services.kit.identity import Caller, require_scope
 from services.kit.pagination import Page
+from services.subsidy.dependencies import SettingsDep
 from services.subsidy.money import cny
 from services.subsidy.programmes.catalogue import catalogue
 from services.subsidy.programmes.schemas import ProgrammeRead
 
 router = APIRouter(prefix="/subsidy/v1", tags=["programmes"])
 
-Reader = Annotated[Caller, Depends(require_scope("subsidy:read"))]
+Reader = Annotated[Caller, Depends(require_scope(Scope.subsidy_read))]
 
 
 @router.get("/programmes", response_model=Page[ProgrammeRead], summary="List the subsidy programmes")
-async def list_programmes(request: Request, _: Reader) -> Page[ProgrammeRead]:
+async def list_programmes(_: Reader, settings: SettingsDep) -> Page[ProgrammeRead]:
     # The catalogue is short and fixed: one page, never a next cursor.
     items = [
         ProgrammeRead(
@@ -30,6 +32,6 @@ async def list_programmes(request: Request, _: Reader) -> Page[ProgrammeRead]:
             amount=cny(p.amount_fen) if p.amount_fen is not None else None,
             amount_fen=p.amount_fen,
         )
-        for p in catalogue(request.app.state.settings)
+        for p in catalogue(settings)
     ]
     return Page[ProgrammeRead](items=items)

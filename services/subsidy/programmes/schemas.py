@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
+from contracts.vocabulary import Programme
 from services.subsidy.programmes.catalogue import PayeeRole
 
 
 class ProgrammeRead(BaseModel):
-    code: str = Field(examples=["hiring_key_groups"])
+    code: Programme = Field(examples=["hiring_key_groups"])
     name: str = Field(examples=["一次性吸纳重点群体就业岗位补贴"])
     payee: PayeeRole
     one_time: bool = Field(description="Pays a beneficiary at most once")

@@ -7,15 +7,16 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends
 
-from services.kit.db import SessionDep
-from services.kit.errors import NotFound
+from contracts.registry import EmploymentSnapshot, PersonSnapshot
+from contracts.vocabulary import Scope
 from services.kit.identity import Caller, require_scope
-from services.subsidy.projections.repository import ProjectionRepository
+from services.subsidy.dependencies import ProjectionRepositoryDep
+from services.subsidy.problems import BeneficiaryNotFound
 from services.subsidy.projections.schemas import BeneficiaryRead, ProjectedEmploymentRead
 
 router = APIRouter(prefix="/subsidy/v1", tags=["beneficiaries"])
 
-Reader = Annotated[Caller, Depends(require_scope("subsidy:read"))]
+Reader = Annotated[Caller, Depends(require_scope(Scope.subsidy_read))]
 
 
 @router.get(
@@ -24,30 +25,38 @@ Reader = Annotated[Caller, Depends(require_scope("subsidy:read"))]
     summary="What this service knows of a person from the registry's events",
     description="The projection lags the registry by the time an event takes to cross the broker; "
     "`version` tells which registry snapshot it holds.",
+    responses={404: {"description": "`beneficiary-not-found`: no registry event about this person has arrived"}},
 )
-async def read_beneficiary(person_id: uuid.UUID, _: Reader, session: SessionDep) -> BeneficiaryRead:
-    repository = ProjectionRepository(session)
-    person = await repository.person(person_id)
+async def read_beneficiary(person_id: uuid.UUID, _: Reader, projection: ProjectionRepositoryDep) -> BeneficiaryRead:
+    person = await projection.person(person_id)
     if person is None:
-        raise NotFound(f"no registry event about person {person_id} has arrived", slug="unknown-beneficiary")
-    snapshot = person.snapshot
+        raise BeneficiaryNotFound(
+            f"no registry event about person {person_id} has arrived", beneficiary_person_id=str(person_id)
+        )
+    snapshot = PersonSnapshot.model_validate(person.snapshot)
+    employments = [
+        (row, EmploymentSnapshot.model_validate(row.snapshot)) for row in await projection.employments_of(person_id)
+    ]
     return BeneficiaryRead(
         person_id=person.person_id,
         version=person.version,
-        status=snapshot["status"],
+        status=snapshot.status,
         deceased_on=person.deceased_on,
-        difficulty_categories=snapshot["difficulty_categories"],
+        town=snapshot.town,
+        graduated_on=snapshot.graduated_on,
+        difficulty_categories=snapshot.difficulty_categories,
+        trainings=snapshot.trainings,
         employments=[
             ProjectedEmploymentRead(
-                employment_id=e.employment_id,
-                employer_credit_code=e.employer_credit_code,
-                kind=e.snapshot["kind"],
-                started_on=e.snapshot["started_on"],
-                ended_on=e.snapshot.get("ended_on"),
-                contribution_months=len(e.snapshot.get("contribution_months", [])),
-                version=e.version,
+                employment_id=row.employment_id,
+                employer_credit_code=row.employer_credit_code,
+                kind=employment.kind,
+                started_on=employment.started_on,
+                ended_on=employment.ended_on,
+                contribution_months=len(employment.contribution_months),
+                version=row.version,
             )
-            for e in await repository.employments_of(person_id)
+            for row, employment in employments
         ],
         updated_at=person.updated_at,
     )

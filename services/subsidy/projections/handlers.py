@@ -2,7 +2,9 @@
 
 Both registry topics carry whole snapshots with a growing `version`; the projection keeps the
 highest version it has seen and ignores older or equal ones, so redelivered or reordered events
-change nothing. Every event type on a v1 topic carries the same snapshot payload.
+change nothing. Every event type on a v1 topic (a death included) carries the same snapshot
+payload. The whole snapshot is kept (trainings and `graduated_on` too, for the programmes that will
+need them); a sensitive category arrives only as `restricted_difficulty` and is kept as that.
 """
 
 from __future__ import annotations
@@ -16,9 +18,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from contracts.envelope import CloudEvent
 from contracts.registry import EmploymentSnapshot, PersonSnapshot
 from contracts.topics import REGISTRY_EMPLOYMENT, REGISTRY_PERSON
+from services.kit.clock import bureau_date
 from services.kit.db import utcnow
 from services.kit.inbox import PermanentEventError
-from services.subsidy.bureau_time import bureau_date
 from services.subsidy.projections.repository import ProjectionRepository
 from services.subsidy.tables import ProjectedCategory, ProjectedEmployment, ProjectedPerson
 

@@ -1,0 +1,28 @@
+"""The gateway's problem types: one named class each, so a slug always has one status. The edge and
+the hop answer with `Problem("detail").response(headers)`, the same body the handler renders."""
+
+from __future__ import annotations
+
+from services.kit.errors import DomainError, Forbidden, NotFound
+
+
+class ClientNotFound(NotFound):
+    slug, title = "client-not-found", "API client not found"
+
+
+class AgencyMismatch(Forbidden):
+    """The sharing service's problem of the same name, answered before the body is read."""
+
+    slug, title = "agency-mismatch", "Another agency's dataset"
+
+
+class RateLimited(DomainError):
+    status, slug, title = 429, "rate-limited", "Too many requests"
+
+
+class UpstreamUnavailable(DomainError):
+    status, slug, title = 502, "upstream-unavailable", "Bad gateway"
+
+
+class UpstreamTimeout(DomainError):
+    status, slug, title = 504, "upstream-timeout", "Gateway timeout"
