@@ -2,8 +2,9 @@
 
 1. Persons registered per second, 32 connections: directly against the registry, through the
    gateway, and the same single-row insert by a bare FastAPI + asyncpg app (the baseline); ratios.
-2. Time from a dibao record pushed (through the gateway) to the low_income_family category visible
-   in the registry: p50 / p99 over sequential pushes.
+2. Time from an agency record pushed (through the gateway) to its category visible in the registry,
+   for dibao (low_income_family) and a disability certificate (disabled): p50 / p99 over
+   sequential pushes.
 
 Everything runs on this machine: a fresh tansu on a free port, fresh PostgreSQL databases (dropped
 afterwards), the services as uvicorn processes (uvloop, httptools), as `make run` starts them.
@@ -127,8 +128,38 @@ async def throughput(config: SystemConfig, key: str, bare_port: int, args: argpa
     print(f"  direct / bare      = {direct.rps / bare.rps:.2f}")
 
 
+# (agency, dataset, record of an id number, the category it gives): dibao, and a non-dibao dataset.
+FACT_DATASETS: list[tuple[str, str, Callable[[str], dict[str, object]], str]] = [
+    ("civil_affairs", "dibao", lambda number: {"id_number": number, "since": "2024-01-01"}, "low_income_family"),
+    (
+        "disabled_federation",
+        "disability_certificate",
+        lambda number: {
+            "id_number": number,
+            "certificate_no": "C1",
+            "kind": "physical",
+            "grade": 2,
+            "valid_until": "2035-01-01",
+        },
+        "disabled",
+    ),
+]
+
+
 async def fact_to_category(config: SystemConfig, admin_key: str, facts: int) -> None:
-    print(f"\n2. Fact to category: {facts} dibao records pushed one at a time through the gateway")
+    for offset, dataset in enumerate(FACT_DATASETS):
+        await _fact_to_category(config, admin_key, facts, dataset, 9_000_000 + offset * 100_000)
+
+
+async def _fact_to_category(
+    config: SystemConfig,
+    admin_key: str,
+    facts: int,
+    dataset: tuple[str, str, Callable[[str], dict[str, object]], str],
+    first: int,
+) -> None:
+    agency, name, record, category = dataset
+    print(f"\n2. Fact to category: {facts} {agency}/{name} records pushed one at a time through the gateway")
     gateway = f"http://127.0.0.1:{config.gateway_port}"
     async with httpx.AsyncClient(timeout=30) as http:
 
@@ -142,10 +173,10 @@ async def fact_to_category(config: SystemConfig, admin_key: str, facts: int) -> 
             return str(response.json()["api_key"])
 
         desk = {"authorization": f"Bearer {await new_key('hrss', ['registry:read', 'registry:write'])}"}
-        civil = {"authorization": f"Bearer {await new_key('civil_affairs', ['sharing:submit'])}"}
+        civil = {"authorization": f"Bearer {await new_key(agency, ['sharing:submit'])}"}
         latencies: list[float] = []
         for i in range(facts):
-            number = id_number(9_000_000 + i)
+            number = id_number(first + i)
             created = await http.post(
                 f"{gateway}/registry/v1/persons",
                 headers=desk,
@@ -155,9 +186,9 @@ async def fact_to_category(config: SystemConfig, admin_key: str, facts: int) -> 
             person_path = f"/registry/v1/persons/{created.json()['person_id']}"
             started = time.perf_counter()
             pushed = await http.post(
-                f"{gateway}/sharing/v1/agencies/civil_affairs/datasets/dibao/records",
+                f"{gateway}/sharing/v1/agencies/{agency}/datasets/{name}/records",
                 headers=civil,
-                json={"records": [{"id_number": number, "since": "2024-01-01"}]},
+                json={"records": [record(number)]},
             )
             pushed.raise_for_status()
             while True:
@@ -171,7 +202,7 @@ async def fact_to_category(config: SystemConfig, admin_key: str, facts: int) -> 
                     request_id=uuid.uuid4().hex,
                 )
                 seen = await http.get(f"http://127.0.0.1:{config.registry_port}{person_path}", headers=headers)
-                if "low_income_family" in seen.text:
+                if category in seen.text:
                     break
                 if time.perf_counter() - started > 10:
                     raise RuntimeError("a fact took over 10 s to become a category")
