@@ -11,12 +11,15 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import asyncpg
 import httpx
+from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 from fastapi import FastAPI
 
+from contracts.envelope import CloudEvent
 from deploy.embedded import port_open, wait_until
 from services.kit.identity import signed_headers
 from services.kit.migrations import upgrade
@@ -226,3 +229,68 @@ async def eventually(check: Callable[[], Awaitable[bool]], within: float = 20.0,
             return
         await asyncio.sleep(interval)
     raise AssertionError(f"condition not met within {timeout}s")
+
+
+# --------------------------------------------------------------------------- reading a topic back
+
+
+@dataclass(frozen=True)
+class TopicRecord:
+    partition: int
+    offset: int
+    key: str | None
+    event_id: str | None  # None when the value is not a CloudEvent
+    headers: dict[str, str]
+    value: bytes = b""
+
+
+def read_topic_sync(bootstrap: str, topic: str, idle_s: float = 1.5) -> list[TopicRecord]:
+    """Every record of every partition, from the beginning until nothing more arrives for `idle_s`
+    (confluent-kafka, a second client next to the services' aiokafka; assigned, so no consumer group
+    is joined). Not up to the high watermark: tansu 0.6's ListOffsets answers the base offset of a
+    partition's last batch plus one, short of the end whenever that batch holds several records."""
+    consumer = Consumer(
+        {
+            "bootstrap.servers": bootstrap,
+            "group.id": f"tests-read-{uuid.uuid4().hex}",
+            "enable.auto.commit": False,
+            "enable.partition.eof": False,
+        }
+    )
+    try:
+        described = consumer.list_topics(topic, timeout=10).topics.get(topic)
+        if described is None or described.error is not None or not described.partitions:
+            return []
+        consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in described.partitions])
+        records: list[TopicRecord] = []
+        deadline = time.monotonic() + 120
+        idle_since = time.monotonic()
+        while time.monotonic() - idle_since < idle_s and time.monotonic() < deadline:
+            messages = consumer.consume(1000, timeout=0.3)
+            for message in messages:
+                if message.error() is not None:
+                    continue
+                try:
+                    event_id: str | None = CloudEvent.from_bytes(message.value() or b"").id
+                except ValueError:
+                    event_id = None
+                key = message.key()
+                records.append(
+                    TopicRecord(
+                        partition=message.partition(),
+                        offset=message.offset(),
+                        key=key.decode() if key is not None else None,
+                        event_id=event_id,
+                        headers={k: (v or b"").decode(errors="replace") for k, v in message.headers() or []},
+                        value=message.value() or b"",
+                    )
+                )
+            if messages:
+                idle_since = time.monotonic()
+        return records
+    finally:
+        consumer.close()
+
+
+async def read_topic(bootstrap: str, topic: str) -> list[TopicRecord]:
+    return await asyncio.to_thread(read_topic_sync, bootstrap, topic)

@@ -56,6 +56,20 @@ class FixedClock:
         self.instant = datetime.combine(day, at, tzinfo=BUREAU_TZ).astimezone(UTC)
 
 
+class ShiftedClock:
+    """The bureau's clock moved by whole days: for rehearsals and end-to-end tests of what the
+    calendar changes (settings allow it in development mode only)."""
+
+    def __init__(self, days: int) -> None:
+        self.shift = timedelta(days=days)
+
+    def now(self) -> datetime:
+        return datetime.now(UTC) + self.shift
+
+    def today(self) -> date:
+        return bureau_date(self.now())
+
+
 def bureau_date(instant: datetime) -> date:
     """The bureau's calendar day of an instant."""
     return instant.astimezone(BUREAU_TZ).date()
@@ -67,6 +81,11 @@ def bureau_midnight(day: date) -> datetime:
 
 
 SYSTEM_CLOCK: Clock = BureauClock()
+
+
+def clock_of(offset_days: int) -> Clock:
+    """The clock a service runs on: the bureau's, or one moved by `offset_days` (`*_CLOCK_OFFSET_DAYS`)."""
+    return ShiftedClock(offset_days) if offset_days else SYSTEM_CLOCK
 
 
 async def current_clock(request: Request) -> Clock:

@@ -21,6 +21,9 @@ class ServiceSettings(BaseSettings):
     # with any of them unless development mode is on. `make run` and the tests turn it on; one
     # variable for every service, DEVELOPMENT_MODE=1.
     development_mode: bool = Field(default=False, validation_alias=AliasChoices("DEVELOPMENT_MODE", "development_mode"))
+    # Development mode only: the service's clock runs this many days ahead (or behind), to rehearse
+    # what the calendar changes, e.g. the registry's daily sweep (REGISTRY_CLOCK_OFFSET_DAYS=10).
+    clock_offset_days: int = 0
     # Secret settings and their development defaults; subclasses extend it with their own.
     development_secrets: ClassVar[dict[str, str]] = {
         "internal_secret": DEV_INTERNAL_SECRET,
@@ -79,6 +82,8 @@ class ServiceSettings(BaseSettings):
     def _no_development_secret_in_production(self) -> Self:
         if self.development_mode:
             return self
+        if self.clock_offset_days:
+            raise ValueError("CLOCK_OFFSET_DAYS moves the bureau's clock; it is refused outside DEVELOPMENT_MODE=1")
         prefix = self.model_config.get("env_prefix", "")
         defaults = [
             f"{prefix}{name}".upper()

@@ -13,7 +13,7 @@ from contracts.topics import (
     SHARING_SENSITIVE_FACT,
 )
 from services.kit.app import ServiceDefinition, Subscription, create_service_app
-from services.kit.clock import SYSTEM_CLOCK, Clock
+from services.kit.clock import Clock, clock_of
 from services.registry.employments.endpoints import router as employments_router
 from services.registry.facts.handlers import fact_handler
 from services.registry.households.endpoints import router as households_router
@@ -29,8 +29,9 @@ social-insurance months and the difficulty categories (就业困难人员) that 
 Resident id numbers are stored encrypted and shown masked; events name people by `person_id`."""
 
 
-def create_app(settings: RegistrySettings | None = None, clock: Clock = SYSTEM_CLOCK) -> FastAPI:
+def create_app(settings: RegistrySettings | None = None, clock: Clock | None = None) -> FastAPI:
     settings = settings or RegistrySettings()
+    clock = clock or clock_of(settings.clock_offset_days)
     persons = person_services(settings, clock)
 
     async def daily_sweep(app: FastAPI) -> None:

@@ -8,7 +8,7 @@ from fastapi import FastAPI
 
 from contracts.topics import SHARING_FACT, SHARING_SENSITIVE_FACT
 from services.kit.app import ServiceDefinition, create_service_app
-from services.kit.clock import SYSTEM_CLOCK, Clock
+from services.kit.clock import Clock, clock_of
 
 from .batches.endpoints import router as batches_router
 from .settings import SharingSettings
@@ -16,8 +16,9 @@ from .settings import SharingSettings
 log = logging.getLogger(__name__)
 
 
-def create_app(settings: SharingSettings | None = None, clock: Clock = SYSTEM_CLOCK) -> FastAPI:
+def create_app(settings: SharingSettings | None = None, clock: Clock | None = None) -> FastAPI:
     settings = settings or SharingSettings()
+    clock = clock or clock_of(settings.clock_offset_days)
     definition = ServiceDefinition(
         name="sharing",
         title="Sharing service",

@@ -7,7 +7,7 @@ from fastapi import FastAPI
 
 from contracts.topics import REGISTRY_EMPLOYMENT, REGISTRY_PERSON, SUBSIDY_APPLICATION, SUBSIDY_PAYMENT
 from services.kit.app import ServiceDefinition, Subscription, create_service_app
-from services.kit.clock import SYSTEM_CLOCK, Clock
+from services.kit.clock import Clock, clock_of
 from services.subsidy.applications.endpoints import router as applications_router
 from services.subsidy.budgets.endpoints import router as budgets_router
 from services.subsidy.payments.endpoints import router as payments_router
@@ -26,10 +26,11 @@ four-eyes decisions, yearly budgets that are never overspent, and payments settl
 A one-time programme pays a beneficiary at most once, enforced by the database."""
 
 
-def create_app(settings: SubsidySettings | None = None, clock: Clock = SYSTEM_CLOCK) -> FastAPI:
+def create_app(settings: SubsidySettings | None = None, clock: Clock | None = None) -> FastAPI:
     """The subsidy app; `clock` decides the bureau's today (evaluations, budget years), so tests
     can fix the day."""
     settings = settings or SubsidySettings()
+    clock = clock or clock_of(settings.clock_offset_days)
     return create_service_app(
         ServiceDefinition(
             name="subsidy",

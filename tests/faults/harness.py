@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
+from confluent_kafka import Consumer, TopicPartition
 
 from contracts.envelope import CloudEvent
 from contracts.topics import dead_letter
@@ -36,7 +36,7 @@ from services.kit.outbox import add_event
 from services.kit.settings import DEV_SUBJECT_KEY
 from tests.faults.workers import EFFECT_EVENT_TYPE, EFFECT_TABLE_DDL
 from tests.registry.people import id_number
-from tests.support import ROOT, execute, query, wait_for_port
+from tests.support import ROOT, TopicRecord, execute, query, read_topic, read_topic_sync, wait_for_port
 
 
 class CrashPoint:
@@ -156,66 +156,6 @@ async def commit_events(db: Database, topic: str, events: list[CloudEvent]) -> l
 
 
 # --------------------------------------------------------------------------------------- the topics
-
-
-@dataclass(frozen=True)
-class TopicRecord:
-    partition: int
-    offset: int
-    key: str | None
-    event_id: str | None  # None when the value is not a CloudEvent
-    headers: dict[str, str]
-
-
-def _read_topic(bootstrap: str, topic: str, idle_s: float = 1.5) -> list[TopicRecord]:
-    """Every record of every partition, from the beginning until nothing more arrives for `idle_s`
-    (confluent-kafka, a second client next to the services' aiokafka; assigned, so no consumer group
-    is joined). Not up to the high watermark: tansu 0.6's ListOffsets answers the base offset of a
-    partition's last batch plus one, short of the end whenever that batch holds several records."""
-    consumer = Consumer(
-        {
-            "bootstrap.servers": bootstrap,
-            "group.id": f"faults-count-{uuid.uuid4().hex}",
-            "enable.auto.commit": False,
-            "enable.partition.eof": False,
-        }
-    )
-    try:
-        described = consumer.list_topics(topic, timeout=10).topics.get(topic)
-        if described is None or described.error is not None or not described.partitions:
-            return []
-        consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in described.partitions])
-        records: list[TopicRecord] = []
-        deadline = time.monotonic() + 120
-        idle_since = time.monotonic()
-        while time.monotonic() - idle_since < idle_s and time.monotonic() < deadline:
-            messages = consumer.consume(1000, timeout=0.3)
-            for message in messages:
-                if message.error() is not None:
-                    continue
-                try:
-                    event_id: str | None = CloudEvent.from_bytes(message.value() or b"").id
-                except ValueError:
-                    event_id = None
-                key = message.key()
-                records.append(
-                    TopicRecord(
-                        partition=message.partition(),
-                        offset=message.offset(),
-                        key=key.decode() if key is not None else None,
-                        event_id=event_id,
-                        headers={k: (v or b"").decode(errors="replace") for k, v in message.headers() or []},
-                    )
-                )
-            if messages:
-                idle_since = time.monotonic()
-        return records
-    finally:
-        consumer.close()
-
-
-async def read_topic(bootstrap: str, topic: str) -> list[TopicRecord]:
-    return await asyncio.to_thread(_read_topic, bootstrap, topic)
 
 
 async def dead_letters(bootstrap: str, topics: Iterable[str]) -> dict[str, list[TopicRecord]]:
@@ -450,9 +390,9 @@ class Load:
 
 def _group_lag(bootstrap: str, group_id: str, topic: str) -> int:
     """Records on the topic beyond the group's committed offsets (a partition never committed counts
-    from its start). The ends are read, not asked for: see `_read_topic`."""
+    from its start). The ends are read, not asked for: see `read_topic_sync`."""
     ends: dict[int, int] = {}
-    for record in _read_topic(bootstrap, topic, idle_s=0.6):
+    for record in read_topic_sync(bootstrap, topic, idle_s=0.6):
         ends[record.partition] = max(ends.get(record.partition, 0), record.offset + 1)
     if not ends:
         return 0

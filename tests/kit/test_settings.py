@@ -47,3 +47,18 @@ def test_real_secrets_start_without_development_mode(production: pytest.MonkeyPa
 def test_development_mode_accepts_the_defaults(production: pytest.MonkeyPatch) -> None:
     production.setenv("DEVELOPMENT_MODE", "1")
     assert RegistrySettings().development_mode
+
+
+def test_a_moved_clock_is_refused_outside_development_mode(production: pytest.MonkeyPatch) -> None:
+    for name, value in REAL.items():
+        production.setenv(f"SUBSIDY_{name}", value)
+    production.setenv("SUBSIDY_CLOCK_OFFSET_DAYS", "10")
+    with pytest.raises(ValidationError, match="CLOCK_OFFSET_DAYS moves the bureau's clock"):
+        SubsidySettings()
+
+
+def test_a_moved_clock_runs_ahead_by_whole_days() -> None:
+    from services.kit.clock import SYSTEM_CLOCK, clock_of
+
+    assert clock_of(0) is SYSTEM_CLOCK
+    assert (clock_of(10).today() - SYSTEM_CLOCK.today()).days == 10
