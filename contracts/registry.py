@@ -9,24 +9,24 @@ from __future__ import annotations
 
 import uuid
 from datetime import date
-from typing import Literal
+from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
 from .fields import Month
-from .vocabulary import SENSITIVE_CATEGORIES as VOCABULARY_SENSITIVE
 from .vocabulary import (
     Category,
     CertificateLevel,
+    EmploymentKind,
     EndReason,
     Gender,
     HouseholdKind,
     HukouType,
+    Insurance,
+    PersonStatus,
+    PublishedCategory,
     TrainingKind,
 )
-from .vocabulary import EmploymentKind as VocabularyEmploymentKind
-from .vocabulary import Insurance as VocabularyInsurance
-from .vocabulary import PersonStatus as VocabularyPersonStatus
 
 PERSON_REGISTERED = "registry.person.registered"
 PERSON_UPDATED = "registry.person.updated"
@@ -36,13 +36,6 @@ EMPLOYMENT_RECORDED = "registry.employment.recorded"
 EMPLOYMENT_ENDED = "registry.employment.ended"
 EMPLOYMENT_CONTRIBUTIONS_RECORDED = "registry.employment.contributions-recorded"
 HOUSEHOLD_CHANGED = "registry.household.changed"
-
-# Kept as names of the vocabulary, for the modules that imported them from here.
-DifficultyCategoryCode = Category
-EmploymentKind = VocabularyEmploymentKind
-Insurance = VocabularyInsurance
-PersonStatus = VocabularyPersonStatus
-SENSITIVE_CATEGORIES = VOCABULARY_SENSITIVE
 
 
 class DifficultyCategory(BaseModel):
@@ -57,7 +50,7 @@ class PublishedDifficulty(BaseModel):
     `restricted_difficulty`, with its validity but neither its kind nor its source, so a programme
     asking for "any difficulty" works without learning which."""
 
-    category: Category | Literal["restricted_difficulty"]
+    category: PublishedCategory
     source: str = Field(description="`registry` or an agency code; `restricted` for a restricted difficulty")
     valid_from: date
     valid_until: date | None = None
@@ -109,10 +102,18 @@ class PersonSnapshot(BaseModel):
     )
     trainings: list[TrainingState] = Field(default_factory=list)
 
+    @model_validator(mode="before")
+    @classmethod
+    def _from_earlier_snapshots(cls, data: Any) -> Any:
+        # Snapshots published (and projected) before 2026-12-03 carried the birth date, not the year.
+        if isinstance(data, dict) and "birth_year" not in data and isinstance(data.get("birth_date"), str):
+            data = {**data, "birth_year": int(data["birth_date"][:4])}
+        return data
+
 
 class ContributionMonth(BaseModel):
     month: Month
-    insurances: list[VocabularyInsurance]
+    insurances: list[Insurance]
 
 
 class EmploymentSnapshot(BaseModel):
@@ -121,7 +122,7 @@ class EmploymentSnapshot(BaseModel):
     version: int = Field(ge=1)
     employer_credit_code: str
     employer_name: str
-    kind: VocabularyEmploymentKind
+    kind: EmploymentKind
     started_on: date
     contract_months: int | None = None
     ended_on: date | None = None

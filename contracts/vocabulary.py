@@ -7,6 +7,7 @@ Each member's value is the public code; the member name is the same code written
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Literal
 
 
 class Agency(StrEnum):
@@ -55,8 +56,11 @@ class Category(StrEnum):
 
 
 SENSITIVE_CATEGORIES: frozenset[Category] = frozenset({Category.released_prisoner, Category.drug_rehab})
-RESTRICTED_DIFFICULTY = "restricted_difficulty"
+RESTRICTED_DIFFICULTY: Literal["restricted_difficulty"] = "restricted_difficulty"
 """How a sensitive category shows on `registry.person.v1`: validity dates, no kind."""
+PublishedCategory = Category | Literal["restricted_difficulty"]
+"""A category as events show it: a sensitive one only as `restricted_difficulty`, which counts as
+"a difficulty" but is none of the named categories."""
 
 
 class Programme(StrEnum):

@@ -3,17 +3,11 @@ the hop answer with `Problem("detail").response(headers)`, the same body the han
 
 from __future__ import annotations
 
-from services.kit.errors import DomainError, Forbidden, NotFound
+from services.kit.errors import DomainError, NotFound
 
 
 class ClientNotFound(NotFound):
     slug, title = "client-not-found", "API client not found"
-
-
-class AgencyMismatch(Forbidden):
-    """The sharing service's problem of the same name, answered before the body is read."""
-
-    slug, title = "agency-mismatch", "Another agency's dataset"
 
 
 class RateLimited(DomainError):

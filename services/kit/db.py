@@ -63,8 +63,14 @@ class Database:
     def on_commit(self, callback: Callable[[Session], None]) -> None:
         """Run `callback(session)` after every commit of a session of this database (wake the relay,
         evict a cache): a SQLAlchemy `after_commit` event, so no commit path has to remember it.
-        `session.info` is the same dict the async session shows."""
-        event.listen(self._session_class, "after_commit", callback)
+        `session.info` is the same dict the async session shows. Releasing a savepoint is no commit:
+        SQLAlchemy fires `after_commit` for it too, and the callback is not run then."""
+
+        def after_commit(session: Session) -> None:
+            if not session.in_nested_transaction():
+                callback(session)
+
+        event.listen(self._session_class, "after_commit", after_commit)
 
     async def ping(self) -> None:
         async with self.engine.connect() as conn:

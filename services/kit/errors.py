@@ -90,6 +90,13 @@ class ValidationFailed(Unprocessable):
     slug, title = "validation-error", "Request validation failed"
 
 
+class AgencyMismatch(Forbidden):
+    """An agency's key used on another agency's dataset: refused by the gateway before the body is
+    read, and by the sharing service."""
+
+    slug, title = "agency-mismatch", "Another agency's dataset"
+
+
 class InvalidIdempotencyKey(BadRequest):
     slug, title = "invalid-idempotency-key", "Invalid Idempotency-Key"
 

@@ -9,7 +9,7 @@ from typing import Annotated
 from pydantic import PlainValidator, WithJsonSchema
 from pydantic_core import PydanticCustomError
 
-from contracts.fields import MONTH_PATTERN, Month
+from contracts.fields import Month
 
 from .identifiers import InvalidIdentifier, normalize_credit_code, normalize_id_number
 
@@ -59,4 +59,4 @@ CreditCode = Annotated[
     ),
 ]
 
-__all__ = ["MONTH_PATTERN", "CreditCode", "IdNumber", "Month"]
+__all__ = ["CreditCode", "IdNumber", "Month"]

@@ -35,8 +35,7 @@ def create_app(settings: RegistrySettings | None = None, clock: Clock | None = N
     persons = person_services(settings, clock)
 
     async def daily_sweep(app: FastAPI) -> None:
-        if settings.daily_sweep:
-            await run_daily(app.state.db, persons, clock)
+        await run_daily(app.state.db, persons, clock)
 
     app = create_service_app(
         ServiceDefinition(
@@ -46,7 +45,7 @@ def create_app(settings: RegistrySettings | None = None, clock: Clock | None = N
             routers=[persons_router, employments_router, trainings_router, households_router],
             publishes=[REGISTRY_PERSON, REGISTRY_EMPLOYMENT, REGISTRY_HOUSEHOLD],
             subscriptions=[Subscription("facts", [SHARING_FACT, SHARING_SENSITIVE_FACT], fact_handler(persons))],
-            background=[daily_sweep],
+            background=[daily_sweep] if settings.daily_sweep else [],
         ),
         settings,
         clock,

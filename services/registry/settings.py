@@ -15,7 +15,7 @@ DEV_BLIND_INDEX_KEY = "dev-blind-index-key-change-me"
 
 
 class RegistrySettings(ServiceSettings):
-    model_config = SettingsConfigDict(env_prefix="REGISTRY_", extra="ignore", populate_by_name=True)
+    model_config = SettingsConfigDict(env_prefix="REGISTRY_")
     development_secrets: ClassVar[dict[str, str]] = {
         **ServiceSettings.development_secrets,
         "id_number_key": DEV_ID_NUMBER_KEY,

@@ -105,6 +105,11 @@ class PersonFact(SQLModel, table=True):
     attributes: dict[str, object] = Field(default_factory=dict, sa_type=sa.JSON)
     received_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
+    @property
+    def code(self) -> str:
+        """`agency/dataset`, the key of the dataset's applier."""
+        return f"{self.agency}/{self.dataset}"
+
 
 class Training(SQLModel, table=True):
     __tablename__ = "registry_training"
@@ -129,6 +134,8 @@ class Household(SQLModel, table=True):
     kind: str | None = Field(default=None, max_length=32)
     since: date | None = None
     town: str | None = Field(default=None, max_length=100, index=True)
+    # The member ids last published, sorted and comma-joined: a member joining or leaving is a change.
+    published_members: str = Field(default="", max_length=8000)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
 

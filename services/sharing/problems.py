@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from services.kit.errors import BadRequest, DomainError, Forbidden, NotFound, PayloadTooLarge, Unprocessable
+from services.kit.errors import BadRequest, DomainError, NotFound, PayloadTooLarge, Unprocessable
 
 
 class UnknownAgency(NotFound):
@@ -11,10 +11,6 @@ class UnknownAgency(NotFound):
 
 class UnknownDataset(NotFound):
     slug, title = "unknown-dataset", "Unknown dataset"
-
-
-class AgencyMismatch(Forbidden):
-    slug, title = "agency-mismatch", "Another agency's dataset"
 
 
 class BatchNotFound(NotFound):

@@ -28,10 +28,8 @@ def decode_batch_key(value: str) -> bytes:
 
 
 class SharingSettings(ServiceSettings):
-    # hide_input_in_errors: a mistyped key must not be printed in the start-up error.
-    model_config = SettingsConfigDict(
-        env_prefix="SHARING_", extra="ignore", hide_input_in_errors=True, populate_by_name=True
-    )
+    # The base's hide_input_in_errors also keeps a mistyped key out of the start-up error.
+    model_config = SettingsConfigDict(env_prefix="SHARING_")
     development_secrets: ClassVar[dict[str, str]] = {**ServiceSettings.development_secrets, "batch_key": DEV_BATCH_KEY}
 
     database_url: str = "sqlite+aiosqlite:///var/sharing.db"

@@ -255,3 +255,28 @@ def test_every_dataset_s_attributes_are_in_the_published_fact() -> None:
 def test_a_raw_id_number_as_subject_is_refused() -> None:
     with pytest.raises(ValidationError):
         CloudEvent(source="/registry", type=PERSON_REGISTERED, subject=RAW_ID_NUMBER, data={})
+
+
+def test_a_person_snapshot_published_before_birth_years_still_reads() -> None:
+    """Snapshots of the earlier payload (birth date, masked id number) stay readable: a projection
+    stored from them, or a replay of the topic, gets the birth year."""
+    import uuid
+
+    from contracts.registry import PersonSnapshot
+
+    earlier = {
+        "person_id": str(uuid.uuid4()),
+        "subject_ref": "a" * 64,
+        "version": 3,
+        "name_masked": "刘**",
+        "id_number_masked": "500153********123X",
+        "gender": "female",
+        "birth_date": "1988-03-15",
+        "hukou_type": "urban",
+        "status": "unemployed",
+        "difficulty_categories": [],
+        "unemployment_registrations": [],
+    }
+    snapshot = PersonSnapshot.model_validate(earlier)
+    assert snapshot.birth_year == 1988
+    assert "birth_date" not in snapshot.model_dump() and "id_number_masked" not in snapshot.model_dump()

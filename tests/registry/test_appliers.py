@@ -35,12 +35,12 @@ def test_an_exit_ends_rural_poverty_and_an_identity_gives_no_category() -> None:
         "deceased_on": "2026-01-02",
     }
     assert grants_of("public_security/identity", identity) == []
-    update = APPLIERS["public_security/identity"].person_update(parse_attributes(identity))
+    update = APPLIERS["public_security/identity"].person_update(parse_attributes("public_security/identity", identity))
     assert update is not None and update.deceased_on == date(2026, 1, 2) and update.household_no == "H1"
 
 
 def test_dibao_places_a_household_only_where_public_security_has_none() -> None:
-    dibao = parse_attributes({"dataset": "civil_affairs/dibao", "household_no": "H2", "since": "2025-01-01"})
+    dibao = parse_attributes("civil_affairs/dibao", {"household_no": "H2", "since": "2025-01-01"})
     update = APPLIERS["civil_affairs/dibao"].person_update(dibao)
     assert update is not None and update.household_only_if_none
 
@@ -82,3 +82,9 @@ def test_which_households_enter_the_queue(
 )
 def test_a_name_on_a_notice_keeps_its_first_and_last_character(name: str, masked: str) -> None:
     assert mask_name(name) == masked
+
+
+def test_a_fact_stored_before_attributes_were_typed_still_gives_its_category() -> None:
+    """Dibao rows the registry kept before this release have no `dataset` member."""
+    legacy = {"household_no": "H1", "since": "2024-01-01", "until": None}
+    assert grants_of("civil_affairs/dibao", legacy) == [Grant(Category.low_income_family, date(2024, 1, 1), None)]

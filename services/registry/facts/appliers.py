@@ -149,11 +149,17 @@ registry's list of businesses (facts/handlers.py); `statistics/labour_force` nam
 _ATTRIBUTES: TypeAdapter[Any] = TypeAdapter(FactAttributes)
 
 
-def parse_attributes(stored: dict[str, Any]) -> Any:
-    """The typed attributes of a stored fact (its JSON as the handler saved it)."""
-    return _ATTRIBUTES.validate_python(stored)
+def parse_attributes(dataset: str, stored: dict[str, Any]) -> Any:
+    """The typed attributes of a stored fact of `dataset` (`agency/dataset`); rows stored before the
+    attributes were typed carry no `dataset` member, so the code the row is filed under names it."""
+    return _ATTRIBUTES.validate_python({**stored, "dataset": dataset})
 
 
 def grants_of(dataset: str, stored: dict[str, Any]) -> list[Grant]:
     applier = APPLIERS.get(dataset)
-    return applier.grants(parse_attributes(stored)) if applier is not None else []
+    return applier.grants(parse_attributes(dataset, stored)) if applier is not None else []
+
+
+def person_update_of(dataset: str, stored: dict[str, Any]) -> PersonUpdate | None:
+    applier = APPLIERS.get(dataset)
+    return applier.person_update(parse_attributes(dataset, stored)) if applier is not None else None

@@ -20,8 +20,9 @@ from contracts.sharing import FACT_RECORDED, Fact
 from services.kit.db import utcnow
 from services.kit.inbox import PermanentEventError
 from services.registry.facts.appliers import APPLIERS
+from services.registry.households.service import HouseholdService
 from services.registry.persons.categories import fingerprint
-from services.registry.persons.service import PersonService, PersonServiceFactory, PersonState, apply_person_update
+from services.registry.persons.service import PersonService, PersonServiceFactory, apply_person_update
 from services.registry.tables import Business, PersonFact
 
 
@@ -65,7 +66,6 @@ async def apply_fact(service: PersonService, fact: Fact) -> None:
     subject = fact.subject_ref or ""
     await service.repo.lock_subject(subject)
     person = await service.repo.by_subject_ref(subject, for_update=True)
-    before = _categories(await service.state(person)) if person is not None else None
     current = (
         await session.execute(
             select(PersonFact)
@@ -93,21 +93,16 @@ async def apply_fact(service: PersonService, fact: Fact) -> None:
         await close_on_death(service, person.person_id, person.deceased_on)
     await session.flush()
     if old_household is not None and old_household != person.household_no:
-        from services.registry.households.service import HouseholdService
-
         await HouseholdService(service).refresh(old_household)  # the person left it
-    # A category that starts or ends, even one reported late with an end in the past, is published.
-    categories_changed = _categories(await service.state(person)) != before
+    # A category that starts or ends, even one reported late with an end in the past, is published:
+    # compared with what the person was last published with.
+    categories_changed = fingerprint(await service.state(person)) != person.published_categories
     if person.deceased_on is not None and not was_deceased:
         await service.changed(person, events.PERSON_DECEASED)
     elif categories_changed:
         await service.changed(person, events.PERSON_DIFFICULTY_CHANGED)
     elif person_changed:
         await service.changed(person, events.PERSON_UPDATED)
-
-
-def _categories(state: PersonState) -> tuple[str, str]:
-    return fingerprint(state.categories), fingerprint(state.ended_categories)
 
 
 async def close_on_death(service: PersonService, person_id: uuid.UUID, deceased_on: date) -> None:

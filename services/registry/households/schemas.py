@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from pydantic import Field
+
 from contracts.registry import HouseholdSnapshot
 from services.kit.pagination import CursorPosition
+from services.kit.text import SingleLine
 
 
 class HouseholdRead(HouseholdSnapshot):
@@ -15,4 +18,4 @@ class HouseholdRead(HouseholdSnapshot):
 class HouseholdsCursor(CursorPosition):
     """Households are listed by household number."""
 
-    household_no: str
+    household_no: SingleLine = Field(max_length=64)

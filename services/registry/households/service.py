@@ -49,38 +49,41 @@ class HouseholdService:
         self.repo = persons.repo
 
     async def refresh(self, household_no: str, *, changed_member: uuid.UUID | None = None) -> Household:
-        """Work the household out again; publish it if its state or its members changed, and publish
-        the other members whose `zero_employment_family` follows (`changed_member` publishes itself)."""
+        """Work the household out again under its lock and publish it when its queue state,
+        town or members changed; republish the other members whose `zero_employment_family` follows
+        (`changed_member`, whose own change is being published by the caller, is left to it)."""
+        # One refresh of a household at a time, the household's first included (no row to lock yet).
+        await self.repo.lock_subject(f"household:{household_no}")
+        household = await self.repo.household(household_no)
+        if household is None:
+            household = Household(household_no=household_no, version=0)
         members = await self.repo.members(household_no)
         living = [m for m in members if m.deceased_on is None]
         today = self.persons.today()
         states = await self.persons.states(living)
-        flags = [
-            (
-                is_working_age(m.gender, m.birth_date, today),
-                s.status == "unemployed",
-                s.status == "employed",
-                any(c.category == Category.low_income_family for c in s.categories),
-            )
-            for m, s in zip(living, states, strict=True)
-        ]
-        kind = household_kind(flags)
-        town = next((m.town for m in living if m.town), None)
-        household = await self.repo.household(household_no)
-        joined = changed_member is not None and changed_member in {m.person_id for m in members}
-        if household is None:
-            household = Household(household_no=household_no, version=0)
-        before = (household.kind, household.town)
+        kind = household_kind(
+            [
+                (
+                    is_working_age(m.gender, m.birth_date, today),
+                    s.status == "unemployed",
+                    s.status == "employed",
+                    any(c.category == Category.low_income_family for c in s.categories),
+                )
+                for m, s in zip(living, states, strict=True)
+            ]
+        )
+        listed = kind.value if kind is not None else None
+        before = (household.kind, household.town, household.published_members)
         was_zero = household.kind == HouseholdKind.zero_employment
-        if kind is None:
-            household.since = None
-        elif household.kind is None:
-            household.since = today
-        household.kind = kind.value if kind is not None else None
-        household.zero_employment = kind is not None
-        household.town = town
-        if household.version == 0 or (household.kind, household.town) != before or joined:
+        if listed != household.kind:
+            household.since = today if listed is not None else None
+        household.kind = listed
+        household.zero_employment = listed is not None
+        household.town = next((m.town for m in living if m.town), None)
+        member_ids = ",".join(sorted(str(m.person_id) for m in members))
+        if household.version == 0 or (household.kind, household.town, member_ids) != before:
             household.version += 1
+            household.published_members = member_ids
             household.updated_at = utcnow()
             self.session.add(household)
             await self.session.flush()

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
+from typing import Protocol
 
 from contracts.registry import DifficultyCategory
 from contracts.vocabulary import Category, Gender
 
-# Working age (SPEC 2.2, configurable through RegistrySettings): men 16-59, women 16-54.
+# Working age (SPEC 2.2): men 16-59, women 16-54.
 WORKING_AGE_FROM = 16
 WORKING_AGE_UNTIL = {Gender.male: 59, Gender.female: 54}
 
@@ -36,9 +37,19 @@ def is_working_age(gender: str, birth_date: date, today: date, *, until: dict[Ge
     return WORKING_AGE_FROM <= age_on(birth_date, today) <= until[Gender(gender)]
 
 
-def fingerprint(categories: list[DifficultyCategory]) -> str:
-    """What the daily sweep compares: the categories in force and their validity."""
-    return ";".join(f"{c.category}:{c.valid_from}:{c.valid_until}" for c in categories)
+class HasCategories(Protocol):
+    categories: list[DifficultyCategory]
+    ended_categories: list[DifficultyCategory]
+
+
+def fingerprint(state: HasCategories) -> str:
+    """The categories in force and those ended, with their validity: what a person was last published
+    with (`Person.published_categories`), compared by the fact handler and the daily sweep."""
+
+    def listed(categories: list[DifficultyCategory]) -> str:
+        return ";".join(f"{c.category}:{c.valid_from}:{c.valid_until}" for c in categories)
+
+    return listed(state.categories) + "|" + listed(state.ended_categories)
 
 
 def active_categories(

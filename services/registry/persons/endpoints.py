@@ -6,24 +6,22 @@ import uuid
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query, Response
-from sqlmodel import col, select
 
 from contracts.vocabulary import SENSITIVE_CATEGORIES, Scope
 from services.kit.errors import Forbidden
 from services.kit.fields import IdNumber
 from services.kit.identity import Caller, require_scope
-from services.kit.pagination import CursorQuery, LimitQuery, Page, paginate
+from services.kit.pagination import CursorQuery, LimitQuery, Page
 from services.registry.dependencies import PersonServiceDep
 from services.registry.persons.categories import age_on
 from services.registry.persons.schemas import (
     PersonCreate,
     PersonRead,
-    PersonsCursor,
     UnemploymentRegistrationCreate,
     UnemploymentRegistrationRead,
 )
 from services.registry.persons.service import PersonService, PersonState
-from services.registry.tables import Person, UnemploymentRegistration
+from services.registry.tables import UnemploymentRegistration
 
 router = APIRouter(prefix="/registry/v1", tags=["persons"])
 
@@ -86,12 +84,8 @@ async def list_persons(
     cursor: CursorQuery = None,
     id_number: Annotated[IdNumber | None, Query(description="Find one person by id number (blind index)")] = None,
 ) -> Page[PersonRead]:
-    query = select(Person)
-    if id_number is not None:
-        query = query.where(Person.id_number_index == service.protector.blind_index(id_number))
-    people, next_cursor = await paginate(
-        service.session, query, keys=[col(Person.person_id)], position=PersonsCursor, limit=limit, cursor=cursor
-    )
+    index = service.protector.blind_index(id_number) if id_number is not None else None
+    people, next_cursor = await service.repo.persons_page(index=index, limit=limit, cursor=cursor)
     states = await service.states(people)
     return Page[PersonRead](items=[to_read(s, caller, service) for s in states], next_cursor=next_cursor)
 

@@ -10,6 +10,9 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
+from services.kit.pagination import paginate
+from services.registry.households.schemas import HouseholdsCursor
+from services.registry.persons.schemas import PersonsCursor
 from services.registry.tables import Employment, Household, Person, PersonFact, Training, UnemploymentRegistration
 
 
@@ -53,9 +56,9 @@ class PersonRepository:
         return list(result.scalars())
 
     async def lock_subject(self, subject_ref: str) -> None:
-        """Serialise a registration and a fact about the same person until the transaction ends
-        (PostgreSQL; SQLite transactions are serial already). Without it, a fact arriving while the
-        person registers could be missed by both."""
+        """Serialise a registration and a fact about the same person (or two refreshes of the same
+        household, `household:<no>`) until the transaction ends (PostgreSQL; SQLite transactions are
+        serial already). Without it, a fact arriving while the person registers could be missed by both."""
         if self.session.bind is not None and self.session.bind.dialect.name == "postgresql":
             await self.session.execute(sa.text("SELECT pg_advisory_xact_lock(hashtext(:ref))"), {"ref": subject_ref})
 
@@ -67,14 +70,6 @@ class PersonRepository:
 
     async def facts(self, subject_ref: str) -> list[PersonFact]:
         result = await self.session.execute(select(PersonFact).where(PersonFact.subject_ref == subject_ref))
-        return list(result.scalars())
-
-    async def trainings(self, person_id: uuid.UUID) -> list[Training]:
-        result = await self.session.execute(
-            select(Training)
-            .where(Training.person_id == person_id)
-            .order_by(col(Training.completed_on), col(Training.training_id))
-        )
         return list(result.scalars())
 
     async def registrations_of(self, ids: list[uuid.UUID]) -> dict[uuid.UUID, list[UnemploymentRegistration]]:
@@ -129,7 +124,43 @@ class PersonRepository:
         return await self.session.get(Household, household_no)
 
     async def members(self, household_no: str) -> list[Person]:
-        result = await self.session.execute(
-            select(Person).where(Person.household_no == household_no).order_by(col(Person.person_id))
+        return (await self.members_of([household_no])).get(household_no, [])
+
+    async def members_of(self, numbers: list[str]) -> dict[str, list[Person]]:
+        found: dict[str, list[Person]] = defaultdict(list)
+        if numbers:
+            result = await self.session.execute(
+                select(Person).where(col(Person.household_no).in_(numbers)).order_by(col(Person.person_id))
+            )
+            for person in result.scalars():
+                found[person.household_no or ""].append(person)
+        return found
+
+    async def households_page(
+        self, *, zero_employment: bool | None, kind: str | None, town: str | None, limit: int, cursor: str | None
+    ) -> tuple[list[Household], str | None]:
+        query = select(Household)
+        if zero_employment is not None:
+            query = query.where(Household.zero_employment == zero_employment)
+        if kind is not None:
+            query = query.where(Household.kind == kind)
+        if town is not None:
+            query = query.where(Household.town == town)
+        return await paginate(
+            self.session,
+            query,
+            keys=[col(Household.household_no)],
+            position=HouseholdsCursor,
+            limit=limit,
+            cursor=cursor,
         )
-        return list(result.scalars())
+
+    async def persons_page(
+        self, *, index: str | None, limit: int, cursor: str | None
+    ) -> tuple[list[Person], str | None]:
+        query = select(Person)
+        if index is not None:
+            query = query.where(Person.id_number_index == index)
+        return await paginate(
+            self.session, query, keys=[col(Person.person_id)], position=PersonsCursor, limit=limit, cursor=cursor
+        )

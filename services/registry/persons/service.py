@@ -22,12 +22,13 @@ from contracts.registry import (
     UnemploymentRegistrationState,
 )
 from contracts.topics import REGISTRY_PERSON
-from contracts.vocabulary import COLLEGE_LEVELS, RESTRICTED_DIFFICULTY, SENSITIVE_CATEGORIES, Category, EducationLevel
+from contracts.vocabulary import COLLEGE_LEVELS, RESTRICTED_DIFFICULTY, SENSITIVE_CATEGORIES, Category
 from services.kit.clock import SYSTEM_CLOCK, Clock
 from services.kit.db import utcnow
 from services.kit.identifiers import birth_date_of, gender_of, mask_id_number, subject_ref
 from services.kit.outbox import add_event
-from services.registry.facts.appliers import APPLIERS, PersonUpdate, graduate_grant, grants_of, parse_attributes
+from services.registry.facts.appliers import PersonUpdate, graduate_grant, grants_of, person_update_of
+from services.registry.households.service import HouseholdService
 from services.registry.persons.categories import CategoryFact, active_categories, ended_categories, fingerprint
 from services.registry.persons.protection import IdNumberProtector, mask_name
 from services.registry.persons.repository import PersonRepository
@@ -94,7 +95,7 @@ def category_facts(facts: list[PersonFact]) -> list[CategoryFact]:
     return [
         CategoryFact(grant.category, f.agency, grant.valid_from, grant.valid_until)
         for f in facts
-        for grant in grants_of(f"{f.agency}/{f.dataset}", f.attributes)
+        for grant in grants_of(f.code, f.attributes)
     ]
 
 
@@ -141,10 +142,28 @@ class PersonService:
         # Facts that arrived before the person registered (identity, dibao, ...) apply now.
         facts = await self.repo.facts(person.subject_ref)
         for fact in facts:
-            applier = APPLIERS.get(f"{fact.agency}/{fact.dataset}")
-            update = applier.person_update(parse_attributes(fact.attributes)) if applier else None
+            update = person_update_of(fact.code, fact.attributes)
             if update is not None:
                 apply_person_update(person, update)
+        if person.household_no is None:
+            # The common case: the state is the person's alone, so the row goes in with its fingerprint.
+            state = await self.state(person, fresh=True, facts=facts)
+            person.published_categories = fingerprint(state)
+        await self._insert(person, index)
+        if person.household_no is not None:
+            # Joining a household may list it in the queue, which gives this person a category too.
+            await HouseholdService(self).refresh(person.household_no, changed_member=person.person_id)
+            state = await self.state(person, fresh=True, facts=facts)
+            person.published_categories = fingerprint(state)
+            await self.session.execute(
+                sa.update(PERSON)
+                .where(PERSON.c.person_id == person.person_id)
+                .values(published_categories=person.published_categories)
+            )
+        self.publish(state, events.PERSON_REGISTERED)
+        return state
+
+    async def _insert(self, person: Person, index: str) -> None:
         try:
             async with self.session.begin_nested():
                 # A Core INSERT: the hot path of registration skips the ORM unit of work.
@@ -156,19 +175,6 @@ class PersonService:
             raise PersonExists(
                 "a person with this id number is already registered", person_id=str(winner.person_id)
             ) from None
-        if person.household_no is not None:
-            from services.registry.households.service import HouseholdService
-
-            await HouseholdService(self).refresh(person.household_no, changed_member=person.person_id)
-        state = await self.state(person, fresh=True, facts=facts)
-        person.published_categories = fingerprint(state.categories)
-        await self.session.execute(
-            sa.update(PERSON)
-            .where(PERSON.c.person_id == person.person_id)
-            .values(published_categories=person.published_categories)
-        )
-        self.publish(state, events.PERSON_REGISTERED)
-        return state
 
     async def get(self, person_id: uuid.UUID, *, for_update: bool = False) -> Person:
         person = await self.repo.get(person_id, for_update=for_update)
@@ -177,16 +183,15 @@ class PersonService:
         return person
 
     async def state(self, person: Person, *, fresh: bool = False, facts: list[PersonFact] | None = None) -> PersonState:
-        """The person as of today; `fresh` (just registered) skips the queries that must come back empty."""
-        registrations = [] if fresh else await self.repo.registrations(person.person_id)
-        employed = False if fresh else bool(await self.repo.open_employments(person.person_id))
-        trainings = [] if fresh else await self.repo.trainings(person.person_id)
-        stored = facts if facts is not None else await self.repo.facts(person.subject_ref)
+        """The person as of today. `fresh` (being registered): no registration, employment or training
+        can exist yet, so only the `facts` given and the household are read."""
+        if not fresh:
+            return (await self.states([person]))[0]
         household = await self.repo.household(person.household_no) if person.household_no else None
-        return self.derive(person, registrations, employed, trainings, stored, household)
+        return self.derive(person, [], False, [], facts or [], household)
 
     async def states(self, people: list[Person]) -> list[PersonState]:
-        """The states of many people in five queries, whatever their number (lists)."""
+        """The states of many people in five queries, whatever their number."""
         ids = [p.person_id for p in people]
         registrations = await self.repo.registrations_of(ids)
         employed = await self.repo.employed_among(ids)
@@ -291,13 +296,11 @@ class PersonService:
         """Bump the person's version and publish the new snapshot. The person's household is worked
         out again first (its members' categories may follow from this change)."""
         if refresh_household and person.household_no is not None:
-            from services.registry.households.service import HouseholdService
-
             await HouseholdService(self).refresh(person.household_no, changed_member=person.person_id)
         person.version += 1
         person.updated_at = utcnow()
         state = await self.state(person)
-        person.published_categories = fingerprint(state.categories)
+        person.published_categories = fingerprint(state)
         self.session.add(person)
         self.publish(state, event_type)
         return state
@@ -353,6 +356,3 @@ def person_services(settings: RegistrySettings, clock: Clock = SYSTEM_CLOCK) -> 
     )
     subject_key = settings.subject_key.get_secret_value().encode()
     return lambda session: PersonService(session, protector, subject_key, clock)
-
-
-__all__ = ["EducationLevel", "PersonService", "PersonServiceFactory", "PersonState", "person_services"]

@@ -50,7 +50,10 @@ async def sweep(db: Database, persons: PersonServiceFactory, *, batch: int = BAT
             if not people:
                 break
             for person, state in zip(people, await service.states(people), strict=True):
-                if fingerprint(state.categories) != person.published_categories:
+                if fingerprint(state) == person.published_categories:
+                    continue
+                # Publishing one member may have republished another of the household already.
+                if fingerprint(await service.state(person)) != person.published_categories:
                     await service.changed(person, PERSON_DIFFICULTY_CHANGED)
                     result.persons_published += 1
             after = people[-1].person_id

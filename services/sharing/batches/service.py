@@ -12,13 +12,13 @@ from contracts.envelope import new_event
 from contracts.sharing import FACT_RECORDED, Fact
 from contracts.vocabulary import Agency, Scope
 from services.kit.clock import Clock
-from services.kit.errors import Forbidden
+from services.kit.errors import AgencyMismatch, Forbidden
 from services.kit.identity import Caller
 from services.kit.outbox import add_event
 
 from ..datasets.catalog import CATALOG, Catalog
 from ..datasets.declaration import AnyDataset, FieldError
-from ..problems import AgencyMismatch, BatchNotFound
+from ..problems import BatchNotFound
 from ..sealing import BatchSealer
 from ..tables import SharingBatch, SharingRecord
 from .parsing import Limits, RawRecord, parse_batch

@@ -11,10 +11,9 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
-from typing import Literal
 
 from contracts.registry import EmploymentSnapshot, PersonSnapshot
-from contracts.vocabulary import RESTRICTED_DIFFICULTY, Category, EmploymentKind
+from contracts.vocabulary import RESTRICTED_DIFFICULTY, Category, EmploymentKind, PublishedCategory
 
 REQUIRED_MONTHS = 12
 # Difficulty categories that make a recent graduate a "poor" one (高校贫困毕业生).
@@ -24,15 +23,11 @@ POOR_GRADUATE_CATEGORIES = frozenset(
 # Categories that are a key group on their own, in the order the evidence names them.
 SINGLE_CATEGORY_GROUPS = (Category.low_income_family, Category.zero_employment_family, Category.rural_poor)
 
-HeldCategory = Category | Literal["restricted_difficulty"]
-"""A category as the registry publishes it: a sensitive one only as `restricted_difficulty`, which
-counts as "a difficulty" but is none of the named categories."""
 
-
-def held_category(code: str) -> HeldCategory:
+def held_category(code: str) -> PublishedCategory:
     """The category of a stored code; a code outside the vocabulary is a bug (the projection
     stores only what validated as a `PublishedDifficulty`)."""
-    return "restricted_difficulty" if code == RESTRICTED_DIFFICULTY else Category(code)
+    return RESTRICTED_DIFFICULTY if code == RESTRICTED_DIFFICULTY else Category(code)
 
 
 @dataclass(frozen=True)
@@ -46,7 +41,7 @@ class Check:
 class CategoryRecord:
     """A difficulty category as the registry listed it, and when it stopped listing it, if it did."""
 
-    category: HeldCategory
+    category: PublishedCategory
     source: str
     valid_from: date
     valid_until: date | None = None
@@ -189,7 +184,7 @@ def key_groups(categories: Sequence[CategoryRecord], hired_on: date, today: date
 
     A `restricted_difficulty` is a difficulty (it makes a capacity-reduction worker one "with a
     difficulty") but none of the named categories the other groups ask for."""
-    held: set[HeldCategory] = {c.category for c in categories if c.held_on_or_after(hired_on, today)}
+    held: set[PublishedCategory] = {c.category for c in categories if c.held_on_or_after(hired_on, today)}
     groups: list[str] = []
     if Category.recent_graduate in held and held.intersection(POOR_GRADUATE_CATEGORIES):
         groups.append("poor_recent_graduate")

@@ -43,6 +43,7 @@ def upgrade() -> None:
         sa.Column("kind", sa.String(length=32), nullable=True),
         sa.Column("since", sa.Date(), nullable=True),
         sa.Column("town", sa.String(length=100), nullable=True),
+        sa.Column("published_members", sa.String(length=8000), nullable=False, server_default=""),
         sa.Column("updated_at", UTCDateTime(), nullable=False),
     )
     op.create_index("ix_registry_household_zero_employment", "registry_household", ["zero_employment"])
