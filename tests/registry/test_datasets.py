@@ -440,9 +440,9 @@ async def test_the_sweep_publishes_what_the_calendar_changes_once(
     assert [c["category"] for c in changed[1]["data"]["ended_difficulty_categories"]] == ["disabled"]
 
 
-async def _person_events(bootstrap: str, person_id: str) -> list[dict[str, Any]]:
+async def _person_events(bootstrap: str, person_id: str, topic: str = REGISTRY_PERSON) -> list[dict[str, Any]]:
     consumer = AIOKafkaConsumer(
-        REGISTRY_PERSON, bootstrap_servers=bootstrap, auto_offset_reset="earliest", enable_auto_commit=False
+        topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest", enable_auto_commit=False
     )
     await consumer.start()
     found: list[dict[str, Any]] = []
@@ -480,4 +480,46 @@ async def test_events_carry_no_name_no_id_number_and_no_birth_date(
     latest = max(events, key=lambda e: e["data"]["version"])["data"]
     assert latest["name_masked"] == "欧**梅" and latest["birth_year"] == 1992
     assert [c["category"] for c in latest["difficulty_categories"]] == ["restricted_difficulty"]
-    assert REGISTRY_HOUSEHOLD  # households are checked in the end-to-end privacy test
+
+
+async def test_a_household_is_published_when_members_join_or_leave_not_on_every_member_change(
+    registry: ServiceClient, producer: AIOKafkaProducer, kafka_bootstrap: str
+) -> None:
+    household, elsewhere = f"HP-{uuid.uuid4().hex[:10]}", f"HQ-{uuid.uuid4().hex[:10]}"
+    first, second = id_number(date(1980, 1, 1)), id_number(date(1982, 2, 2))
+    first_id, second_id = await register(registry, first), await register(registry, second)
+    for number in (first, second):
+        await push(
+            producer,
+            "public_security/identity",
+            number,
+            {"hukou_type": "urban", "hukou_area_code": "500226", "household_no": household},
+        )
+
+    async def both_members() -> bool:
+        response = await registry.get(f"/registry/v1/households/{household}")
+        return response.status_code == 200 and len(response.json()["members"]) == 2
+
+    await eventually(both_members)
+    trained = await registry.post(
+        f"{PERSONS}/{first_id}/trainings", json={"kind": "vocational", "completed_on": "2026-11-30"}
+    )
+    assert trained.status_code == 201, trained.text
+    await push(
+        producer,
+        "public_security/identity",
+        second,
+        {"hukou_type": "urban", "hukou_area_code": "500226", "household_no": elsewhere},
+    )
+
+    async def moved() -> bool:
+        return (await person(registry, second_id))["household_no"] == elsewhere
+
+    await eventually(moved)
+    published = await _person_events(kafka_bootstrap, household, REGISTRY_HOUSEHOLD)
+    members = [sorted(e["data"]["members"]) for e in published]
+    # Created with one member, joined by the other (the two facts may arrive in either order), left
+    # by the second: the training changed nothing.
+    assert len(members) == 3 and len(members[0]) == 1
+    assert members[1:] == [sorted([first_id, second_id]), [first_id]]
+    assert [e["data"]["version"] for e in published] == [1, 2, 3]
