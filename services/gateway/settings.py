@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
-from services.kit.settings import ServiceSettings
+from services.kit.settings import DEV_INTERNAL_SECRET, ServiceSettings
 
 
 class GatewaySettings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="GATEWAY_", extra="ignore", populate_by_name=True)
+
+    # The gateway keeps no subject key: it never names a person on Kafka.
+    development_secrets: ClassVar[dict[str, str]] = {"internal_secret": DEV_INTERNAL_SECRET}
 
     database_url: str = "sqlite+aiosqlite:///var/gateway.db"
     # SPEC 3 names the variable BOOTSTRAP_ADMIN_KEY; the prefixed name works too, like every other setting.

@@ -314,3 +314,28 @@ def test_every_dashboard_query_uses_metrics_the_services_export(path: Path) -> N
     for expr in queries:
         names = metric_names(expr)
         assert names and names <= KIT_SERIES | {"up"}, expr
+
+
+SETTINGS_CLASSES = {
+    "gateway": "services.gateway.settings:GatewaySettings",
+    "registry": "services.registry.settings:RegistrySettings",
+    "subsidy": "services.subsidy.settings:SubsidySettings",
+    "sharing": "services.sharing.settings:SharingSettings",
+}
+
+
+def _secret_variables(service: str) -> set[str]:
+    """The variables a service refuses to start without outside development mode."""
+    import importlib
+
+    module, name = SETTINGS_CLASSES[service].split(":")
+    settings = getattr(importlib.import_module(module), name)
+    return {f"{service.upper()}_{field.upper()}" for field in settings.development_secrets}
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_compose_and_kubernetes_set_every_secret_a_service_needs_to_start(service: str) -> None:
+    assert "DEVELOPMENT_MODE" not in SERVICES_IN_COMPOSE[service].get("environment", {})
+    assert _secret_variables(service) <= set(SERVICES_IN_COMPOSE[service]["environment"])
+    (container,) = k8s_object("Deployment", service)["spec"]["template"]["spec"]["containers"]
+    assert _secret_variables(service) <= set(_env(container))
