@@ -6,9 +6,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from contracts.vocabulary import Scope
 from services.gateway.runtime import GatewayRuntime
-from services.kit.identity import Caller, require_scope
 
 
 async def gateway_runtime(request: Request) -> GatewayRuntime:
@@ -17,7 +15,3 @@ async def gateway_runtime(request: Request) -> GatewayRuntime:
 
 
 RuntimeDep = Annotated[GatewayRuntime, Depends(gateway_runtime)]
-
-# The edge already refused non-admins on `/gateway/v1`; the dependency says so in each route's
-# signature as well.
-AdminDep = Annotated[Caller, Depends(require_scope(Scope.admin))]

@@ -523,3 +523,33 @@ async def test_a_household_is_published_when_members_join_or_leave_not_on_every_
     assert len(members) == 3 and len(members[0]) == 1
     assert members[1:] == [sorted([first_id, second_id]), [first_id]]
     assert [e["data"]["version"] for e in published] == [1, 2, 3]
+
+
+async def test_a_duplicate_registration_leaves_the_callers_transaction_intact(registry: ServiceClient) -> None:
+    """`PersonService.register` runs in a savepoint, so a consumer can call it inside its own
+    transaction: the 409 undoes the registration only, not what the caller wrote before it."""
+    from sqlalchemy import select
+
+    from services.registry.persons.schemas import PersonCreate
+    from services.registry.problems import PersonExists
+    from services.registry.tables import Business
+
+    number = id_number()
+    await register(registry, number)
+    app = registry.app  # type: ignore[attr-defined]
+    code = credit_code("MA5UC8D2E")
+    async with app.state.db.sessionmaker() as session, session.begin():
+        session.add(
+            Business(
+                credit_code=code,
+                name="荣昌折扇",
+                legal_rep_subject_ref=ref(number),
+                established_on=date(2020, 1, 1),
+                fact_id=uuid.uuid4(),
+            )
+        )
+        await session.flush()
+        with pytest.raises(PersonExists):
+            await app.state.persons(session).register(PersonCreate(id_number=number, name="刘晓梅", hukou_type="urban"))
+    async with app.state.db.sessionmaker() as session:
+        assert (await session.execute(select(Business).where(Business.credit_code == code))).scalar_one()

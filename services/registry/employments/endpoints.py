@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated
 
-from fastapi import APIRouter, Depends, Response
+from fastapi import APIRouter, Response
 
-from contracts.vocabulary import Scope
-from services.kit.identity import Caller, require_scope
+from services.kit.access import RegistryReader, RegistryWriter
 from services.registry.dependencies import EmploymentServiceDep
 from services.registry.employments.schemas import (
     ContributionsCreate,
@@ -21,9 +19,6 @@ from services.registry.employments.service import EmploymentService
 from services.registry.tables import Employment
 
 router = APIRouter(prefix="/registry/v1", tags=["employments"])
-
-Reader = Annotated[Caller, Depends(require_scope(Scope.registry_read))]
-Writer = Annotated[Caller, Depends(require_scope(Scope.registry_write))]
 
 
 async def to_read(employment: Employment, service: EmploymentService) -> EmploymentRead:
@@ -40,7 +35,7 @@ async def to_read(employment: Employment, service: EmploymentService) -> Employm
     summary="Record an employment; closes the open unemployment registration",
 )
 async def record_employment(
-    person_id: uuid.UUID, body: EmploymentCreate, _: Writer, service: EmploymentServiceDep, response: Response
+    person_id: uuid.UUID, body: EmploymentCreate, _: RegistryWriter, service: EmploymentServiceDep, response: Response
 ) -> EmploymentRead:
     employment = await service.record(person_id, body)
     response.headers["Location"] = f"/registry/v1/employments/{employment.employment_id}"
@@ -48,13 +43,13 @@ async def record_employment(
 
 
 @router.get("/employments/{employment_id}", response_model=EmploymentRead, summary="Read an employment")
-async def read_employment(employment_id: uuid.UUID, _: Reader, service: EmploymentServiceDep) -> EmploymentRead:
+async def read_employment(employment_id: uuid.UUID, _: RegistryReader, service: EmploymentServiceDep) -> EmploymentRead:
     return await to_read(await service.get(employment_id), service)
 
 
 @router.post("/employments/{employment_id}/end", response_model=EmploymentRead, summary="End an employment")
 async def end_employment(
-    employment_id: uuid.UUID, body: EmploymentEnd, _: Writer, service: EmploymentServiceDep
+    employment_id: uuid.UUID, body: EmploymentEnd, _: RegistryWriter, service: EmploymentServiceDep
 ) -> EmploymentRead:
     return await to_read(await service.end(employment_id, body.ended_on, body.reason), service)
 
@@ -65,6 +60,6 @@ async def end_employment(
     summary="Record social-insurance months paid in an employment; a month on record changes nothing",
 )
 async def record_contributions(
-    employment_id: uuid.UUID, body: ContributionsCreate, _: Writer, service: EmploymentServiceDep
+    employment_id: uuid.UUID, body: ContributionsCreate, _: RegistryWriter, service: EmploymentServiceDep
 ) -> ContributionsRecorded:
     return await service.record_contributions(employment_id, body)

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Query
+from fastapi import APIRouter, Path, Query
 
-from contracts.vocabulary import HouseholdKind, Scope
-from services.kit.identity import Caller, require_scope
+from contracts.vocabulary import HouseholdKind
+from services.kit.access import RegistryReader
 from services.kit.pagination import CursorQuery, LimitQuery, Page
 from services.kit.text import SingleLine
 from services.registry.dependencies import PersonServiceDep
@@ -18,7 +18,6 @@ from services.registry.tables import Household, Person
 
 router = APIRouter(prefix="/registry/v1", tags=["households"])
 
-Reader = Annotated[Caller, Depends(require_scope(Scope.registry_read))]
 HouseholdNo = Annotated[str, Path(min_length=1, max_length=64, description="Household number (户号)")]
 
 
@@ -32,7 +31,7 @@ def _read(household: Household, members: list[Person]) -> HouseholdRead:
     summary="List households; `zero_employment=true` is the work queue (零就业家庭)",
 )
 async def list_households(
-    _: Reader,
+    _: RegistryReader,
     persons: PersonServiceDep,
     limit: LimitQuery = 50,
     cursor: CursorQuery = None,
@@ -50,7 +49,7 @@ async def list_households(
 
 
 @router.get("/households/{household_no}", response_model=HouseholdRead, summary="Read a household")
-async def read_household(household_no: HouseholdNo, _: Reader, persons: PersonServiceDep) -> HouseholdRead:
+async def read_household(household_no: HouseholdNo, _: RegistryReader, persons: PersonServiceDep) -> HouseholdRead:
     household = await persons.repo.household(household_no)
     if household is None:
         raise HouseholdNotFound(f"no household {household_no!r} is known to the registry")

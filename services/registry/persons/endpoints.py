@@ -5,12 +5,13 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Query, Response
+from fastapi import APIRouter, Query, Response
 
 from contracts.vocabulary import SENSITIVE_CATEGORIES, Scope
+from services.kit.access import RegistryReader, RegistryWriter
 from services.kit.errors import Forbidden
 from services.kit.fields import IdNumber
-from services.kit.identity import Caller, require_scope
+from services.kit.identity import Caller
 from services.kit.pagination import CursorQuery, LimitQuery, Page
 from services.registry.dependencies import PersonServiceDep
 from services.registry.persons.categories import age_on
@@ -24,9 +25,6 @@ from services.registry.persons.service import PersonService, PersonState
 from services.registry.tables import UnemploymentRegistration
 
 router = APIRouter(prefix="/registry/v1", tags=["persons"])
-
-Reader = Annotated[Caller, Depends(require_scope(Scope.registry_read))]
-Writer = Annotated[Caller, Depends(require_scope(Scope.registry_write))]
 
 
 def to_read(state: PersonState, caller: Caller, service: PersonService, reveal: bool = False) -> PersonRead:
@@ -69,7 +67,7 @@ def to_read(state: PersonState, caller: Caller, service: PersonService, reveal: 
     responses={409: {"description": "Already registered; `person_id` names the existing person"}},
 )
 async def register_person(
-    body: PersonCreate, caller: Writer, service: PersonServiceDep, response: Response
+    body: PersonCreate, caller: RegistryWriter, service: PersonServiceDep, response: Response
 ) -> PersonRead:
     state = await service.register(body)
     response.headers["Location"] = f"/registry/v1/persons/{state.person.person_id}"
@@ -78,7 +76,7 @@ async def register_person(
 
 @router.get("/persons", response_model=Page[PersonRead], summary="List or find people")
 async def list_persons(
-    caller: Reader,
+    caller: RegistryReader,
     service: PersonServiceDep,
     limit: LimitQuery = 50,
     cursor: CursorQuery = None,
@@ -93,7 +91,7 @@ async def list_persons(
 @router.get("/persons/{person_id}", response_model=PersonRead, summary="Read a person")
 async def read_person(
     person_id: uuid.UUID,
-    caller: Reader,
+    caller: RegistryReader,
     service: PersonServiceDep,
     reveal: Annotated[
         Literal["id_number"] | None, Query(description="`id_number` shows the full id number (registry:sensitive)")
@@ -114,7 +112,7 @@ async def read_person(
     summary="Register a person as unemployed (失业登记)",
 )
 async def register_unemployment(
-    person_id: uuid.UUID, body: UnemploymentRegistrationCreate, caller: Writer, service: PersonServiceDep
+    person_id: uuid.UUID, body: UnemploymentRegistrationCreate, caller: RegistryWriter, service: PersonServiceDep
 ) -> UnemploymentRegistrationRead:
     registration: UnemploymentRegistration = await service.register_unemployment(person_id, body.registered_on)
     return UnemploymentRegistrationRead(

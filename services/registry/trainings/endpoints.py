@@ -3,18 +3,14 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated
 
-from fastapi import APIRouter, Depends, Response
+from fastapi import APIRouter, Response
 
-from contracts.vocabulary import Scope
-from services.kit.identity import Caller, require_scope
+from services.kit.access import RegistryWriter
 from services.registry.dependencies import TrainingServiceDep
 from services.registry.trainings.schemas import TrainingCreate, TrainingRead
 
 router = APIRouter(prefix="/registry/v1", tags=["trainings"])
-
-Writer = Annotated[Caller, Depends(require_scope(Scope.registry_write))]
 
 
 @router.post(
@@ -24,7 +20,7 @@ Writer = Annotated[Caller, Depends(require_scope(Scope.registry_write))]
     summary="Record a completed training (培训); listed on the person and in their snapshot",
 )
 async def record_training(
-    person_id: uuid.UUID, body: TrainingCreate, _: Writer, service: TrainingServiceDep, response: Response
+    person_id: uuid.UUID, body: TrainingCreate, _: RegistryWriter, service: TrainingServiceDep, response: Response
 ) -> TrainingRead:
     training = await service.record(person_id, body)
     response.headers["Location"] = f"/registry/v1/persons/{person_id}"

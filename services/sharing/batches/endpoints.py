@@ -5,10 +5,11 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Request, Response
+from fastapi import APIRouter, Path, Request, Response
 
-from contracts.vocabulary import Agency, Scope
-from services.kit.identity import Caller, CallerDep, require_scope
+from contracts.vocabulary import Agency
+from services.kit.access import SharingSubmitter
+from services.kit.identity import CallerDep
 from services.kit.pagination import CursorQuery, LimitQuery
 
 from ..dependencies import BatchServiceDep, SettingsDep
@@ -18,7 +19,6 @@ from .service import Push
 
 router = APIRouter(prefix="/sharing/v1", tags=["batches"])
 
-Submitter = Annotated[Caller, Depends(require_scope(Scope.sharing_submit))]
 # Checked by the catalog, not by FastAPI: an agency without datasets is a 404 `unknown-agency` naming
 # the known ones, not a generic 422. The schema still lists the codes.
 AgencyPath = Annotated[
@@ -43,7 +43,7 @@ async def push_records(
     dataset: str,
     request: Request,
     response: Response,
-    caller: Submitter,
+    caller: SharingSubmitter,
     settings: SettingsDep,
     batches: BatchServiceDep,
 ) -> BatchReceipt:

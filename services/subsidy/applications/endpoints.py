@@ -5,11 +5,11 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Response
+from fastapi import APIRouter, Query, Response
 
 from contracts.subsidy import ApplicationStatus
-from contracts.vocabulary import Programme, Scope
-from services.kit.identity import Caller, require_scope
+from contracts.vocabulary import Programme
+from services.kit.access import SubsidyApplicant, SubsidyReader, SubsidyReviewer
 from services.kit.pagination import CursorQuery, LimitQuery, Page
 from services.subsidy.applications.schemas import ApplicationCreate, ApplicationRead, DecisionCreate
 from services.subsidy.applications.service import ApplicationView
@@ -17,10 +17,6 @@ from services.subsidy.dependencies import ApplicationServiceDep
 from services.subsidy.money import cny
 
 router = APIRouter(prefix="/subsidy/v1", tags=["applications"])
-
-Reader = Annotated[Caller, Depends(require_scope(Scope.subsidy_read))]
-Applicant = Annotated[Caller, Depends(require_scope(Scope.subsidy_apply))]
-Reviewer = Annotated[Caller, Depends(require_scope(Scope.subsidy_review))]
 
 
 def to_read(view: ApplicationView) -> ApplicationRead:
@@ -63,7 +59,7 @@ def to_read(view: ApplicationView) -> ApplicationRead:
     },
 )
 async def submit_application(
-    body: ApplicationCreate, caller: Applicant, service: ApplicationServiceDep, response: Response
+    body: ApplicationCreate, caller: SubsidyApplicant, service: ApplicationServiceDep, response: Response
 ) -> ApplicationRead:
     application = await service.apply(body, caller)
     response.headers["Location"] = f"/subsidy/v1/applications/{application.application_id}"
@@ -72,7 +68,7 @@ async def submit_application(
 
 @router.get("/applications", response_model=Page[ApplicationRead], summary="List applications")
 async def list_applications(
-    _: Reader,
+    _: SubsidyReader,
     service: ApplicationServiceDep,
     limit: LimitQuery = 50,
     cursor: CursorQuery = None,
@@ -87,7 +83,9 @@ async def list_applications(
 
 
 @router.get("/applications/{application_id}", response_model=ApplicationRead, summary="Read an application")
-async def read_application(application_id: uuid.UUID, _: Reader, service: ApplicationServiceDep) -> ApplicationRead:
+async def read_application(
+    application_id: uuid.UUID, _: SubsidyReader, service: ApplicationServiceDep
+) -> ApplicationRead:
     return to_read(await service.get(application_id))
 
 
@@ -101,6 +99,6 @@ async def read_application(application_id: uuid.UUID, _: Reader, service: Applic
     },
 )
 async def decide_application(
-    application_id: uuid.UUID, body: DecisionCreate, caller: Reviewer, service: ApplicationServiceDep
+    application_id: uuid.UUID, body: DecisionCreate, caller: SubsidyReviewer, service: ApplicationServiceDep
 ) -> ApplicationRead:
     return to_read(await service.decide(application_id, body, caller))

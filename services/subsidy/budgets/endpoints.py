@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Query
+from fastapi import APIRouter, Path, Query
 
-from contracts.vocabulary import Programme, Scope
-from services.kit.identity import Caller, require_scope
+from contracts.vocabulary import Programme
+from services.kit.access import Admin, SubsidyReader
 from services.kit.pagination import CursorQuery, LimitQuery, Page
 from services.subsidy.budgets.schemas import FIRST_YEAR, LAST_YEAR, BudgetRead, BudgetSet
 from services.subsidy.dependencies import BudgetServiceDep
@@ -16,8 +16,6 @@ from services.subsidy.tables import Budget
 
 router = APIRouter(prefix="/subsidy/v1", tags=["budgets"])
 
-Reader = Annotated[Caller, Depends(require_scope(Scope.subsidy_read))]
-Administrator = Annotated[Caller, Depends(require_scope(Scope.admin))]
 Year = Annotated[int, Path(ge=FIRST_YEAR, le=LAST_YEAR, description="Calendar year of the budget")]
 
 
@@ -51,7 +49,7 @@ async def set_budget(
     programme: Annotated[str, Path(description="Programme code, e.g. `hiring_key_groups`")],
     year: Year,
     body: BudgetSet,
-    _: Administrator,
+    _: Admin,
     service: BudgetServiceDep,
 ) -> BudgetRead:
     return to_read(await service.set(programme, year, body))
@@ -59,7 +57,7 @@ async def set_budget(
 
 @router.get("/budgets", response_model=Page[BudgetRead], summary="List budgets with what is reserved and spent")
 async def list_budgets(
-    _: Reader,
+    _: SubsidyReader,
     service: BudgetServiceDep,
     limit: LimitQuery = 50,
     cursor: CursorQuery = None,

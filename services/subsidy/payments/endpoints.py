@@ -5,10 +5,9 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Query
 
-from contracts.vocabulary import Scope
-from services.kit.identity import Caller, require_scope
+from services.kit.access import SubsidyReader, SubsidySettler
 from services.kit.pagination import CursorQuery, LimitQuery, Page
 from services.subsidy.dependencies import PaymentServiceDep
 from services.subsidy.money import cny
@@ -16,9 +15,6 @@ from services.subsidy.payments.schemas import Payee, PaymentRead, SettlementCrea
 from services.subsidy.tables import Payment
 
 router = APIRouter(prefix="/subsidy/v1", tags=["payments"])
-
-Reader = Annotated[Caller, Depends(require_scope(Scope.subsidy_read))]
-Settler = Annotated[Caller, Depends(require_scope(Scope.subsidy_settle))]
 
 
 def to_read(payment: Payment) -> PaymentRead:
@@ -49,7 +45,7 @@ def to_read(payment: Payment) -> PaymentRead:
 
 @router.get("/payments", response_model=Page[PaymentRead], summary="List payments")
 async def list_payments(
-    _: Reader,
+    _: SubsidyReader,
     service: PaymentServiceDep,
     limit: LimitQuery = 50,
     cursor: CursorQuery = None,
@@ -60,7 +56,7 @@ async def list_payments(
 
 
 @router.get("/payments/{payment_id}", response_model=PaymentRead, summary="Read a payment")
-async def read_payment(payment_id: uuid.UUID, _: Reader, service: PaymentServiceDep) -> PaymentRead:
+async def read_payment(payment_id: uuid.UUID, _: SubsidyReader, service: PaymentServiceDep) -> PaymentRead:
     return to_read(await service.get(payment_id))
 
 
@@ -71,6 +67,6 @@ async def read_payment(payment_id: uuid.UUID, _: Reader, service: PaymentService
     responses={409: {"description": "The payment was already resolved otherwise"}},
 )
 async def settle_payment(
-    payment_id: uuid.UUID, body: SettlementCreate, _: Settler, service: PaymentServiceDep
+    payment_id: uuid.UUID, body: SettlementCreate, _: SubsidySettler, service: PaymentServiceDep
 ) -> PaymentRead:
     return to_read(await service.settle(payment_id, body))

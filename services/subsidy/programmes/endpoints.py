@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from fastapi import APIRouter
 
-from fastapi import APIRouter, Depends
-
-from contracts.vocabulary import Scope
-from services.kit.identity import Caller, require_scope
+from services.kit.access import SubsidyReader
 from services.kit.pagination import Page
 from services.subsidy.dependencies import SettingsDep
 from services.subsidy.money import cny
@@ -16,11 +13,9 @@ from services.subsidy.programmes.schemas import ProgrammeRead
 
 router = APIRouter(prefix="/subsidy/v1", tags=["programmes"])
 
-Reader = Annotated[Caller, Depends(require_scope(Scope.subsidy_read))]
-
 
 @router.get("/programmes", response_model=Page[ProgrammeRead], summary="List the subsidy programmes")
-async def list_programmes(_: Reader, settings: SettingsDep) -> Page[ProgrammeRead]:
+async def list_programmes(_: SubsidyReader, settings: SettingsDep) -> Page[ProgrammeRead]:
     # The catalogue is short and fixed: one page, never a next cursor.
     items = [
         ProgrammeRead(

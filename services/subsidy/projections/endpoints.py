@@ -3,20 +3,16 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter
 
 from contracts.registry import EmploymentSnapshot, PersonSnapshot
-from contracts.vocabulary import Scope
-from services.kit.identity import Caller, require_scope
+from services.kit.access import SubsidyReader
 from services.subsidy.dependencies import ProjectionRepositoryDep
 from services.subsidy.problems import BeneficiaryNotFound
 from services.subsidy.projections.schemas import BeneficiaryRead, ProjectedEmploymentRead
 
 router = APIRouter(prefix="/subsidy/v1", tags=["beneficiaries"])
-
-Reader = Annotated[Caller, Depends(require_scope(Scope.subsidy_read))]
 
 
 @router.get(
@@ -27,7 +23,9 @@ Reader = Annotated[Caller, Depends(require_scope(Scope.subsidy_read))]
     "`version` tells which registry snapshot it holds.",
     responses={404: {"description": "`beneficiary-not-found`: no registry event about this person has arrived"}},
 )
-async def read_beneficiary(person_id: uuid.UUID, _: Reader, projection: ProjectionRepositoryDep) -> BeneficiaryRead:
+async def read_beneficiary(
+    person_id: uuid.UUID, _: SubsidyReader, projection: ProjectionRepositoryDep
+) -> BeneficiaryRead:
     person = await projection.person(person_id)
     if person is None:
         raise BeneficiaryNotFound(

@@ -1,0 +1,21 @@
+"""Who may call a route: one typed dependency per scope (SPEC 3), for every service's routes.
+Each returns the caller when it holds the scope (or `admin`), else answers 403."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends
+
+from contracts.vocabulary import Scope
+
+from .identity import Caller, require_scope
+
+Admin = Annotated[Caller, Depends(require_scope(Scope.admin))]
+RegistryReader = Annotated[Caller, Depends(require_scope(Scope.registry_read))]
+RegistryWriter = Annotated[Caller, Depends(require_scope(Scope.registry_write))]
+SharingSubmitter = Annotated[Caller, Depends(require_scope(Scope.sharing_submit))]
+SubsidyReader = Annotated[Caller, Depends(require_scope(Scope.subsidy_read))]
+SubsidyApplicant = Annotated[Caller, Depends(require_scope(Scope.subsidy_apply))]
+SubsidyReviewer = Annotated[Caller, Depends(require_scope(Scope.subsidy_review))]
+SubsidySettler = Annotated[Caller, Depends(require_scope(Scope.subsidy_settle))]
