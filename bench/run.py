@@ -5,6 +5,8 @@
 2. Time from an agency record pushed (through the gateway) to its category visible in the registry,
    for dibao (low_income_family) and a disability certificate (disabled): p50 / p99 over
    sequential pushes.
+3. and 4. (issue 7, bench/decisions.py) Subsidy applications right after the registry writes: from
+   submission to first decision, p50 / p99; and applications evaluated per second.
 
 Everything runs on this machine: a fresh tansu on a free port, fresh PostgreSQL databases (dropped
 afterwards), the services as uvicorn processes (uvloop, httptools), as `make run` starts them.
@@ -33,9 +35,10 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.decisions import decisions  # noqa: E402
 from bench.loadgen import LoadResult, run_load  # noqa: E402
 from deploy.embedded import System, SystemConfig, ready, tansu_command, wait_until  # noqa: E402
-from services.kit.identifiers import id_check_character  # noqa: E402
+from services.kit.identifiers import CREDIT_ALPHABET, credit_check_character, id_check_character  # noqa: E402
 from services.kit.identity import signed_headers  # noqa: E402
 from services.kit.migrations import upgrade  # noqa: E402
 from services.kit.settings import DEV_INTERNAL_SECRET  # noqa: E402
@@ -50,6 +53,16 @@ def id_number(n: int) -> str:
     born = date(1960, 1, 1) + timedelta(days=n // 500)
     first17 = f"500153{born:%Y%m%d}{(n % 500) * 2 + 1:03d}"
     return first17 + id_check_character(first17)
+
+
+def credit_code(n: int) -> str:
+    """A distinct valid unified social credit code per n."""
+    digits = ""
+    for _ in range(9):
+        n, index = divmod(n, len(CREDIT_ALPHABET))
+        digits += CREDIT_ALPHABET[index]
+    first17 = "91500226" + digits
+    return first17 + credit_check_character(first17)
 
 
 def person_body(offset: int) -> Callable[[int], bytes]:
@@ -291,6 +304,15 @@ async def main(args: argparse.Namespace) -> None:
         )
         await throughput(config, key, bare_port, args)
         await fact_to_category(config, admin_key, args.facts)
+        await decisions(
+            config,
+            admin_key,
+            cases=args.decisions,
+            applications=args.applications,
+            connections=16,
+            id_number=id_number,
+            credit_code=credit_code,
+        )
     finally:
         if system is not None:
             await asyncio.to_thread(system.stop)
@@ -309,4 +331,6 @@ if __name__ == "__main__":
     parser.add_argument("--warmup", type=float, default=2.0)
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--facts", type=int, default=200)
+    parser.add_argument("--decisions", type=int, default=200)
+    parser.add_argument("--applications", type=int, default=500)
     asyncio.run(main(parser.parse_args()))

@@ -22,7 +22,7 @@ import yaml
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
-from . import registry, sharing, subsidy, topics
+from . import outbox, registry, sharing, subsidy, topics
 from .envelope import SPECVERSION, CloudEvent
 
 CONTRACTS_DIR = Path(__file__).resolve().parent
@@ -148,7 +148,7 @@ CATALOGUE: tuple[TopicContract, ...] = (
             "they are on sharing.sensitive-fact.v1."
         ),
         producer="sharing",
-        consumers=("registry",),
+        consumers=("registry", "subsidy"),
         key=FACT_KEY,
         events=(FACT_RECORDED,),
     ),
@@ -177,15 +177,27 @@ CATALOGUE: tuple[TopicContract, ...] = (
     ),
     TopicContract(
         topic=topics.SUBSIDY_APPLICATION,
-        description="Subsidy applications: the whole current state of one application, with every eligibility check.",
+        description=(
+            "Subsidy applications: the whole current state of one application on every change of status (and on "
+            "submission), with every rule's outcome and the failed rules; the evidence stays in the API, since it "
+            "names a person's categories and dates."
+        ),
         producer="subsidy",
         consumers=(),
         key=BENEFICIARY_KEY,
         events=(
+            EventType(
+                subsidy.APPLICATION_SUBMITTED, "Application submitted (waiting for the facts)", subsidy.ApplicationState
+            ),
             EventType(subsidy.APPLICATION_EVALUATED, "Application evaluated", subsidy.ApplicationState),
             EventType(subsidy.APPLICATION_DECIDED, "Application decided", subsidy.ApplicationState),
             EventType(subsidy.APPLICATION_PAID, "Application paid", subsidy.ApplicationState),
             EventType(subsidy.APPLICATION_PAYMENT_FAILED, "Application payment failed", subsidy.ApplicationState),
+            EventType(
+                subsidy.APPLICATION_PAYMENT_INSTRUCTED,
+                "New payment instructed after a failure",
+                subsidy.ApplicationState,
+            ),
         ),
     ),
     TopicContract(
@@ -210,6 +222,20 @@ CATALOGUE: tuple[TopicContract, ...] = (
         consumers=(),
         key=None,
         events=(),
+    ),
+    TopicContract(
+        topic=topics.OUTBOX_WATERMARK,
+        description=(
+            "Every service's outbox relay reports how far it has published: every event the service committed "
+            "before `as_of` is on the broker below `next_offset` of its partition. The subsidy service judges an "
+            "application only once its projections have applied the registry's and sharing's partitions up to a "
+            "watermark taken after the submission (SPEC 2.3). Published every `*_RELAY_WATERMARK_INTERVAL_S` "
+            "(0.1 s), busy or idle; no personal data."
+        ),
+        producer="outbox-relay",
+        consumers=("subsidy",),
+        key=MessageKey("service", "The publishing service's name: one service's watermarks keep their order."),
+        events=(EventType(outbox.OUTBOX_WATERMARK, "Outbox watermark", outbox.OutboxWatermark),),
     ),
 )
 

@@ -247,8 +247,10 @@ class TopicRecord:
 def read_topic_sync(bootstrap: str, topic: str, idle_s: float = 1.5) -> list[TopicRecord]:
     """Every record of every partition, from the beginning until nothing more arrives for `idle_s`
     (confluent-kafka, a second client next to the services' aiokafka; assigned, so no consumer group
-    is joined). Not up to the high watermark: tansu 0.6's ListOffsets answers the base offset of a
-    partition's last batch plus one, short of the end whenever that batch holds several records."""
+    is joined). Not only up to the high watermark: tansu 0.6's ListOffsets answers the base offset of
+    a partition's last batch plus one, short of the end whenever that batch holds several records.
+    A topic that never falls idle (`outbox.watermark.v1`) is read until every partition is past the
+    high watermark taken at the start, and `idle_s` more: the rest of its last batch is in by then."""
     consumer = Consumer(
         {
             "bootstrap.servers": bootstrap,
@@ -261,11 +263,19 @@ def read_topic_sync(bootstrap: str, topic: str, idle_s: float = 1.5) -> list[Top
         described = consumer.list_topics(topic, timeout=10).topics.get(topic)
         if described is None or described.error is not None or not described.partitions:
             return []
-        consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in described.partitions])
+        partitions = [TopicPartition(topic, p, OFFSET_BEGINNING) for p in described.partitions]
+        ends = {tp.partition: consumer.get_watermark_offsets(tp, timeout=10)[1] for tp in partitions}
+        consumer.assign(partitions)
         records: list[TopicRecord] = []
+        read_up_to = {p: 0 for p in ends}
         deadline = time.monotonic() + 120
         idle_since = time.monotonic()
+        passed_ends_at: float | None = None
         while time.monotonic() - idle_since < idle_s and time.monotonic() < deadline:
+            if passed_ends_at is None and all(read_up_to[p] >= end for p, end in ends.items()):
+                passed_ends_at = time.monotonic()
+            if passed_ends_at is not None and time.monotonic() - passed_ends_at >= idle_s:
+                break
             messages = consumer.consume(1000, timeout=0.3)
             for message in messages:
                 if message.error() is not None:
@@ -275,6 +285,7 @@ def read_topic_sync(bootstrap: str, topic: str, idle_s: float = 1.5) -> list[Top
                 except ValueError:
                     event_id = None
                 key = message.key()
+                read_up_to[message.partition()] = max(read_up_to[message.partition()], message.offset() + 1)
                 records.append(
                     TopicRecord(
                         partition=message.partition(),

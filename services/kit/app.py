@@ -15,6 +15,8 @@ from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from contracts.topics import OUTBOX_WATERMARK
+
 from .clock import SYSTEM_CLOCK, Clock
 from .db import Database
 from .errors import install_problem_handlers
@@ -37,6 +39,11 @@ class Subscription:
     consumer: str
     topics: Sequence[str]
     handler: EventHandler
+    # False for a handler whose effect is idempotent by itself (a monotonic upsert, say): its events
+    # are not recorded in the inbox, which would otherwise grow by every watermark.
+    inbox: bool = True
+    # True for news that is worthless once old (watermarks): a new group starts at the topic's end.
+    from_latest: bool = False
 
 
 @dataclass
@@ -80,7 +87,7 @@ def create_service_app(
         await _start_producer_with_retry(app, settings)
         producer = app.state.producer
         consumed = [t for s in definition.subscriptions for t in s.topics]
-        topics = [*definition.publishes, *consumed]
+        topics = [*definition.publishes, *consumed, OUTBOX_WATERMARK]
         await ensure_topics(settings, topics)
         relay = OutboxRelay(
             db,
@@ -88,6 +95,7 @@ def create_service_app(
             service=definition.name,
             batch_size=settings.relay_batch_size,
             idle_interval_s=settings.relay_idle_interval_s,
+            watermark_interval_s=settings.relay_watermark_interval_s,
             retention=timedelta(seconds=settings.outbox_retention_s),
             prepare_cluster=lambda: ensure_topics(settings, topics),
         )
@@ -101,6 +109,8 @@ def create_service_app(
                 consumer=sub.consumer,
                 topics=sub.topics,
                 handler=sub.handler,
+                inbox=sub.inbox,
+                from_latest=sub.from_latest,
                 db=db,
                 producer=producer,
                 settings=settings,

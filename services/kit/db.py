@@ -98,6 +98,30 @@ def _sqlite_begin(connection: Any) -> None:
 
 
 BEFORE_COMMIT_HOOKS = "before_commit_hooks"
+AFTER_COMMIT_CALLBACKS = "after_commit_callbacks"
+
+
+def after_commit(session: AsyncSession | Session, callback: Callable[[], None]) -> None:
+    """Run `callback()` once the caller's transaction commits, and never if it rolls back: for
+    effects outside the database that must not count what did not happen (a metric, say)."""
+    session.info.setdefault(AFTER_COMMIT_CALLBACKS, []).append(callback)
+
+
+@event.listens_for(Session, "after_commit")
+def _run_after_commit(session: Session) -> None:
+    if session.in_nested_transaction():
+        return
+    for callback in session.info.pop(AFTER_COMMIT_CALLBACKS, ()):
+        try:
+            callback()
+        except Exception:
+            log.exception("after-commit callback failed")
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _drop_after_commit(session: Session, previous_transaction: Any) -> None:
+    if not previous_transaction.nested:
+        session.info.pop(AFTER_COMMIT_CALLBACKS, None)
 
 
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:

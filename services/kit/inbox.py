@@ -24,6 +24,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord
 from aiokafka.errors import CommitFailedError, IllegalStateError
 from aiokafka.structs import TopicPartition
 from pydantic import ValidationError
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import Field, SQLModel
@@ -74,6 +75,20 @@ class InboxEntry(SQLModel, table=True):
     payload_sha256: str | None = None
 
 
+class ConsumerPosition(SQLModel, table=True):
+    """Per consumer group and partition, the offset after the last record whose effect has
+    committed: written before the offset is committed to Kafka, so a position here is always
+    applied. Compared with a producer's watermark, it tells whether a projection has caught up."""
+
+    __tablename__ = "consumer_position"
+
+    consumer: str = Field(primary_key=True)
+    topic: str = Field(primary_key=True)
+    partition: int = Field(primary_key=True)
+    next_offset: int = Field(sa_type=sa.BigInteger)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
 # How long after a re-subscription partitions are still rewound on their first assignment.
 REWIND_WINDOW_S = 300.0
 
@@ -89,8 +104,12 @@ class ConsumerRunner:
         db: Database,
         producer: AIOKafkaProducer,
         settings: ServiceSettings,
+        inbox: bool = True,
+        from_latest: bool = False,
     ) -> None:
         self.service = service
+        self.inbox = inbox
+        self.from_latest = from_latest
         self.consumer_name = consumer
         self.topics = list(topics)
         self.handler = handler
@@ -121,7 +140,9 @@ class ConsumerRunner:
             bootstrap_servers=self.settings.kafka_bootstrap_servers,
             group_id=self.group_id,
             enable_auto_commit=False,
-            auto_offset_reset="earliest",
+            # A new group reads a topic from its start (a projection rebuilds), or, for news that is
+            # worthless once old (watermarks), from its end.
+            auto_offset_reset="latest" if self.from_latest else "earliest",
             session_timeout_ms=self.settings.kafka_session_timeout_ms,
             heartbeat_interval_ms=max(500, self.settings.kafka_session_timeout_ms // 6),
             # Return a fetch as soon as a record is there: facts must reach projections quickly.
@@ -212,6 +233,7 @@ class ConsumerRunner:
                     return  # the broker changed under this batch: read it again after re-subscribing
                 await self.process(record)
             crash_point("consumer.after_effect")
+            await self._record_position(partition, records[-1].offset + 1)
             try:
                 await consumer.commit({partition: records[-1].offset + 1})
             except (CommitFailedError, IllegalStateError) as exc:
@@ -292,7 +314,30 @@ class ConsumerRunner:
             (EVENTS_CONSUMED if applied else EVENTS_DUPLICATE).labels(*labels).inc()
             return
 
+    async def _record_position(self, partition: TopicPartition, next_offset: int) -> None:
+        values = {
+            "consumer": self.group_id,
+            "topic": partition.topic,
+            "partition": partition.partition,
+            "next_offset": next_offset,
+            "updated_at": utcnow(),
+        }
+        insert = postgresql.insert(ConsumerPosition) if self.db.is_postgres else sqlite.insert(ConsumerPosition)
+        statement = insert.values(values)
+        async with self.db.sessionmaker() as session, session.begin():
+            # Set, not raised: after a rewind (a broker that lost its state) the position goes back.
+            await session.execute(
+                statement.on_conflict_do_update(
+                    index_elements=["consumer", "topic", "partition"],
+                    set_={"next_offset": next_offset, "updated_at": values["updated_at"]},
+                )
+            )
+
     async def _apply_once(self, event: CloudEvent, record: ConsumerRecord[bytes, bytes]) -> bool:
+        if not self.inbox:
+            async with self.db.sessionmaker() as session, session.begin():
+                await self.handler(session, event, record.topic)
+            return True
         key = (self.group_id, event.source, event.id)
         digest = hashlib.sha256(record.value or b"").hexdigest()
         async with self.db.sessionmaker() as session:

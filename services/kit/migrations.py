@@ -22,6 +22,8 @@ KIT_TABLES = frozenset(
         outbox.OutboxMessage.__tablename__,
         outbox.OutboxCluster.__tablename__,
         inbox.InboxEntry.__tablename__,
+        inbox.ConsumerPosition.__tablename__,
+        outbox.OutboxPosition.__tablename__,
         idempotency.IdempotencyRecord.__tablename__,
     }
 )
@@ -151,3 +153,38 @@ def kit_reliability_downgrade() -> None:
         batch.drop_column("committed_at")
     with op.batch_alter_table("inbox_entry") as batch:
         batch.drop_column("payload_sha256")
+
+
+def kit_progress_upgrade() -> None:
+    """Kit schema step shared by the services' migrations (issue 7): how far an outbox has published
+    (per partition, for its watermarks) and how far each consumer group has applied."""
+    import sqlalchemy as sa
+    from alembic import op
+    from sqlmodel.sql.sqltypes import AutoString
+
+    from .db import UTCDateTime
+
+    op.create_table(
+        "outbox_position",
+        sa.Column("topic", AutoString(), nullable=False),
+        sa.Column("partition", sa.Integer(), nullable=False),
+        sa.Column("next_offset", sa.BigInteger(), nullable=False),
+        sa.Column("updated_at", UTCDateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("topic", "partition"),
+    )
+    op.create_table(
+        "consumer_position",
+        sa.Column("consumer", AutoString(), nullable=False),
+        sa.Column("topic", AutoString(), nullable=False),
+        sa.Column("partition", sa.Integer(), nullable=False),
+        sa.Column("next_offset", sa.BigInteger(), nullable=False),
+        sa.Column("updated_at", UTCDateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("consumer", "topic", "partition"),
+    )
+
+
+def kit_progress_downgrade() -> None:
+    from alembic import op
+
+    op.drop_table("consumer_position")
+    op.drop_table("outbox_position")

@@ -9,6 +9,12 @@ before the publish and the mark is a second transaction, so a broker outage neve
 lock. A crash before the mark leaves the rows unsent: they go out again and the consumers' inbox
 drops the repeat.
 
+Every `watermark_interval_s`, busy or idle, the relay publishes a watermark on
+`outbox.watermark.v1` once every row committed before its round began is on the broker: the
+instant, and per partition the offset after its last acknowledged event (kept in
+`outbox_position`). A consumer that has applied its partitions up to those offsets has seen all
+the service had accepted before that instant (the subsidy service judges applications so).
+
 Sent rows are kept for `retention` (then deleted). When the broker comes back as another cluster
 (it lost its state), every kept row is sent again, in id order: the new broker gets back what the
 old one had, and the inboxes drop what their consumers had applied already.
@@ -25,11 +31,15 @@ from typing import Any, cast
 
 import sqlalchemy as sa
 from aiokafka import AIOKafkaProducer
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session, SessionTransaction
 from sqlmodel import Field, SQLModel, col, select
 
-from contracts.envelope import CloudEvent
+from contracts.envelope import CloudEvent, new_event
+from contracts.outbox import OUTBOX_WATERMARK as OUTBOX_WATERMARK_EVENT
+from contracts.outbox import OutboxWatermark, PartitionOffset
+from contracts.topics import OUTBOX_WATERMARK
 
 from .db import Database, UTCDateTime, before_commit_writer, utcnow
 from .errors import is_infrastructure_error
@@ -65,6 +75,18 @@ class OutboxMessage(SQLModel, table=True):
     last_error: str | None = None
 
 
+class OutboxPosition(SQLModel, table=True):
+    """Per partition, the offset after the last event this outbox published there (from the broker's
+    acknowledgements, never from ListOffsets, which tansu 0.6 answers short): what a watermark names."""
+
+    __tablename__ = "outbox_position"
+
+    topic: str = Field(primary_key=True)
+    partition: int = Field(primary_key=True)
+    next_offset: int = Field(sa_type=sa.BigInteger)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
 class OutboxCluster(SQLModel, table=True):
     """The broker clusters this outbox has published to; the newest is the current one."""
 
@@ -77,6 +99,7 @@ class OutboxCluster(SQLModel, table=True):
 
 OUTBOX = cast(sa.Table, OutboxMessage.__table__)  # type: ignore[attr-defined]
 CLUSTERS = cast(sa.Table, OutboxCluster.__table__)  # type: ignore[attr-defined]
+POSITIONS = cast(sa.Table, OutboxPosition.__table__)  # type: ignore[attr-defined]
 EARLIER = OUTBOX.alias("earlier")
 
 
@@ -141,6 +164,7 @@ class OutboxRelay:
         prepare_cluster: Callable[[], Awaitable[None]] | None = None,
         settle_s: float = 3.0,
         resend_again_s: float = 20.0,
+        watermark_interval_s: float = 0.1,
     ) -> None:
         self.db = db
         self.producer = producer
@@ -161,6 +185,11 @@ class OutboxRelay:
         # a bare producer, no outbox involved): the kept rows are sent once more this much later.
         self.resend_again_s = resend_again_s
         self._resend_again_at: float | None = None
+        # A watermark goes out this often, busy or idle (0: never), so a consumer can tell it has seen
+        # everything committed before an instant; busy, not after every round, which would cost a
+        # broker round trip per round.
+        self.watermark_interval_s = watermark_interval_s
+        self._last_watermark = 0.0
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._new_cluster: str | None = None
@@ -196,6 +225,7 @@ class OutboxRelay:
             try:
                 if self._new_cluster is not None:
                     await self.adopt_cluster(self._new_cluster)
+                    self._last_watermark = 0.0
                 if self._resend_again_at is not None and time.monotonic() >= self._resend_again_at:
                     self._resend_again_at = None
                     await self._requeue_sent("sending the kept events once more after a new cluster")
@@ -223,12 +253,17 @@ class OutboxRelay:
                 # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow the cancellation of
                 # stop() when a wake-up lands in the same tick, and stop() would wait forever.
                 try:
-                    async with asyncio.timeout(self.idle_interval_s):
+                    async with asyncio.timeout(self._idle_wait_s()):
                         await self._wake.wait()
                 except TimeoutError:
                     continue
             # Let the commits of concurrent requests gather, so one round carries many events.
             await asyncio.sleep(self.linger_s)
+
+    def _idle_wait_s(self) -> float:
+        if self.watermark_interval_s <= 0:
+            return self.idle_interval_s
+        return min(self.idle_interval_s, self.watermark_interval_s)
 
     async def adopt_cluster(self, cluster_id: str) -> int:
         """Record the broker cluster in use; if another one was on record, send every kept row again.
@@ -252,6 +287,8 @@ class OutboxRelay:
                 )
                 if current is not None:
                     resent = await _requeue(session)
+                    # The new cluster numbers its partitions' offsets afresh.
+                    await session.execute(sa.delete(POSITIONS))
                     log.warning(
                         "broker is another cluster: sending the kept events again",
                         extra={"previous": current, "now": cluster_id, "events": resent},
@@ -281,7 +318,9 @@ class OutboxRelay:
         return int(getattr(result, "rowcount", 0) or 0)
 
     async def relay_once(self) -> int:
-        """Publish one batch of committed events; returns how many were sent."""
+        """Publish one batch of committed events, then a watermark when due; returns how many were sent."""
+        # Before the claim: every row committed before this instant is visible to the claim below.
+        as_of = utcnow()
         if self.db.is_postgres:
             async with self.db.sessionmaker() as session, session.begin():
                 # One relay publishes at a time per outbox (the others wait their turn): with two
@@ -289,19 +328,55 @@ class OutboxRelay:
                 if not await session.scalar(sa.select(sa.func.pg_try_advisory_xact_lock(RELAY_LOCK))):
                     return 0
                 rows = await self._claim(session)
-                if not rows:
-                    return 0
-                results = await self._publish(rows)
-                return await self._record(session, rows, results)
+                sent = 0
+                if rows:
+                    results = await self._publish(rows)
+                    sent = await self._record(session, rows, results)
+                await self._watermark(session, as_of, sent)
+                return sent
         # SQLite: no write transaction may stay open while the broker is waited for.
         async with self.db.sessionmaker() as session:
             async with session.begin():
                 rows = await self._claim(session)
-            if not rows:
-                return 0
-            results = await self._publish(rows)
+            sent = 0
+            if rows:
+                results = await self._publish(rows)
+                async with session.begin():
+                    sent = await self._record(session, rows, results)
             async with session.begin():
-                return await self._record(session, rows, results)
+                await self._watermark(session, as_of, sent)
+            return sent
+
+    async def _watermark(self, session: AsyncSession, as_of: datetime, sent: int) -> None:
+        """Publish `outbox.watermark.v1` when every row committed before `as_of` is on the broker.
+
+        Not when any row created before `as_of` is still unsent (a failed publish, another key's
+        turn, a full batch), nor while any row waits for a retry: its key's later rows may have been
+        created after `as_of` on a host whose clock runs ahead."""
+        if self.watermark_interval_s <= 0 or time.monotonic() - self._last_watermark < self.watermark_interval_s:
+            return
+        c = OUTBOX.c
+        behind = await session.scalar(
+            sa.select(
+                sa.exists().where(c.sent_at.is_(None), sa.or_(c.created_at < as_of, c.next_attempt_at.is_not(None)))
+            )
+        )
+        if behind:
+            return
+        positions = [
+            PartitionOffset(topic=row.topic, partition=row.partition, next_offset=row.next_offset)
+            for row in await session.execute(
+                sa.select(POSITIONS.c.topic, POSITIONS.c.partition, POSITIONS.c.next_offset)
+            )
+        ]
+        watermark = OutboxWatermark(service=self.service, as_of=as_of, positions=positions)
+        event = new_event(source=f"/{self.service}", type=OUTBOX_WATERMARK_EVENT, subject=self.service, data=watermark)
+        try:
+            await self.producer.send_and_wait(OUTBOX_WATERMARK, event.to_bytes(), key=self.service.encode())
+        except Exception as exc:  # a watermark is only ever late, never wrong: the next one will do
+            log.warning("watermark not published", extra={"error": repr(exc)[:200]})
+            return
+        self._last_watermark = time.monotonic()
 
     async def _claim(self, session: AsyncSession) -> list[Any]:
         c = OUTBOX.c
@@ -361,6 +436,8 @@ class OutboxRelay:
                 sent_ids.append(row.id)
         if sent_ids:
             await session.execute(sa.update(OUTBOX).where(c.id.in_(sent_ids)).values(sent_at=now))
+            acknowledged = [r for r in results if not isinstance(r, BaseException)]
+            await _advance_positions(session, acknowledged, postgres=self.db.is_postgres)
         for row, result in zip(rows, results, strict=True):
             if isinstance(result, BaseException):
                 attempts = row.attempts + 1
@@ -396,6 +473,28 @@ class OutboxRelay:
                 select(sa.func.count()).select_from(OutboxMessage).where(col(OutboxMessage.sent_at).is_(None))
             )
         OUTBOX_BACKLOG.labels(self.service).set(count or 0)
+
+
+async def _advance_positions(session: AsyncSession, acknowledged: list[Any], *, postgres: bool) -> None:
+    """Record, per partition, the offset after the last acknowledged record (never moving back)."""
+    latest: dict[tuple[str, int], int] = {}
+    for metadata in acknowledged:
+        key = (metadata.topic, metadata.partition)
+        latest[key] = max(latest.get(key, 0), metadata.offset + 1)
+    if not latest:
+        return
+    rows = [{"topic": t, "partition": p, "next_offset": o, "updated_at": utcnow()} for (t, p), o in latest.items()]
+    statement = (postgresql.insert(POSITIONS) if postgres else sqlite.insert(POSITIONS)).values(rows)
+    highest = sa.func.greatest if postgres else sa.func.max
+    await session.execute(
+        statement.on_conflict_do_update(
+            index_elements=[POSITIONS.c.topic, POSITIONS.c.partition],
+            set_={
+                "next_offset": highest(POSITIONS.c.next_offset, statement.excluded.next_offset),
+                "updated_at": statement.excluded.updated_at,
+            },
+        )
+    )
 
 
 async def _requeue(session: AsyncSession) -> int:

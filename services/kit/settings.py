@@ -48,6 +48,8 @@ class ServiceSettings(BaseSettings):
     subject_key: SecretStr = SecretStr(DEV_SUBJECT_KEY)
     relay_batch_size: int = 200
     relay_idle_interval_s: float = 0.5
+    # How often the relay publishes a watermark on outbox.watermark.v1 (0: never).
+    relay_watermark_interval_s: float = Field(default=0.1, ge=0)
     consumer_max_attempts: int = 5
     consumer_backoff_s: float = 0.1
     idempotency_in_flight_lease_s: float = 60.0

@@ -1,6 +1,7 @@
 """What the subsidy service publishes: `subsidy.application.v1` on every application status change
 and `subsidy.payment.v1` on every payment status change, through the outbox, keyed by the
-beneficiary's person_id so one person's events keep their order."""
+beneficiary's person_id so one person's events keep their order. No evidence text travels: it names
+a person's categories and dates."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ SOURCE = "/subsidy"
 
 
 def application_state(application: Application) -> ApplicationState:
+    checks = [Check(rule=c["rule"], passed=c["passed"]) for c in application.checks]
     return ApplicationState(
         application_id=application.application_id,
         programme=application.programme,
@@ -28,9 +30,13 @@ def application_state(application: Application) -> ApplicationState:
             }
         ),
         employment_id=application.employment_id,
+        business_credit_code=application.business_credit_code,
+        training_id=application.training_id,
+        months=application.months,
         status=application.status,
         amount_fen=application.amount_fen,
-        checks=[Check.model_validate(c) for c in application.checks],
+        checks=checks,
+        failed_rules=[c.rule for c in checks if not c.passed],
     )
 
 

@@ -31,24 +31,15 @@ class UnknownProgramme(Unprocessable):
     slug, title = "unknown-programme", "Unknown programme"
 
 
-class ProgrammeNotOpen(Unprocessable):
-    slug, title = "programme-not-open", "Programme not open"
-
-
 class ApplicantNotPayee(Unprocessable):
     slug, title = "applicant-not-payee", "Applicant is not the payee"
 
 
-class EmploymentRequired(Unprocessable):
-    slug, title = "employment-required", "Employment required"
+class InvalidClaim(Unprocessable):
+    """The application lacks what its programme needs (an employment, a business, months, a
+    training), or names what the programme does not take; `errors[]` says which."""
 
-
-class UnknownBeneficiary(Unprocessable):
-    slug, title = "unknown-beneficiary", "Unknown beneficiary"
-
-
-class UnknownEmployment(Unprocessable):
-    slug, title = "unknown-employment", "Unknown employment"
+    slug, title = "invalid-claim", "Invalid claim for this programme"
 
 
 class FourEyes(Forbidden):
@@ -85,6 +76,18 @@ class BudgetBelowCommitted(Conflict):
 
 class GrantAlreadyPaid(Conflict):
     slug, title = "grant-already-paid", "Grant already paid"
+
+
+class AlreadyGranted(Conflict):
+    """Approval would grant what another approved application holds (the one-time grant, a month)."""
+
+    slug, title = "already-granted", "Already granted"
+
+
+class PaymentNotFailed(Conflict):
+    """A new payment is instructed only for an application whose payment failed."""
+
+    slug, title = "payment-not-failed", "Payment has not failed"
 
 
 class SettlementConflict(Conflict):

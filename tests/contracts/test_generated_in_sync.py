@@ -131,6 +131,11 @@ def test_who_sends_and_who_receives_what() -> None:
         for op in ASYNCAPI["operations"].values()
     }
     assert operations == {
+        ("outbox-relay", "send", "outbox.watermark.v1"),
+        ("subsidy", "receive", "outbox.watermark.v1"),
+        ("subsidy", "send", "outbox.watermark.v1.dlq"),
+        ("subsidy", "receive", "sharing.fact.v1"),
+        ("subsidy", "send", "sharing.fact.v1.dlq"),
         ("registry", "send", "registry.person.v1"),
         ("registry", "send", "registry.employment.v1"),
         ("registry", "send", "registry.household.v1"),
@@ -225,12 +230,12 @@ def test_a_real_event_has_exactly_the_attributes_the_schema_describes() -> None:
 
 
 def test_the_catalogue_covers_every_topic_and_every_event_type_the_contract_modules_declare() -> None:
-    from contracts import registry, sharing, subsidy
+    from contracts import outbox, registry, sharing, subsidy
 
     assert [contract.topic for contract in generate.CATALOGUE] == list(topics.ALL_TOPICS)
     declared = {
         value
-        for module in (registry, sharing, subsidy)
+        for module in (outbox, registry, sharing, subsidy)
         for name, value in vars(module).items()
         if name.isupper() and isinstance(value, str) and value.startswith(f"{module.__name__.split('.')[-1]}.")
     }

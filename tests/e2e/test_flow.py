@@ -7,45 +7,17 @@ import os
 import re
 import subprocess
 from datetime import date
-from typing import Any
 
 import httpx
 import pytest
 
 from services.kit.clock import SYSTEM_CLOCK
+from tests.e2e.agencies import Agency, client, hired_for_a_year, problem
 from tests.e2e.conftest import RunningSystem
 from tests.registry.people import credit_code, id_number
-from tests.support import ROOT, eventually
+from tests.support import ROOT
 
 pytestmark = pytest.mark.e2e
-
-
-class Agency:
-    """One API client of the gateway."""
-
-    def __init__(self, http: httpx.AsyncClient, system: RunningSystem, key: str) -> None:
-        self.http, self.base, self.key = http, system.gateway, key
-
-    async def call(self, method: str, path: str, body: Any = None, **kwargs: Any) -> httpx.Response:
-        headers = {"Authorization": f"Bearer {self.key}", **kwargs.pop("headers", {})}
-        return await self.http.request(method, self.base + path, json=body, headers=headers, **kwargs)
-
-
-async def client(http: httpx.AsyncClient, system: RunningSystem, agency: str, *scopes: str) -> Agency:
-    admin = Agency(http, system, system.admin_key)
-    response = await admin.call(
-        "POST", "/gateway/v1/clients", {"name": f"{agency} e2e", "agency": agency, "scopes": list(scopes)}
-    )
-    assert response.status_code == 201, response.text
-    return Agency(http, system, response.json()["api_key"])
-
-
-def problem(response: httpx.Response, status: int) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"].startswith("application/problem+json")
-    body: dict[str, Any] = response.json()
-    assert {"type", "title", "status", "detail"} <= body.keys() and body["status"] == status
-    return body
 
 
 def walkthrough() -> str:
@@ -80,57 +52,6 @@ async def test_the_readme_walkthrough_pays_the_subsidy_once(system: RunningSyste
     paid = next(a for a in applications["items"] if a["status"] == "paid")
     payments = (await reader.call("GET", f"/subsidy/v1/payments?application_id={paid['application_id']}")).json()
     assert [(p["status"], p["amount"]) for p in payments["items"]] == [("settled", "6000.00")]
-
-
-async def hired_for_a_year(desk: Agency, civil: Agency) -> tuple[str, str, str]:
-    """A registered unemployed dibao family member, hired over a year ago, insured 12 months."""
-    number = id_number(date(1992, 7, 1), female=True)
-    person = await desk.call(
-        "POST", "/registry/v1/persons", {"id_number": number, "name": "陈静", "hukou_type": "urban"}
-    )
-    assert person.status_code == 201, person.text
-    person_id = person.json()["person_id"]
-    registered = await desk.call(
-        "POST", f"/registry/v1/persons/{person_id}/unemployment-registrations", {"registered_on": "2024-10-08"}
-    )
-    assert registered.status_code == 201, registered.text
-    pushed = await civil.call(
-        "POST",
-        "/sharing/v1/agencies/civil_affairs/datasets/dibao/records",
-        {"records": [{"id_number": number, "since": "2023-05-01"}]},
-    )
-    assert pushed.status_code == 201 and pushed.json()["accepted"] == 1, pushed.text
-    employer = credit_code("MA61B8C9D")
-    employment = await desk.call(
-        "POST",
-        f"/registry/v1/persons/{person_id}/employments",
-        {
-            "employer_credit_code": employer,
-            "employer_name": "荣昌陶器厂",
-            "started_on": "2024-11-01",
-            "kind": "employee",
-        },
-    )
-    assert employment.status_code == 201, employment.text
-    employment_id = employment.json()["employment_id"]
-    months = [f"2024-{m:02d}" for m in (11, 12)] + [f"2025-{m:02d}" for m in range(1, 11)]
-    paid = await desk.call(
-        "POST",
-        f"/registry/v1/employments/{employment_id}/contributions",
-        {"months": months, "insurances": ["pension", "medical", "unemployment"]},
-    )
-    assert paid.status_code == 200, paid.text
-
-    async def projected() -> bool:
-        view = await desk.call("GET", f"/subsidy/v1/beneficiaries/{person_id}")
-        if view.status_code != 200:
-            return False
-        body = view.json()
-        categories = {c["category"] for c in body["difficulty_categories"]}
-        return "low_income_family" in categories and [e["contribution_months"] for e in body["employments"]] == [12]
-
-    await eventually(projected, within=30)
-    return person_id, employment_id, employer
 
 
 async def test_ten_concurrent_applications_give_at_most_one_payment(
@@ -257,7 +178,7 @@ async def test_bad_input_at_each_step_is_a_precise_problem_and_changes_nothing(
     assert mixed.status_code == 201 and mixed.json()["accepted"] == 0
     assert mixed.json()["rejected"][0]["errors"][0]["field"] == "id_number"
 
-    # subsidy: an unknown programme, an unknown beneficiary, a settlement of nothing
+    # subsidy: an unknown programme, an incomplete claim, a settlement of nothing
     problem(
         await desk.call(
             "POST",
@@ -270,15 +191,15 @@ async def test_bad_input_at_each_step_is_a_precise_problem_and_changes_nothing(
         ),
         422,
     )
+    # A claim that lacks what the programme needs.
     problem(
         await desk.call(
             "POST",
             "/subsidy/v1/applications",
             {
                 "programme": "hiring_key_groups",
-                "beneficiary_person_id": "7d9f2c1e-0000-4000-8000-000000000000",
+                "beneficiary_person_id": person_id,
                 "applicant": {"kind": "employer", "credit_code": credit_code()},
-                "employment_id": "7d9f2c1e-0000-4000-8000-000000000001",
             },
         ),
         422,

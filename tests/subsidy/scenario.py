@@ -4,11 +4,12 @@ nothing."""
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import random
 import uuid
 from dataclasses import dataclass, field, replace
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Any
 
 import httpx
@@ -18,6 +19,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlmodel import col, select
 
 from contracts.envelope import CloudEvent, new_event
+from contracts.outbox import OUTBOX_WATERMARK as OUTBOX_WATERMARK_EVENT
+from contracts.outbox import OutboxWatermark, PartitionOffset
 from contracts.registry import (
     EMPLOYMENT_RECORDED,
     PERSON_UPDATED,
@@ -27,15 +30,16 @@ from contracts.registry import (
     PublishedDifficulty,
     UnemploymentRegistrationState,
 )
-from contracts.topics import REGISTRY_EMPLOYMENT, REGISTRY_PERSON
+from contracts.sharing import FACT_RECORDED, Fact
+from contracts.topics import OUTBOX_WATERMARK, REGISTRY_EMPLOYMENT, REGISTRY_PERSON, SHARING_FACT, SUBSIDY_APPLICATION
 from services.kit.clock import FixedClock
 from services.kit.identifiers import CREDIT_ALPHABET, credit_check_character
-from services.kit.inbox import InboxEntry
+from services.kit.inbox import ConsumerPosition, InboxEntry
 from services.kit.outbox import OutboxMessage
 from services.subsidy.app import PROJECTION_CONSUMER
 from services.subsidy.settings import SubsidySettings
 from services.subsidy.tables import Application, Budget, Payment, ProjectedEmployment, ProjectedPerson
-from tests.support import ServiceClient, eventually
+from tests.support import ServiceClient, eventually, read_topic
 
 API = "/subsidy/v1"
 PROGRAMME = "hiring_key_groups"
@@ -148,6 +152,42 @@ def eligible_hire(**person_changes: Any) -> Hire:
     return Hire(person.model_copy(update=person_changes), employment)
 
 
+# The source whose watermarks the test app waits for: the harness plays the registry's and sharing's
+# relays (other processes on the session's broker publish watermarks as `registry` and `sharing`).
+WATERMARK_SOURCE = "subsidy-tests"
+
+
+class Relay:
+    """Plays a relay for the test app: remembers the offset after every record the harness published,
+    and publishes watermarks of them, as `services.kit.outbox` does for a service."""
+
+    def __init__(self, producer: AIOKafkaProducer) -> None:
+        self.producer = producer
+        self.positions: dict[tuple[str, int], int] = {}
+        self.paused = False
+
+    async def send(self, topic: str, event: CloudEvent, key: str) -> None:
+        metadata = await self.producer.send_and_wait(topic, event.to_bytes(), key=key.encode())
+        at = (metadata.topic, metadata.partition)
+        self.positions[at] = max(self.positions.get(at, 0), metadata.offset + 1)
+
+    async def watermark(self) -> None:
+        as_of = datetime.now(UTC)
+        positions = [
+            PartitionOffset(topic=topic, partition=partition, next_offset=offset)
+            for (topic, partition), offset in sorted(self.positions.items())
+        ]
+        data = OutboxWatermark(service=WATERMARK_SOURCE, as_of=as_of, positions=positions)
+        event = new_event(source="/subsidy-tests", type=OUTBOX_WATERMARK_EVENT, subject=WATERMARK_SOURCE, data=data)
+        await self.producer.send_and_wait(OUTBOX_WATERMARK, event.to_bytes(), key=WATERMARK_SOURCE.encode())
+
+    async def run(self, interval_s: float = 0.05) -> None:
+        while True:
+            if not self.paused:
+                await self.watermark()
+            await asyncio.sleep(interval_s)
+
+
 @dataclass
 class Harness:
     client: ServiceClient
@@ -157,20 +197,26 @@ class Harness:
     bootstrap: str
     # The app's clock: the bureau's day stands still for the whole session.
     clock: FixedClock
+    relay: Relay
     published: list[CloudEvent] = field(default_factory=list)
 
-    # Registry events in, through the real broker.
+    # Registry and sharing events in, through the real broker.
 
     async def publish_person(self, person: PersonSnapshot, event_type: str = PERSON_UPDATED) -> CloudEvent:
         event = new_event(source="/registry", type=event_type, subject=str(person.person_id), data=person)
-        await self.producer.send_and_wait(REGISTRY_PERSON, event.to_bytes(), key=str(person.person_id).encode())
+        await self.relay.send(REGISTRY_PERSON, event, str(person.person_id))
         return event
 
     async def publish_employment(self, employment: EmploymentSnapshot) -> CloudEvent:
         event = new_event(
             source="/registry", type=EMPLOYMENT_RECORDED, subject=str(employment.person_id), data=employment
         )
-        await self.producer.send_and_wait(REGISTRY_EMPLOYMENT, event.to_bytes(), key=str(employment.person_id).encode())
+        await self.relay.send(REGISTRY_EMPLOYMENT, event, str(employment.person_id))
+        return event
+
+    async def publish_fact(self, fact: Fact) -> CloudEvent:
+        event = new_event(source="/sharing", type=FACT_RECORDED, subject=fact.subject_ref, data=fact)
+        await self.relay.send(SHARING_FACT, event, fact.key)
         return event
 
     async def project(self, hire: Hire) -> Hire:
@@ -192,7 +238,9 @@ class Harness:
                 and employment.version >= hire.employment.version
             )
 
-        await eventually(both)
+        # Within a minute: the app's first catch-up reads every event the session's other tests left
+        # on the topics (the end-to-end system's included).
+        await eventually(both, within=60)
 
     async def wait_applied(self, event: CloudEvent) -> None:
         """Until this app's consumer has recorded the event in its inbox (applied or ignored)."""
@@ -204,6 +252,21 @@ class Harness:
                 return await s.get(InboxEntry, key) is not None
 
         await eventually(recorded)
+
+    async def wait_applied_all(self) -> None:
+        """Until this app's consumers have applied everything the harness published."""
+
+        async def caught_up() -> bool:
+            async with self.session() as s:
+                rows = (await s.execute(select(ConsumerPosition))).scalars().all()
+            applied = {
+                (r.topic, r.partition): r.next_offset
+                for r in rows
+                if r.consumer.startswith(self.settings.kafka_consumer_group_prefix)
+            }
+            return all(applied.get(at, 0) >= offset for at, offset in self.relay.positions.items())
+
+        await eventually(caught_up)
 
     def session(self) -> AsyncSession:
         return AsyncSession(self.engine, expire_on_commit=False)
@@ -283,6 +346,22 @@ class Harness:
                 "budgets": [(b.programme, b.year, b.amount_fen, b.reserved_fen, b.spent_fen) for b in budgets],
                 "outbox": outbox,
             }
+
+
+async def application_events(bootstrap: str, application_id: str, count: int) -> list[CloudEvent]:
+    """The application's events on subsidy.application.v1, once `count` of them have arrived."""
+    found: list[CloudEvent] = []
+
+    async def arrived() -> bool:
+        found.clear()
+        for record in await read_topic(bootstrap, SUBSIDY_APPLICATION):
+            event = CloudEvent.from_bytes(record.value)
+            if event.data.get("application_id") == application_id:
+                found.append(event)
+        return len(found) >= count
+
+    await eventually(arrived, within=30)
+    return found
 
 
 def problem(response: httpx.Response, status: int, slug: str) -> dict[str, Any]:

@@ -108,22 +108,29 @@ CASES: dict[str, tuple[str, str, Any, dict[str, Any], int, str, str]] = {
     "apply: unknown programme": (
         "POST", APPLY, application(programme="free_money"), SUBMITTER, 422, "unknown-programme", "free_money"
     ),
-    "apply: programme not open": (
-        "POST", APPLY, application(programme="startup_one_time"), SUBMITTER, 422, "programme-not-open", "一次性创业补助"
+    "apply: a claim of another programme": (
+        "POST", APPLY, application(programme="startup_one_time", applicant={"kind": "person", "person_id": "{person}"}),
+        SUBMITTER, 422, "invalid-claim", "body.business_credit_code",
+    ),
+    "apply: months claimed twice": (
+        "POST", APPLY, application(programme="social_insurance", months=["2018-04", "2018-04"]), SUBMITTER, 422,
+        "invalid-claim", "2018-04",
+    ),
+    "apply: a month that is no month": (
+        "POST", APPLY, application(programme="social_insurance", months=["2018-13"]), SUBMITTER, 422,
+        "validation-error", "body.months",
+    ),
+    "apply: someone else applying for a person's grant": (
+        "POST", APPLY,
+        application(programme="job_seeking", employment_id=None, applicant={"kind": "person", "person_id": "{nobody}"}),
+        SUBMITTER, 422, "applicant-not-payee", "beneficiary",
     ),
     "apply: a person applying for the employer's subsidy": (
         "POST", APPLY, application(applicant={"kind": "person", "person_id": "{person}"}), SUBMITTER, 422,
         "applicant-not-payee", "pays the employer",
     ),
     "apply: no employment": (
-        "POST", APPLY, application(employment_id=None), SUBMITTER, 422, "employment-required", "employment_id"
-    ),
-    "apply: unknown beneficiary": (
-        "POST", APPLY, application(beneficiary_person_id="{nobody}"), SUBMITTER, 422, "unknown-beneficiary", "{nobody}"
-    ),
-    "apply: unknown employment": (
-        "POST", APPLY, application(beneficiary_person_id="{fresh}", employment_id="{nobody}"), SUBMITTER, 422,
-        "unknown-employment", "{nobody}",
+        "POST", APPLY, application(employment_id=None), SUBMITTER, 422, "invalid-claim", "body.employment_id"
     ),
     "apply: without the apply scope": (
         "POST", APPLY, application(), READER, 403, "forbidden", "subsidy:apply"

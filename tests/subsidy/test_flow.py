@@ -62,7 +62,7 @@ async def published_for(bootstrap: str, subject: str, expected: int) -> dict[str
     return found
 
 
-async def test_programmes_list_the_hiring_subsidy_with_the_plans_amount(subsidy: Harness) -> None:
+async def test_programmes_list_all_five_with_their_amounts(subsidy: Harness) -> None:
     response = await subsidy.client.get(f"{API}/programmes", **READER)
     assert response.status_code == 200
     programmes = {p["code"]: p for p in response.json()["items"]}
@@ -72,11 +72,39 @@ async def test_programmes_list_the_hiring_subsidy_with_the_plans_amount(subsidy:
         "payee": "employer",
         "one_time": True,
         "open": True,
+        "claim": ["employment_id"],
+        "amounts": {"amount": "6000.00"},
+        "amounts_fen": {"amount": 600000},
         "amount": "6000.00",
         "amount_fen": 600000,
     }
-    # The others are listed honestly as not yet taking applications.
-    assert all(not p["open"] for code, p in programmes.items() if code != PROGRAMME)
+    assert set(programmes) == {
+        "hiring_key_groups",
+        "startup_one_time",
+        "social_insurance",
+        "skills_upgrade",
+        "job_seeking",
+    }
+    assert all(p["open"] for p in programmes.values())
+    # SPEC 2.3's defaults.
+    assert programmes["startup_one_time"]["amount"] == "5000.00"
+    assert programmes["job_seeking"]["amount"] == "1000.00"
+    assert programmes["social_insurance"]["amount"] is None
+    assert programmes["social_insurance"]["amounts"] == {
+        "pension": "500.00",
+        "medical": "200.00",
+        "unemployment": "25.00",
+        "work_injury": "10.00",
+        "maternity": "10.00",
+    }
+    assert programmes["social_insurance"]["claim"] == ["employment_id", "months"]
+    assert programmes["skills_upgrade"]["amounts_fen"] == {
+        "elementary": 100_000,
+        "intermediate": 150_000,
+        "advanced": 200_000,
+        "technician": 250_000,
+        "senior_technician": 300_000,
+    }
 
 
 async def test_eligible_hire_is_approved_instructed_settled_and_paid_once(subsidy: Harness) -> None:
@@ -128,7 +156,9 @@ async def test_eligible_hire_is_approved_instructed_settled_and_paid_once(subsid
     assert [e.type for e in applications] == [APPLICATION_EVALUATED, APPLICATION_DECIDED, APPLICATION_PAID]
     assert [e.data["status"] for e in applications] == ["eligible", "approved", "paid"]
     assert all(e.source == "/subsidy" and e.data["amount_fen"] == GRANT_FEN for e in applications)
-    assert applications[0].data["checks"] == application["checks"]
+    # The outcome of every rule travels, its evidence (a person's categories and dates) does not.
+    assert applications[0].data["checks"] == [{"rule": c["rule"], "passed": True} for c in application["checks"]]
+    assert applications[0].data["failed_rules"] == []
     payments = events[SUBSIDY_PAYMENT]
     assert [e.type for e in payments] == [PAYMENT_INSTRUCTED, PAYMENT_SETTLED]
     assert [e.data["status"] for e in payments] == ["instructed", "settled"]

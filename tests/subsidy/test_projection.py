@@ -12,11 +12,21 @@ from sqlmodel import select
 
 from contracts.envelope import CloudEvent
 from contracts.registry import PERSON_DECEASED, PERSON_REGISTERED, TrainingState
+from contracts.subsidy import APPLICATION_EVALUATED, APPLICATION_SUBMITTED
 from contracts.topics import REGISTRY_EMPLOYMENT, REGISTRY_PERSON, dead_letter
 from services.kit.clock import bureau_date
 from services.subsidy.app import PROJECTION_CONSUMER
 from services.subsidy.tables import ProjectedCategory, ProjectedEmployment, ProjectedPerson
-from tests.subsidy.scenario import Harness, category, eligible_hire, problem
+from tests.subsidy.scenario import (
+    GRANT_FEN,
+    Harness,
+    application_events,
+    category,
+    changed,
+    eligible_hire,
+    months,
+    problem,
+)
 from tests.support import eventually
 
 pytestmark = pytest.mark.integration
@@ -135,25 +145,93 @@ async def test_a_restricted_difficulty_is_a_difficulty_of_unknown_kind(subsidy: 
     assert [c["rule"] for c in body["checks"] if not c["passed"]] == ["key_group"]
 
 
-async def test_an_application_waits_for_the_registry_event_of_its_beneficiary(subsidy: Harness) -> None:
+async def test_an_application_naming_what_the_projection_has_not_seen_waits_then_is_judged(
+    subsidy: Harness,
+) -> None:
+    """SPEC 2.3: never a 422 and never `ineligible` because an event has not arrived yet."""
     hire = eligible_hire()
-    before = await subsidy.state()
-    body = problem(await subsidy.apply(hire), 422, "unknown-beneficiary")
-    assert body["beneficiary_person_id"] == hire.person_id
+    applied = await subsidy.apply(hire)
+    assert applied.status_code == 201, applied.text
+    body = applied.json()
+    assert (body["status"], body["checks"], body["amount_fen"], body["payee"]) == ("submitted", [], 0, None)
+
+    # The person arrives, the employment not yet: still waiting.
     await subsidy.publish_person(hire.person, PERSON_REGISTERED)
+    await subsidy.wait_applied_all()
+    assert (await subsidy.application(body["application_id"]))["status"] == "submitted"
 
-    async def person_known() -> bool:
-        async with subsidy.session() as s:
-            return await s.get(ProjectedPerson, hire.person.person_id) is not None
-
-    await eventually(person_known)
-    body = problem(await subsidy.apply(hire), 422, "unknown-employment")
-    assert body["employment_id"] == hire.employment_id
-    assert await subsidy.state() == before
-
+    # The employment arrives: the background evaluator judges it.
     await subsidy.publish_employment(hire.employment)
-    await subsidy.wait_projected(hire)
-    assert (await subsidy.apply(hire)).json()["status"] == "eligible"
+
+    async def judged() -> bool:
+        return (await subsidy.application(body["application_id"]))["status"] != "submitted"
+
+    await eventually(judged)
+    application = await subsidy.application(body["application_id"])
+    assert application["status"] == "eligible", application["checks"]
+    assert application["amount_fen"] == GRANT_FEN
+    events = await application_events(subsidy.bootstrap, body["application_id"], 2)
+    assert [(e.type, e.data["status"]) for e in events] == [
+        (APPLICATION_SUBMITTED, "submitted"),
+        (APPLICATION_EVALUATED, "eligible"),
+    ]
+
+
+async def test_after_the_wait_an_unknown_beneficiary_is_judged_with_a_failed_beneficiary_known(
+    subsidy: Harness,
+) -> None:
+    hire = eligible_hire()
+    body = (await subsidy.apply(hire)).json()
+    assert body["status"] == "submitted"
+    # The wait is over (its length is a setting): the evaluator gives up on the next round.
+    subsidy.settings.facts_wait_s = 0.5
+    try:
+
+        async def judged() -> bool:
+            return (await subsidy.application(body["application_id"]))["status"] != "submitted"
+
+        await eventually(judged)
+    finally:
+        subsidy.settings.facts_wait_s = 600.0
+    application = await subsidy.application(body["application_id"])
+    assert application["status"] == "ineligible"
+    assert application["failed_rules"] == ["beneficiary_known"]
+    [known] = application["checks"]
+    assert f"person {hire.person_id}" in known["detail"] and f"employment {hire.employment_id}" in known["detail"]
+
+    # Facts that arrive later make it eligible: it is judged again until a reviewer decides.
+    await subsidy.project(hire)
+
+    async def eligible() -> bool:
+        return (await subsidy.application(body["application_id"]))["status"] == "eligible"
+
+    await eventually(eligible)
+
+
+async def test_a_submission_waits_for_the_registry_writes_acknowledged_before_it(subsidy: Harness) -> None:
+    """While the registry's watermark lags, a submission is answered `submitted`, however long the
+    projection has held the beneficiary: the write acknowledged just before may not be in it yet."""
+    hire = await subsidy.project(changed(eligible_hire(), contribution_months=months("2018-04", 11)))
+    subsidy.relay.paused = True
+    try:
+        # The 12th month is written (acknowledged by the registry) but its watermark is not out.
+        await subsidy.publish_employment(
+            hire.employment.model_copy(update={"version": 2, "contribution_months": months("2018-04", 12)})
+        )
+        body = (await subsidy.apply(hire)).json()
+        assert body["status"] == "submitted"
+    finally:
+        subsidy.relay.paused = False
+
+    async def judged() -> bool:
+        return (await subsidy.application(body["application_id"]))["status"] != "submitted"
+
+    await eventually(judged)
+    # Judged on the twelve months, never on the eleven.
+    application = await subsidy.application(body["application_id"])
+    assert application["status"] == "eligible", application["checks"]
+    events = await application_events(subsidy.bootstrap, body["application_id"], 2)
+    assert [e.data["status"] for e in events] == ["submitted", "eligible"]
 
 
 @pytest.mark.parametrize(

@@ -19,6 +19,7 @@ from tests.subsidy.scenario import (
     credit_code,
     eligible_hire,
     months,
+    problem,
 )
 
 pytestmark = pytest.mark.integration
@@ -97,7 +98,11 @@ async def test_an_employment_with_another_employer_is_not_the_applicants(subsidy
     [check] = [c for c in body["checks"] if not c["passed"]]
     assert check["rule"] == "employment_with_applicant"
     assert f"with {hire.employer}" in check["detail"] and f"not with the applicant {applicant}" in check["detail"]
-    # An ineligible application holds no grant: the right employer may still apply.
+    # An ineligible application holds no grant, but stays open (judged again as facts change) until a
+    # reviewer closes it; then the right employer may apply.
+    problem(await subsidy.apply(hire), 409, "application-in-progress")
+    closed = await subsidy.decide(body["application_id"], "reject", note="applied by the wrong employer")
+    assert closed.status_code == 200 and closed.json()["status"] == "rejected", closed.text
     assert (await subsidy.apply(hire)).json()["status"] == "eligible"
 
 

@@ -11,7 +11,7 @@ from aiokafka import AIOKafkaConsumer
 from contracts.envelope import CloudEvent
 from contracts.subsidy import PAYMENT_FAILED, PAYMENT_INSTRUCTED, PAYMENT_SETTLED
 from contracts.topics import SUBSIDY_PAYMENT
-from tests.subsidy.scenario import GRANT_FEN, Harness, eligible_hire, problem
+from tests.subsidy.scenario import API, GRANT_FEN, REVIEWER, Harness, eligible_hire, problem
 from tests.support import eventually
 
 pytestmark = pytest.mark.integration
@@ -78,8 +78,31 @@ async def test_a_failed_payment_releases_the_reservation_once(subsidy: Harness) 
     assert await subsidy.state() == state
     assert await payment_events(subsidy.bootstrap, payment["payment_id"], 2) == [PAYMENT_INSTRUCTED, PAYMENT_FAILED]
 
-    # The grant was never paid: the employer may apply again and be paid.
-    assert (await subsidy.apply(hire)).json()["status"] == "eligible"
+    # The failed application still holds the grant: a new application is ineligible, naming it ...
+    again = (await subsidy.apply(hire)).json()
+    assert again["failed_rules"] == ["never_paid_before"], again
+    await subsidy.decide(again["application_id"], "reject", note="the first one is being paid")
+
+    # ... and an operator instructs a new payment, which reserves again and can be paid.
+    reinstructed = await subsidy.client.post(
+        f"{API}/applications/{application['application_id']}/payments", json={}, **REVIEWER
+    )
+    assert reinstructed.status_code == 201, reinstructed.text
+    second = reinstructed.json()
+    assert second["payment_id"] != payment["payment_id"] and second["status"] == "instructed"
+    assert (await subsidy.budget())["reserved_fen"] == before["reserved_fen"] + GRANT_FEN
+    assert (await subsidy.application(application["application_id"]))["status"] == "approved"
+    # Only after a failure, and one live payment at a time.
+    problem(
+        await subsidy.client.post(f"{API}/applications/{application['application_id']}/payments", json={}, **REVIEWER),
+        409,
+        "payment-not-failed",
+    )
+    settled = await subsidy.settle(second["payment_id"], outcome="settled", bank_reference="ICBC-2")
+    assert settled.status_code == 200, settled.text
+    assert (await subsidy.application(application["application_id"]))["status"] == "paid"
+    after = await subsidy.budget()
+    assert (after["reserved_fen"], after["spent_fen"]) == (before["reserved_fen"], before["spent_fen"] + GRANT_FEN)
 
 
 async def test_a_repeated_settlement_is_harmless_and_a_different_one_is_refused(subsidy: Harness) -> None:

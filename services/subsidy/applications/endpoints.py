@@ -33,7 +33,19 @@ def to_read(view: ApplicationView) -> ApplicationRead:
                 "person_id": a.applicant_person_id,
             },
             "employment_id": a.employment_id,
+            "business_credit_code": a.business_credit_code,
+            "training_id": a.training_id,
+            "months": a.months,
             "checks": a.checks,
+            "failed_rules": [c["rule"] for c in a.checks if not c["passed"]],
+            "payee": {
+                "kind": a.payee_kind,
+                "name": a.payee_name,
+                "credit_code": a.payee_credit_code,
+                "person_id": a.payee_person_id,
+            }
+            if a.payee_kind is not None and a.payee_name is not None
+            else None,
             "amount": cny(a.amount_fen),
             "amount_fen": a.amount_fen,
             "evaluated_on": a.evaluated_on,
@@ -52,10 +64,15 @@ def to_read(view: ApplicationView) -> ApplicationRead:
     "/applications",
     status_code=201,
     response_model=ApplicationRead,
-    summary="Apply for a subsidy; the rules are evaluated at once",
+    summary="Apply for a subsidy; judged on everything the registry and sharing had accepted before it",
+    description="The application is judged in the request once the subsidy service's projections have caught up "
+    "with the registry and sharing writes acknowledged before it (usually well under a second); otherwise it is "
+    "answered `submitted` and judged in the background. One that names a person, employment, training or business "
+    "the projections have not seen waits in `submitted`, and after `SUBSIDY_FACTS_WAIT_S` (10 minutes) is judged "
+    "`ineligible` with a failed `beneficiary_known` check.",
     responses={
-        409: {"description": "An application for this beneficiary is in progress; `application_id` names it"},
-        422: {"description": "Unknown programme, beneficiary or employment, or a malformed request"},
+        409: {"description": "`application-in-progress`: an open application of this one-time programme exists"},
+        422: {"description": "`unknown-programme`, `invalid-claim`, `applicant-not-payee`, or a malformed request"},
     },
 )
 async def submit_application(
@@ -92,10 +109,14 @@ async def read_application(
 @router.post(
     "/applications/{application_id}/decision",
     response_model=ApplicationRead,
-    summary="Approve or reject an eligible application (four-eyes); approval reserves budget and instructs payment",
+    summary="Approve an eligible application or reject an undecided one (four-eyes); approval evaluates once "
+    "more, reserves budget, instructs payment and publishes the notice",
     responses={
         403: {"description": "`four-eyes`: the reviewer submitted the application"},
-        409: {"description": "Not eligible, already decided, no longer eligible, or no budget left"},
+        409: {
+            "description": "`not-eligible`, `already-decided`, `no-longer-eligible` (with the checks), "
+            "`already-granted`, `no-budget` or `budget-exhausted`"
+        },
     },
 )
 async def decide_application(

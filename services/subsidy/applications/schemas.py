@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
+from contracts.fields import Month
 from contracts.subsidy import ApplicationStatus, PaymentStatus
 from contracts.vocabulary import Programme
 from services.kit.fields import CreditCode
@@ -41,7 +42,24 @@ class ApplicationCreate(BaseModel):
     programme: SingleLine = Field(min_length=1, max_length=40, examples=["hiring_key_groups"])
     beneficiary_person_id: uuid.UUID
     applicant: ApplicantIn
-    employment_id: uuid.UUID | None = Field(default=None, description="The employment a hiring subsidy is for")
+    employment_id: uuid.UUID | None = Field(
+        default=None, description="`hiring_key_groups`, `social_insurance`: the employment the claim is for"
+    )
+    business_credit_code: CreditCode | None = Field(
+        default=None, description="`startup_one_time`: the founder's business, by unified social credit code"
+    )
+    training_id: uuid.UUID | None = Field(default=None, description="`skills_upgrade`: the certified training")
+    months: list[Month] | None = Field(
+        default=None,
+        max_length=60,
+        description="`social_insurance`: the months claimed (`YYYY-MM`), each paid at most once per beneficiary",
+        examples=[["2018-04", "2018-05", "2018-06"]],
+    )
+
+    def claim_fields(self) -> dict[str, Any]:
+        """The fields naming what is claimed, those that are set."""
+        fields = self.model_dump(include={"employment_id", "business_credit_code", "training_id", "months"})
+        return {name: value for name, value in fields.items() if value is not None}
 
 
 class ApplicationsCursor(CursorPosition):
@@ -63,6 +81,13 @@ class CheckRead(BaseModel):
     detail: str = Field(description="The evidence the rule used")
 
 
+class PayeeRead(BaseModel):
+    kind: Literal["employer", "person"]
+    name: str = Field(description="The employer's name, or the person's masked name")
+    credit_code: str | None = None
+    person_id: uuid.UUID | None = None
+
+
 class PaymentSummary(BaseModel):
     payment_id: uuid.UUID
     status: PaymentStatus
@@ -75,15 +100,22 @@ class ApplicationRead(BaseModel):
     beneficiary_person_id: uuid.UUID
     applicant: Applicant
     employment_id: uuid.UUID | None
-    checks: list[CheckRead] = Field(description="Every rule of the programme, passed or failed, with its evidence")
-    amount: str = Field(description="The grant in CNY, e.g. `6000.00`")
+    business_credit_code: str | None
+    training_id: uuid.UUID | None
+    months: list[str] | None
+    checks: list[CheckRead] = Field(
+        description="Every rule of the programme, passed or failed, with its evidence; empty while `submitted`"
+    )
+    failed_rules: list[str] = Field(description="The rules that failed, in order")
+    amount: str = Field(description="The grant in CNY, e.g. `6000.00`; `0.00` while `submitted`")
     amount_fen: int
-    evaluated_on: date = Field(description="The bureau date the rules were evaluated on")
+    payee: PayeeRead | None = Field(description="Who would be paid; null while `submitted`")
+    evaluated_on: date | None = Field(description="The bureau date of the last evaluation; null while `submitted`")
     submitted_by: str = Field(description="API client that submitted the application")
     decided_by: str | None
     decision_note: str | None
     decided_at: datetime | None
-    payment: PaymentSummary | None = Field(description="The payment instructed on approval")
+    payment: PaymentSummary | None = Field(description="The live payment, else the last one (null before approval)")
     created_at: datetime
     updated_at: datetime
 
@@ -91,7 +123,9 @@ class ApplicationRead(BaseModel):
 class DecisionCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    decision: Literal["approve", "reject"]
+    decision: Literal["approve", "reject"] = Field(
+        description="`approve` an eligible application, or `reject` an eligible or ineligible one"
+    )
     note: MultiLine | None = Field(default=None, max_length=2000, description="Required when rejecting")
 
     @model_validator(mode="after")

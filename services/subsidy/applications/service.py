@@ -1,59 +1,65 @@
-"""Applications for subsidies: evaluated at once against every rule, then decided four-eyes.
+"""Applications for subsidies: accepted at once, judged on everything the registry and sharing had
+accepted before them, judged again while undecided, then decided four-eyes.
 
-A one-time programme pays a beneficiary at most once. The database holds that line (a partial
-unique index over live applications, another over live payments); the checks here only turn it
-into precise answers:
+Submission waits (up to `submission_wait_s`) for the projections to reach the submission instant
+(`consistency.py`) and judges the application in the same request when they have; otherwise it is
+answered `submitted` and the background evaluator (`tasks.py`) judges it once they have, or, after
+`facts_wait_s`, with a failed `beneficiary_known` check if what it names is still unknown.
 
-- while an application for the same programme and beneficiary is submitted, eligible or
-  approved, a new one is refused with 409 `application-in-progress` naming it;
-- once one was paid, a new one is evaluated and comes out `ineligible`, its `never_paid_before`
-  check naming the paid application, so the refusal and its evidence are on record.
+"At most once" is the database's: the grant units an approval inserts (`subsidy_grant`), one open
+application per one-time programme and beneficiary, one live payment per application. The checks
+here only turn those lines into precise answers.
 """
 
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from collections.abc import Collection
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
 
+from pydantic import ValidationError
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from contracts.registry import EmploymentSnapshot, PersonSnapshot
-from contracts.subsidy import APPLICATION_DECIDED, APPLICATION_EVALUATED, ApplicationStatus
-from contracts.vocabulary import Programme
+from contracts.subsidy import APPLICATION_DECIDED, APPLICATION_EVALUATED, APPLICATION_SUBMITTED, ApplicationStatus
+from contracts.vocabulary import Programme as ProgrammeCode
 from services.kit.clock import Clock, bureau_date
+from services.kit.db import Database, utcnow
 from services.kit.identity import Caller
-from services.subsidy.applications.eligibility import (
-    CategoryRecord,
-    Check,
-    EarlierGrant,
-    evaluate_hiring_key_groups,
-    held_category,
-)
+from services.subsidy.applications.consistency import Consistency
+from services.subsidy.applications.evaluation import Evaluator, claim_fields
 from services.subsidy.applications.repository import ApplicationRepository
 from services.subsidy.applications.schemas import ApplicationCreate, DecisionCreate
 from services.subsidy.budgets.service import BudgetService
 from services.subsidy.events import application_changed
+from services.subsidy.metrics import count_approved
+from services.subsidy.notices.service import NoticeService
 from services.subsidy.payments.repository import PaymentRepository
 from services.subsidy.payments.service import PaymentService
 from services.subsidy.problems import (
     AlreadyDecided,
+    AlreadyGranted,
     ApplicantNotPayee,
     ApplicationInProgress,
     ApplicationNotFound,
-    EmploymentRequired,
     FourEyes,
+    InvalidClaim,
     NoLongerEligible,
     NotEligible,
-    ProgrammeNotOpen,
-    UnknownBeneficiary,
-    UnknownEmployment,
     UnknownProgramme,
 )
-from services.subsidy.programmes.catalogue import ProgrammeTerms, catalogue, find_programme
-from services.subsidy.projections.repository import ProjectionRepository
+from services.subsidy.programmes.base import Applicant, Programme
+from services.subsidy.programmes.registry import Catalogue
 from services.subsidy.settings import SubsidySettings
 from services.subsidy.tables import Application, Payment
+
+
+@dataclass
+class Round:
+    judged: int = 0
+    lacking: list[uuid.UUID] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -62,40 +68,43 @@ class ApplicationView:
     payment: Payment | None
 
 
-@dataclass(frozen=True)
-class _Claim:
-    """What an application claims, as stored or as submitted."""
-
-    programme: str
-    beneficiary: uuid.UUID
-    employer_credit_code: str | None
-    employment_id: uuid.UUID | None
-
-
 class ApplicationService:
-    def __init__(self, session: AsyncSession, settings: SubsidySettings, clock: Clock) -> None:
+    def __init__(
+        self,
+        session: AsyncSession,
+        settings: SubsidySettings,
+        clock: Clock,
+        catalogue: Catalogue,
+        db: Database,
+        consistency: Consistency,
+    ) -> None:
         self.session = session
         self.settings = settings
         self.clock = clock
+        self.catalogue = catalogue
+        self.db = db
+        self.consistency = consistency
         self.repo = ApplicationRepository(session)
-        self.projection = ProjectionRepository(session)
-        self.payments = PaymentService(session, settings, clock)
+        self.evaluator = Evaluator(session, clock, catalogue)
+        self.payments = PaymentService(session, settings, clock, catalogue)
         self.payment_repo = PaymentRepository(session)
-        self.budgets = BudgetService(session, settings)
+        self.budgets = BudgetService(session, catalogue)
+        self.notices = NoticeService(session, settings, clock)
 
     async def apply(self, data: ApplicationCreate, caller: Caller) -> Application:
-        programme = self._open_programme(data.programme)
-        if programme.payee == "employer" and data.applicant.kind != "employer":
-            raise ApplicantNotPayee(
-                f"{programme.code} pays the employer: the applicant must be an employer with its credit_code"
-            )
-        if data.employment_id is None:
-            raise EmploymentRequired(f"{programme.code} is granted for one employment: give employment_id")
-        in_progress = await self.repo.live_one_time(programme.code, data.beneficiary_person_id)
-        if in_progress is not None and in_progress.status != "paid":
-            raise self._in_progress(in_progress)
-        claim = _Claim(programme.code, data.beneficiary_person_id, data.applicant.credit_code, data.employment_id)
-        checks = await self._evaluate(claim)
+        programme = self._programme(data.programme)
+        claim = self._claim(programme, data)
+        applicant = Applicant(data.applicant.kind, data.applicant.credit_code, data.applicant.person_id)
+        if (error := programme.applicant_error(applicant, data.beneficiary_person_id, claim)) is not None:
+            raise ApplicantNotPayee(error)
+        submitted_at = utcnow()
+        # Before this request's session touches the database: on SQLite its first statement takes
+        # the write lock, which the consumers catching up need.
+        caught_up = await self.caught_up(submitted_at, wait_s=self.settings.submission_wait_s)
+        if programme.one_time:
+            open_application = await self.repo.open_one_time(programme.code, data.beneficiary_person_id)
+            if open_application is not None:
+                raise self._in_progress(open_application)
         application = Application(
             programme=programme.code,
             one_time=programme.one_time,
@@ -103,62 +112,110 @@ class ApplicationService:
             applicant_kind=data.applicant.kind,
             applicant_credit_code=data.applicant.credit_code,
             applicant_person_id=data.applicant.person_id,
-            employment_id=data.employment_id,
-            status="eligible" if all(c.passed for c in checks) else "ineligible",
-            amount_fen=programme.amount_fen or 0,
-            checks=[{"rule": c.rule, "passed": c.passed, "detail": c.detail} for c in checks],
-            evaluated_on=self.clock.today(),
+            **_stored_claim(data),
+            status="submitted",
+            amount_fen=0,
+            checks=[],
             submitted_by=caller.client_id,
+            created_at=submitted_at,
+            updated_at=submitted_at,
         )
+        evaluated = caught_up and await self.evaluator.first_evaluation(application, waited_s=0, give_up=False)
         try:
             async with self.session.begin_nested():
                 self.repo.add(application)
         except IntegrityError:
             # A concurrent application for the same beneficiary won the unique index.
-            winner = await self.repo.live_one_time(programme.code, data.beneficiary_person_id)
+            winner = await self.repo.open_one_time(programme.code, data.beneficiary_person_id)
             if winner is None:
                 raise
             raise self._in_progress(winner) from None
-        application_changed(self.session, application, APPLICATION_EVALUATED)
+        application_changed(self.session, application, APPLICATION_EVALUATED if evaluated else APPLICATION_SUBMITTED)
         return application
 
+    async def caught_up(self, submitted_at: datetime, *, wait_s: float) -> bool:
+        """Whether, within `wait_s`, the projections reach everything the sources had accepted
+        before `submitted_at`."""
+        return await self.consistency.wait_for(submitted_at, wait_s)
+
     async def decide(self, application_id: uuid.UUID, data: DecisionCreate, caller: Caller) -> ApplicationView:
-        application = await self._get(application_id)
+        application = await self._get(application_id, for_update=True)
         if caller.client_id == application.submitted_by:
             raise FourEyes(
                 f"four-eyes: client {caller.client_id} submitted this application and may not decide it",
                 submitted_by=application.submitted_by,
             )
+        if data.decision == "reject":
+            return await self._reject(application, data, caller)
         if application.status != "eligible":
             raise self._not_decidable(application, data)
-        if data.decision == "approve":
-            checks = await self._evaluate(self._claim_of(application), exclude=application.application_id)
-            failed = [c for c in checks if not c.passed]
-            if failed:
-                raise NoLongerEligible(
-                    "the application no longer meets every rule: " + "; ".join(f"{c.rule}: {c.detail}" for c in failed),
-                    checks=[{"rule": c.rule, "passed": c.passed, "detail": c.detail} for c in checks],
-                )
+        judgement = await self.evaluator.judge(application)
+        if not judgement.eligible:
+            raise NoLongerEligible(
+                "the application no longer meets every rule: "
+                + "; ".join(f"{c.rule}: {c.detail}" for c in judgement.checks if not c.passed),
+                checks=[{"rule": c.rule, "passed": c.passed, "detail": c.detail} for c in judgement.checks],
+            )
         now = self.clock.now()
+        values = self.evaluator.values(judgement, utcnow())
+        values.pop("status")
         moved = await self.repo.transition(
             application_id,
             "eligible",
-            status="approved" if data.decision == "approve" else "rejected",
+            "approved",
+            **values,
             decided_by=caller.client_id,
             decision_note=data.note,
             decided_at=now,
-            updated_at=now,
         )
         application = await self._get(application_id)
         if not moved:  # a concurrent decision won
             raise self._not_decidable(application, data)
+        await self._grant(application)
         application_changed(self.session, application, APPLICATION_DECIDED)
-        payment = None
-        if data.decision == "approve":
-            year = bureau_date(now).year  # the budget of the year the approval is made in
-            await self.budgets.reserve(application.programme, year, application.amount_fen)
-            payment = await self.payments.instruct(application, year)
+        year = bureau_date(now).year  # the budget of the year the approval is made in
+        await self.budgets.reserve(application.programme, year, application.amount_fen)
+        payment = await self.payments.instruct(application, year)
+        await self.notices.publish(application)
+        count_approved(self.session, application.programme, application.amount_fen)
         return ApplicationView(application, payment)
+
+    async def _reject(self, application: Application, data: DecisionCreate, caller: Caller) -> ApplicationView:
+        if application.status not in ("eligible", "ineligible"):
+            raise self._not_decidable(application, data)
+        now = self.clock.now()
+        moved = await self.repo.transition(
+            application.application_id,
+            application.status,
+            "rejected",
+            decided_by=caller.client_id,
+            decision_note=data.note,
+            decided_at=now,
+            updated_at=utcnow(),
+        )
+        application = await self._get(application.application_id)
+        if not moved:
+            raise self._not_decidable(application, data)
+        application_changed(self.session, application, APPLICATION_DECIDED)
+        return ApplicationView(application, None)
+
+    async def _grant(self, application: Application) -> None:
+        """Use up what the approval grants; the primary key refuses a second grant of the same unit."""
+        programme = self.evaluator.programme_of(application)
+        claim = programme.parse_claim(claim_fields(application))
+        units = programme.units(claim)
+        try:
+            async with self.session.begin_nested():
+                self.repo.add_grants(application, units)
+        except IntegrityError:
+            held = await self.repo.granted(
+                application.programme, application.beneficiary_person_id, units, exclude=application.application_id
+            )
+            raise AlreadyGranted(
+                f"another application was granted {', '.join(g.unit for g in held) or 'this'} for this beneficiary "
+                "in the meantime",
+                granted=[{"unit": g.unit, "application_id": str(g.application_id)} for g in held],
+            ) from None
 
     async def get(self, application_id: uuid.UUID) -> ApplicationView:
         application = await self._get(application_id)
@@ -171,7 +228,7 @@ class ApplicationService:
         limit: int,
         cursor: str | None,
         status: ApplicationStatus | None,
-        programme: Programme | None,
+        programme: ProgrammeCode | None,
         beneficiary: uuid.UUID | None,
     ) -> tuple[list[ApplicationView], str | None]:
         applications, next_cursor = await self.repo.page(
@@ -180,36 +237,76 @@ class ApplicationService:
         payments = await self.payment_repo.of_applications([a.application_id for a in applications])
         return [ApplicationView(a, payments.get(a.application_id)) for a in applications], next_cursor
 
-    async def _get(self, application_id: uuid.UUID) -> Application:
-        application = await self.repo.get(application_id)
+    async def evaluate_submitted(self, *, skip: Collection[uuid.UUID] = (), limit: int = 100) -> Round:
+        """Judge the submitted applications the projections have caught up with, or that waited
+        `facts_wait_s` (the background evaluator's round); what still lacks facts is named, so the
+        next rounds can pass it over for a while and never starve the others."""
+        horizon = await self.consistency.horizon(self.session)
+        now = utcnow()
+        give_up_before = now - timedelta(seconds=self.settings.facts_wait_s)
+        done = Round()
+        for candidate in await self.repo.submitted(
+            caught_up_to=horizon, waited_since=give_up_before, skip=skip, limit=limit
+        ):
+            async with self.session.begin_nested():
+                application = await self.repo.get(candidate.application_id, for_update=True)
+                if application is None or application.status != "submitted":
+                    continue  # another replica judged it
+                waited = (now - application.created_at).total_seconds()
+                give_up = application.created_at <= give_up_before
+                if await self.evaluator.first_evaluation(application, waited_s=waited, give_up=give_up):
+                    await self.session.flush()
+                    application_changed(self.session, application, APPLICATION_EVALUATED)
+                    done.judged += 1
+                else:
+                    done.lacking.append(application.application_id)
+        return done
+
+    async def _get(self, application_id: uuid.UUID, *, for_update: bool = False) -> Application:
+        application = await self.repo.get(application_id, for_update=for_update)
         if application is None:
             raise ApplicationNotFound(f"there is no application {application_id}", application_id=str(application_id))
         return application
 
-    def _open_programme(self, code: str) -> ProgrammeTerms:
-        programme = find_programme(self.settings, code)
+    def _programme(self, code: str) -> Programme[Any, Any]:
+        programme = self.catalogue.get(code)
         if programme is None:
-            raise UnknownProgramme(
-                f"there is no programme {code!r}", programmes=[p.code for p in catalogue(self.settings)]
-            )
-        if not programme.open or programme.amount_fen is None:
-            raise ProgrammeNotOpen(f"the programme {code} ({programme.name}) does not take applications yet")
+            raise UnknownProgramme(f"there is no programme {code!r}", programmes=self.catalogue.codes)
         return programme
+
+    @staticmethod
+    def _claim(programme: Programme[Any, Any], data: ApplicationCreate) -> Any:
+        try:
+            return programme.parse_claim(data.claim_fields())
+        except ValidationError as exc:
+            errors = [
+                {
+                    "location": ".".join(["body", *(str(part) for part in err["loc"])]),
+                    "message": err["msg"].removeprefix("Value error, "),
+                    "type": err["type"],
+                }
+                for err in exc.errors()
+            ]
+            first = errors[0]
+            raise InvalidClaim(
+                f"{programme.code} takes {_takes(programme)}: {first['location']}: {first['message']}", errors=errors
+            ) from None
 
     @staticmethod
     def _in_progress(existing: Application) -> ApplicationInProgress:
         return ApplicationInProgress(
             f"application {existing.application_id} for this beneficiary is already {existing.status}; "
-            f"{existing.programme} is granted once",
+            f"{existing.programme} is granted once: a reviewer decides the open application first",
             application_id=str(existing.application_id),
             application_status=existing.status,
         )
 
     @staticmethod
     def _not_decidable(application: Application, data: DecisionCreate) -> NotEligible | AlreadyDecided:
-        if application.status == "ineligible":
+        if application.status in ("ineligible", "submitted"):
             return NotEligible(
-                f"application {application.application_id} is ineligible: only eligible applications are decided",
+                f"application {application.application_id} is {application.status}: only eligible applications "
+                "are approved",
                 application_status=application.status,
             )
         return AlreadyDecided(
@@ -218,49 +315,16 @@ class ApplicationService:
             application_status=application.status,
         )
 
-    @staticmethod
-    def _claim_of(application: Application) -> _Claim:
-        return _Claim(
-            application.programme,
-            application.beneficiary_person_id,
-            application.applicant_credit_code,
-            application.employment_id,
-        )
 
-    async def _evaluate(self, claim: _Claim, *, exclude: uuid.UUID | None = None) -> list[Check]:
-        """Gather the facts of the projection and run the programme's rules on them."""
-        person_row = await self.projection.person(claim.beneficiary)
-        if person_row is None:
-            raise UnknownBeneficiary(
-                f"person {claim.beneficiary} is not known to the subsidy service: not registered, "
-                "or the registry's event has not arrived yet",
-                beneficiary_person_id=str(claim.beneficiary),
-            )
-        assert claim.employment_id is not None and claim.employer_credit_code is not None
-        employment_row = await self.projection.employment(claim.employment_id)
-        if employment_row is None:
-            raise UnknownEmployment(
-                f"employment {claim.employment_id} is not known to the subsidy service: not recorded, "
-                "or the registry's event has not arrived yet",
-                employment_id=str(claim.employment_id),
-            )
-        categories = [
-            CategoryRecord(held_category(c.category), c.source, c.valid_from, c.valid_until, c.withdrawn_on)
-            for c in await self.projection.categories(claim.beneficiary)
-        ]
-        earlier = [
-            EarlierGrant(
-                application.application_id,
-                bureau_date(payment.resolved_at) if payment and payment.resolved_at else None,
-            )
-            for application, payment in await self.repo.paid(claim.programme, claim.beneficiary)
-            if application.application_id != exclude
-        ]
-        return evaluate_hiring_key_groups(
-            person=PersonSnapshot.model_validate(person_row.snapshot),
-            categories=categories,
-            employment=EmploymentSnapshot.model_validate(employment_row.snapshot),
-            employer_credit_code=claim.employer_credit_code,
-            earlier_grants=earlier,
-            today=self.clock.today(),
-        )
+def _takes(programme: Programme[Any, Any]) -> str:
+    fields = list(programme.claim_model.model_fields)
+    return ", ".join(f"`{name}`" for name in fields) if fields else "nothing besides the beneficiary"
+
+
+def _stored_claim(data: ApplicationCreate) -> dict[str, Any]:
+    return {
+        "employment_id": data.employment_id,
+        "business_credit_code": data.business_credit_code,
+        "training_id": data.training_id,
+        "months": sorted(data.months) if data.months is not None else None,
+    }

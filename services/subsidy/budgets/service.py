@@ -11,8 +11,7 @@ from services.subsidy.budgets.repository import BudgetRepository
 from services.subsidy.budgets.schemas import BudgetSet
 from services.subsidy.money import cny
 from services.subsidy.problems import BudgetBelowCommitted, BudgetExhausted, NoBudget, ProgrammeNotFound
-from services.subsidy.programmes.catalogue import catalogue, find_programme
-from services.subsidy.settings import SubsidySettings
+from services.subsidy.programmes.registry import Catalogue
 from services.subsidy.tables import Budget
 
 
@@ -21,17 +20,15 @@ class BudgetBookkeepingError(RuntimeError):
 
 
 class BudgetService:
-    def __init__(self, session: AsyncSession, settings: SubsidySettings) -> None:
+    def __init__(self, session: AsyncSession, catalogue: Catalogue) -> None:
         self.session = session
-        self.settings = settings
+        self.catalogue = catalogue
         self.repo = BudgetRepository(session)
 
     async def set(self, programme: str, year: int, data: BudgetSet) -> Budget:
-        if find_programme(self.settings, programme) is None:
+        if self.catalogue.get(programme) is None:
             raise ProgrammeNotFound(
-                f"there is no programme {programme!r}",
-                programme=programme,
-                programmes=[p.code for p in catalogue(self.settings)],
+                f"there is no programme {programme!r}", programme=programme, programmes=self.catalogue.codes
             )
         amount_fen = data.fen
         if await self.repo.get(programme, year) is None:

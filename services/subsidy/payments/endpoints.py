@@ -5,9 +5,9 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
 
-from services.kit.access import SubsidyReader, SubsidySettler
+from services.kit.access import SubsidyReader, SubsidyReviewer, SubsidySettler
 from services.kit.pagination import CursorQuery, LimitQuery, Page
 from services.subsidy.dependencies import PaymentServiceDep
 from services.subsidy.money import cny
@@ -70,3 +70,21 @@ async def settle_payment(
     payment_id: uuid.UUID, body: SettlementCreate, _: SubsidySettler, service: PaymentServiceDep
 ) -> PaymentRead:
     return to_read(await service.settle(payment_id, body))
+
+
+@router.post(
+    "/applications/{application_id}/payments",
+    status_code=201,
+    response_model=PaymentRead,
+    summary="Instruct a new payment after a failed one; reserves the budget again",
+    responses={
+        404: {"description": "`application-not-found`"},
+        409: {"description": "`payment-not-failed`: the application's payment has not failed; or no budget left"},
+    },
+)
+async def instruct_payment_again(
+    application_id: uuid.UUID, _: SubsidyReviewer, service: PaymentServiceDep, response: Response
+) -> PaymentRead:
+    payment = await service.instruct_again(application_id)
+    response.headers["Location"] = f"/subsidy/v1/payments/{payment.payment_id}"
+    return to_read(payment)

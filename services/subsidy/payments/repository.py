@@ -22,9 +22,14 @@ class PaymentRepository:
         return await self.session.get(Payment, payment_id, populate_existing=True)
 
     async def of_applications(self, application_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, Payment]:
+        """Each application's latest payment (an application may have failed ones before it)."""
         if not application_ids:
             return {}
-        result = await self.session.execute(select(Payment).where(col(Payment.application_id).in_(application_ids)))
+        result = await self.session.execute(
+            select(Payment)
+            .where(col(Payment.application_id).in_(application_ids))
+            .order_by(col(Payment.instructed_at), col(Payment.payment_id))
+        )
         return {p.application_id: p for p in result.scalars()}
 
     async def page(

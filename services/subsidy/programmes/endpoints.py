@@ -6,27 +6,33 @@ from fastapi import APIRouter
 
 from services.kit.access import SubsidyReader
 from services.kit.pagination import Page
-from services.subsidy.dependencies import SettingsDep
+from services.subsidy.dependencies import CatalogueDep
 from services.subsidy.money import cny
-from services.subsidy.programmes.catalogue import catalogue
 from services.subsidy.programmes.schemas import ProgrammeRead
 
 router = APIRouter(prefix="/subsidy/v1", tags=["programmes"])
 
 
+def _name(setting: str) -> str:
+    return setting.removesuffix("_fen")
+
+
 @router.get("/programmes", response_model=Page[ProgrammeRead], summary="List the subsidy programmes")
-async def list_programmes(_: SubsidyReader, settings: SettingsDep) -> Page[ProgrammeRead]:
+async def list_programmes(_: SubsidyReader, catalogue: CatalogueDep) -> Page[ProgrammeRead]:
     # The catalogue is short and fixed: one page, never a next cursor.
     items = [
         ProgrammeRead(
             code=p.code,
             name=p.name,
-            payee=p.payee,
+            payee=p.payee_role,
             one_time=p.one_time,
-            open=p.open,
-            amount=cny(p.amount_fen) if p.amount_fen is not None else None,
-            amount_fen=p.amount_fen,
+            open=True,
+            claim=list(p.claim_model.model_fields),
+            amounts={_name(k): cny(v) for k, v in p.amounts.items()},
+            amounts_fen={_name(k): v for k, v in p.amounts.items()},
+            amount=cny(p.amounts["amount_fen"]) if "amount_fen" in p.amounts else None,
+            amount_fen=p.amounts.get("amount_fen"),
         )
-        for p in catalogue(settings)
+        for p in catalogue
     ]
     return Page[ProgrammeRead](items=items)

@@ -1,10 +1,16 @@
-"""Keeps the subsidy service's projection of registry people and employments (events in).
+"""Keeps the subsidy service's projections (events in): registry people and employments, market
+supervision's businesses from sharing's facts, and the sources' watermarks.
 
 Both registry topics carry whole snapshots with a growing `version`; the projection keeps the
 highest version it has seen and ignores older or equal ones, so redelivered or reordered events
 change nothing. Every event type on a v1 topic (a death included) carries the same snapshot
-payload. The whole snapshot is kept (trainings and `graduated_on` too, for the programmes that will
-need them); a sensitive category arrives only as `restricted_difficulty` and is kept as that.
+payload. The whole snapshot is kept; a sensitive category arrives only as `restricted_difficulty`
+and is kept as that. A business is kept as last reported (facts supersede by arrival, as in the
+registry).
+
+Whatever changes a beneficiary's facts, in the same transaction, evaluates their undecided
+applications again (and those naming a business whose facts changed), so a status change is
+published exactly when the change that caused it is applied.
 """
 
 from __future__ import annotations
@@ -16,26 +22,65 @@ from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts.envelope import CloudEvent
+from contracts.facts import BusinessAttributes
+from contracts.outbox import OutboxWatermark
 from contracts.registry import EmploymentSnapshot, PersonSnapshot
-from contracts.topics import REGISTRY_EMPLOYMENT, REGISTRY_PERSON
-from services.kit.clock import bureau_date
+from contracts.sharing import Fact
+from contracts.topics import REGISTRY_EMPLOYMENT, REGISTRY_PERSON, SHARING_FACT
+from services.kit.clock import Clock, bureau_date
 from services.kit.db import utcnow
 from services.kit.inbox import PermanentEventError
+from services.subsidy.applications.consistency import Consistency
+from services.subsidy.applications.evaluation import Evaluator
+from services.subsidy.programmes.registry import Catalogue
 from services.subsidy.projections.repository import ProjectionRepository
-from services.subsidy.tables import ProjectedCategory, ProjectedEmployment, ProjectedPerson
+from services.subsidy.tables import ProjectedBusiness, ProjectedCategory, ProjectedEmployment, ProjectedPerson
 
-SnapshotT = TypeVar("SnapshotT", PersonSnapshot, EmploymentSnapshot)
+SnapshotT = TypeVar("SnapshotT", PersonSnapshot, EmploymentSnapshot, Fact, OutboxWatermark)
 
 
-async def registry_projection(session: AsyncSession, event: CloudEvent, topic: str) -> None:
-    """The handler of the `registry-projection` consumer."""
-    repo = ProjectionRepository(session)
-    if topic == REGISTRY_PERSON:
-        await apply_person(repo, _decode(event, PersonSnapshot), event)
-    elif topic == REGISTRY_EMPLOYMENT:
-        await apply_employment(repo, _decode(event, EmploymentSnapshot))
-    else:
-        raise PermanentEventError(f"the registry projection does not consume {topic}")
+class Projections:
+    """The handlers of the subsidy service's consumers."""
+
+    def __init__(self, clock: Clock, catalogue: Catalogue, consistency: Consistency) -> None:
+        self.clock = clock
+        self.catalogue = catalogue
+        self.consistency = consistency
+
+    async def registry(self, session: AsyncSession, event: CloudEvent, topic: str) -> None:
+        """`registry-projection`: people and employments."""
+        repo = ProjectionRepository(session)
+        evaluator = Evaluator(session, self.clock, self.catalogue)
+        if topic == REGISTRY_PERSON:
+            person = _decode(event, PersonSnapshot)
+            if await apply_person(repo, person, event):
+                await evaluator.reevaluate_for(beneficiaries={person.person_id})
+        elif topic == REGISTRY_EMPLOYMENT:
+            employment = _decode(event, EmploymentSnapshot)
+            if await apply_employment(repo, employment):
+                await evaluator.reevaluate_for(
+                    beneficiaries={employment.person_id}, businesses={employment.employer_credit_code}
+                )
+        else:
+            raise PermanentEventError(f"the registry projection does not consume {topic}")
+
+    async def sharing(self, session: AsyncSession, event: CloudEvent, topic: str) -> None:
+        """`sharing-projection`: the businesses of market supervision; other datasets are not needed."""
+        if topic != SHARING_FACT:
+            raise PermanentEventError(f"the sharing projection does not consume {topic}")
+        fact = _decode(event, Fact)
+        if not isinstance(fact.attributes, BusinessAttributes) or fact.subject_ref is None:
+            return
+        repo = ProjectionRepository(session)
+        await apply_business(repo, fact, fact.attributes, fact.subject_ref)
+        persons = await repo.persons_with_subject_ref(fact.subject_ref)
+        await Evaluator(session, self.clock, self.catalogue).reevaluate_for(
+            beneficiaries=set(persons), businesses={fact.attributes.credit_code}
+        )
+
+    async def watermarks(self, session: AsyncSession, event: CloudEvent, topic: str) -> None:
+        """`watermarks`: the sources' watermarks (no inbox: recording one twice changes nothing)."""
+        await self.consistency.record(session, _decode(event, OutboxWatermark))
 
 
 def _decode(event: CloudEvent, model: type[SnapshotT]) -> SnapshotT:
@@ -45,23 +90,31 @@ def _decode(event: CloudEvent, model: type[SnapshotT]) -> SnapshotT:
         raise PermanentEventError(f"{event.type} is not a valid {model.__name__}: {exc}") from exc
 
 
-async def apply_person(repo: ProjectionRepository, snapshot: PersonSnapshot, event: CloudEvent) -> None:
+async def apply_person(repo: ProjectionRepository, snapshot: PersonSnapshot, event: CloudEvent) -> bool:
+    """Keep a newer snapshot; False when it is not newer (nothing changed)."""
     current = await repo.person(snapshot.person_id, for_update=True)
     if current is not None and current.version >= snapshot.version:
-        return
+        return False
     data = snapshot.model_dump(mode="json")
     if current is None:
         repo.add(
             ProjectedPerson(
-                person_id=snapshot.person_id, version=snapshot.version, deceased_on=snapshot.deceased_on, snapshot=data
+                person_id=snapshot.person_id,
+                subject_ref=snapshot.subject_ref,
+                version=snapshot.version,
+                deceased_on=snapshot.deceased_on,
+                snapshot=data,
             )
         )
     else:
+        current.subject_ref = snapshot.subject_ref
         current.version = snapshot.version
         current.deceased_on = snapshot.deceased_on
         current.snapshot = data
         current.updated_at = utcnow()
     await _record_categories(repo, snapshot, bureau_date(event.time))
+    await repo.session.flush()
+    return True
 
 
 async def _record_categories(repo: ProjectionRepository, snapshot: PersonSnapshot, published_on: date) -> None:
@@ -96,10 +149,11 @@ async def _record_categories(repo: ProjectionRepository, snapshot: PersonSnapsho
             row.withdrawn_on = published_on
 
 
-async def apply_employment(repo: ProjectionRepository, snapshot: EmploymentSnapshot) -> None:
+async def apply_employment(repo: ProjectionRepository, snapshot: EmploymentSnapshot) -> bool:
+    """Keep a newer snapshot; False when it is not newer (nothing changed)."""
     current = await repo.employment(snapshot.employment_id, for_update=True)
     if current is not None and current.version >= snapshot.version:
-        return
+        return False
     data = snapshot.model_dump(mode="json")
     if current is None:
         repo.add(
@@ -117,3 +171,30 @@ async def apply_employment(repo: ProjectionRepository, snapshot: EmploymentSnaps
         current.version = snapshot.version
         current.snapshot = data
         current.updated_at = utcnow()
+    await repo.session.flush()
+    return True
+
+
+async def apply_business(
+    repo: ProjectionRepository, fact: Fact, business: BusinessAttributes, legal_rep_subject_ref: str
+) -> None:
+    current = await repo.business(business.credit_code, for_update=True)
+    if current is None:
+        repo.add(
+            ProjectedBusiness(
+                credit_code=business.credit_code,
+                name=business.name,
+                legal_rep_subject_ref=legal_rep_subject_ref,
+                established_on=business.established_on,
+                deregistered_on=business.deregistered_on,
+                fact_id=fact.fact_id,
+            )
+        )
+    else:
+        current.name = business.name
+        current.legal_rep_subject_ref = legal_rep_subject_ref
+        current.established_on = business.established_on
+        current.deregistered_on = business.deregistered_on
+        current.fact_id = fact.fact_id
+        current.updated_at = utcnow()
+    await repo.session.flush()

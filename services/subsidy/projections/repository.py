@@ -1,13 +1,17 @@
-"""Every query of the registry projection: people, their category history, employments."""
+"""Every query of the projections: people, their category history, employments, businesses, and
+the `Facts` the programmes read them through."""
 
 from __future__ import annotations
 
 import uuid
 
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import select
+from sqlmodel import col, select
 
-from services.subsidy.tables import ProjectedCategory, ProjectedEmployment, ProjectedPerson
+from contracts.registry import EmploymentSnapshot, PersonSnapshot
+from services.subsidy.programmes.base import BusinessRecord
+from services.subsidy.programmes.rules import CategoryRecord, held_category
+from services.subsidy.tables import ProjectedBusiness, ProjectedCategory, ProjectedEmployment, ProjectedPerson
 
 
 class ProjectionRepository:
@@ -20,6 +24,15 @@ class ProjectionRepository:
     async def employment(self, employment_id: uuid.UUID, *, for_update: bool = False) -> ProjectedEmployment | None:
         return await self.session.get(ProjectedEmployment, employment_id, with_for_update=for_update)
 
+    async def business(self, credit_code: str, *, for_update: bool = False) -> ProjectedBusiness | None:
+        return await self.session.get(ProjectedBusiness, credit_code, with_for_update=for_update)
+
+    async def persons_with_subject_ref(self, subject_ref: str) -> list[uuid.UUID]:
+        result = await self.session.execute(
+            select(ProjectedPerson.person_id).where(ProjectedPerson.subject_ref == subject_ref)
+        )
+        return list(result.scalars())
+
     async def categories(self, person_id: uuid.UUID) -> list[ProjectedCategory]:
         result = await self.session.execute(select(ProjectedCategory).where(ProjectedCategory.person_id == person_id))
         return list(result.scalars())
@@ -28,9 +41,63 @@ class ProjectionRepository:
         result = await self.session.execute(
             select(ProjectedEmployment)
             .where(ProjectedEmployment.person_id == person_id)
-            .order_by(ProjectedEmployment.employment_id)  # type: ignore[arg-type]
+            .order_by(col(ProjectedEmployment.employment_id))
         )
         return list(result.scalars())
 
-    def add(self, row: ProjectedPerson | ProjectedEmployment | ProjectedCategory) -> None:
+    async def employments_at(self, credit_code: str) -> list[ProjectedEmployment]:
+        result = await self.session.execute(
+            select(ProjectedEmployment)
+            .where(ProjectedEmployment.employer_credit_code == credit_code)
+            .order_by(col(ProjectedEmployment.employment_id))
+        )
+        return list(result.scalars())
+
+    async def businesses_of(self, subject_ref: str) -> list[ProjectedBusiness]:
+        result = await self.session.execute(
+            select(ProjectedBusiness)
+            .where(ProjectedBusiness.legal_rep_subject_ref == subject_ref)
+            .order_by(col(ProjectedBusiness.established_on))
+        )
+        return list(result.scalars())
+
+    def add(self, row: ProjectedPerson | ProjectedEmployment | ProjectedCategory | ProjectedBusiness) -> None:
         self.session.add(row)
+
+
+def _business(row: ProjectedBusiness) -> BusinessRecord:
+    return BusinessRecord(row.credit_code, row.name, row.legal_rep_subject_ref, row.established_on, row.deregistered_on)
+
+
+class ProjectionFacts:
+    """The programmes' read-only view of the projections (`programmes.base.Facts`)."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.repo = ProjectionRepository(session)
+
+    async def person(self, person_id: uuid.UUID) -> PersonSnapshot | None:
+        row = await self.repo.person(person_id)
+        return None if row is None else PersonSnapshot.model_validate(row.snapshot)
+
+    async def categories(self, person_id: uuid.UUID) -> list[CategoryRecord]:
+        return [
+            CategoryRecord(held_category(c.category), c.source, c.valid_from, c.valid_until, c.withdrawn_on)
+            for c in await self.repo.categories(person_id)
+        ]
+
+    async def employment(self, employment_id: uuid.UUID) -> EmploymentSnapshot | None:
+        row = await self.repo.employment(employment_id)
+        return None if row is None else EmploymentSnapshot.model_validate(row.snapshot)
+
+    async def employments_of(self, person_id: uuid.UUID) -> list[EmploymentSnapshot]:
+        return [EmploymentSnapshot.model_validate(r.snapshot) for r in await self.repo.employments_of(person_id)]
+
+    async def employments_at(self, credit_code: str) -> list[EmploymentSnapshot]:
+        return [EmploymentSnapshot.model_validate(r.snapshot) for r in await self.repo.employments_at(credit_code)]
+
+    async def business(self, credit_code: str) -> BusinessRecord | None:
+        row = await self.repo.business(credit_code)
+        return None if row is None else _business(row)
+
+    async def businesses_of(self, subject_ref: str) -> list[BusinessRecord]:
+        return [_business(r) for r in await self.repo.businesses_of(subject_ref)]

@@ -1,19 +1,31 @@
-"""The eligibility rules of the programmes, as pure functions of the facts (no database, no web).
-
-Each rule yields a `Check` with the evidence it used, passed or failed, so a caseworker and an
-auditor see why an application is eligible or not (SPEC 2.3).
-"""
+"""一次性吸纳重点群体就业岗位补贴: an employer who hired a person of the plan's five key groups from
+the unemployment register, kept them 12 months and paid 12 months of social insurance, is paid once
+per person (6,000 CNY, the plan's figure)."""
 
 from __future__ import annotations
 
-import calendar
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
+from typing import ClassVar
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from contracts.registry import EmploymentSnapshot, PersonSnapshot
-from contracts.vocabulary import RESTRICTED_DIFFICULTY, Category, EmploymentKind, PublishedCategory
+from contracts.vocabulary import Category, EmploymentKind, PublishedCategory
+from contracts.vocabulary import Programme as ProgrammeCode
+from services.subsidy.programmes.base import Applicant, Claim, Facts, Missing, Payee, Programme
+from services.subsidy.programmes.rules import (
+    CategoryRecord,
+    Check,
+    Grant,
+    alive,
+    full_months,
+    month_of,
+    not_granted_before,
+)
 
 REQUIRED_MONTHS = 12
 # Difficulty categories that make a recent graduate a "poor" one (高校贫困毕业生).
@@ -24,98 +36,69 @@ POOR_GRADUATE_CATEGORIES = frozenset(
 SINGLE_CATEGORY_GROUPS = (Category.low_income_family, Category.zero_employment_family, Category.rural_poor)
 
 
-def held_category(code: str) -> PublishedCategory:
-    """The category of a stored code; a code outside the vocabulary is a bug (the projection
-    stores only what validated as a `PublishedDifficulty`)."""
-    return RESTRICTED_DIFFICULTY if code == RESTRICTED_DIFFICULTY else Category(code)
+class HiringSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="SUBSIDY_HIRING_KEY_GROUPS_", extra="ignore")
+
+    # The plan's figure: 6,000 CNY per person.
+    amount_fen: int = Field(default=600_000, gt=0)
+
+
+class HiringClaim(Claim):
+    employment_id: uuid.UUID = Field(description="The employment the hiring subsidy is for")
 
 
 @dataclass(frozen=True)
-class Check:
-    rule: str
-    passed: bool
-    detail: str
+class HiringEvidence:
+    person: PersonSnapshot
+    categories: Sequence[CategoryRecord]
+    employment: EmploymentSnapshot
+    employer_credit_code: str | None
+    granted: Sequence[Grant]
 
 
-@dataclass(frozen=True)
-class CategoryRecord:
-    """A difficulty category as the registry listed it, and when it stopped listing it, if it did."""
+class HiringKeyGroups(Programme[HiringClaim, HiringEvidence]):
+    code: ClassVar[ProgrammeCode] = ProgrammeCode.hiring_key_groups
+    name = "一次性吸纳重点群体就业岗位补贴"
+    payee_role = "employer"
+    one_time = True
+    claim_model = HiringClaim
+    settings_model = HiringSettings
 
-    category: PublishedCategory
-    source: str
-    valid_from: date
-    valid_until: date | None = None
-    withdrawn_on: date | None = None
+    def applicant_error(self, applicant: Applicant, beneficiary: uuid.UUID, claim: HiringClaim) -> str | None:
+        if applicant.kind != "employer":
+            return "hiring_key_groups pays the employer: the applicant must be an employer with its credit_code"
+        return None
 
-    def held_on_or_after(self, day: date, today: date) -> bool:
-        """Listed by the registry, started by today, and not ended before `day`."""
-        return (
-            self.valid_from <= today
-            and (self.valid_until is None or self.valid_until >= day)
-            and (self.withdrawn_on is None or self.withdrawn_on >= day)
-        )
+    async def gather(
+        self, facts: Facts, beneficiary: uuid.UUID, applicant: Applicant, claim: HiringClaim, granted: Sequence[Grant]
+    ) -> HiringEvidence:
+        person = await facts.person(beneficiary)
+        employment = await facts.employment(claim.employment_id)
+        missing = [f"person {beneficiary}"] if person is None else []
+        missing += [f"employment {claim.employment_id}"] if employment is None else []
+        if person is None or employment is None:
+            raise Missing(*missing)
+        return HiringEvidence(person, await facts.categories(beneficiary), employment, applicant.credit_code, granted)
 
-    def describe(self) -> str:
-        until = self.valid_until.isoformat() if self.valid_until else "open"
-        text = f"{self.category} [{self.source}, {self.valid_from.isoformat()}..{until}"
-        if self.withdrawn_on is not None:
-            text += f", no longer listed from {self.withdrawn_on.isoformat()}"
-        return text + "]"
+    def checks(self, evidence: HiringEvidence, today: date) -> list[Check]:
+        person, employment = evidence.person, evidence.employment
+        return [
+            _employment_of_beneficiary(person, employment),
+            _employment_with_applicant(employment, evidence.employer_credit_code or ""),
+            _hired_as_employee(employment),
+            _registered_unemployed_when_hired(person, employment),
+            _key_group(evidence.categories, employment.started_on, today),
+            _employed_12_months(employment, today),
+            _insured_12_months(employment, today),
+            not_granted_before("never_paid_before", evidence.granted, "this grant"),
+            alive(person),
+        ]
 
+    def amount_fen(self, evidence: HiringEvidence, today: date) -> int:
+        return int(self.settings.amount_fen)
 
-@dataclass(frozen=True)
-class EarlierGrant:
-    """An earlier paid application of the same programme for the same beneficiary."""
-
-    application_id: uuid.UUID
-    paid_on: date | None
-
-
-def add_months(day: date, months: int) -> date:
-    """The same day `months` later, or the month's last day when it has no such day."""
-    years, month_index = divmod(day.month - 1 + months, 12)
-    year, month = day.year + years, month_index + 1
-    return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
-
-
-def full_months(first_day: date, last_day: date) -> int:
-    """Whole months covered by the days `first_day`..`last_day` inclusive."""
-    months = 0
-    while add_months(first_day, months + 1) <= last_day + timedelta(days=1):
-        months += 1
-    return months
-
-
-def _month(day: date) -> str:
-    return f"{day.year:04d}-{day.month:02d}"
-
-
-def evaluate_hiring_key_groups(
-    *,
-    person: PersonSnapshot,
-    categories: Sequence[CategoryRecord],
-    employment: EmploymentSnapshot,
-    employer_credit_code: str,
-    earlier_grants: Sequence[EarlierGrant],
-    today: date,
-) -> list[Check]:
-    """一次性吸纳重点群体就业岗位补贴: every rule of SPEC 2.3, each with its evidence."""
-    return [
-        Check(
-            "beneficiary_known",
-            True,
-            f"person {person.person_id} known from registry snapshot version {person.version}",
-        ),
-        _employment_of_beneficiary(person, employment),
-        _employment_with_applicant(employment, employer_credit_code),
-        _hired_as_employee(employment),
-        _registered_unemployed_when_hired(person, employment),
-        _key_group(categories, employment.started_on, today),
-        _employed_12_months(employment, today),
-        _insured_12_months(employment, today),
-        _never_paid_before(earlier_grants),
-        _alive(person),
-    ]
+    def payee(self, evidence: HiringEvidence, applicant: Applicant) -> Payee:
+        return Payee("employer", evidence.employment.employer_name, credit_code=applicant.credit_code)
 
 
 def _employment_of_beneficiary(person: PersonSnapshot, employment: EmploymentSnapshot) -> Check:
@@ -228,7 +211,7 @@ def _employed_12_months(employment: EmploymentSnapshot, today: date) -> Check:
 
 
 def _insured_12_months(employment: EmploymentSnapshot, today: date) -> Check:
-    first, last = _month(employment.started_on), _month(_last_day(employment, today))
+    first, last = month_of(employment.started_on), month_of(_last_day(employment, today))
     paid = {m.month for m in employment.contribution_months if m.insurances}
     inside = sorted(m for m in paid if first <= m <= last)
     outside = sorted(paid.difference(inside))
@@ -239,18 +222,3 @@ def _insured_12_months(employment: EmploymentSnapshot, today: date) -> Check:
     if outside:
         detail += f"; {len(outside)} recorded months outside {first}..{last} not counted"
     return Check("insured_12_months", len(inside) >= REQUIRED_MONTHS, detail)
-
-
-def _never_paid_before(earlier: Sequence[EarlierGrant]) -> Check:
-    if not earlier:
-        return Check("never_paid_before", True, "no earlier payment of this programme for the beneficiary")
-    grants = "; ".join(
-        f"application {g.application_id}" + (f" paid {g.paid_on.isoformat()}" if g.paid_on else "") for g in earlier
-    )
-    return Check("never_paid_before", False, f"already paid for this beneficiary: {grants}")
-
-
-def _alive(person: PersonSnapshot) -> Check:
-    if person.deceased_on is None:
-        return Check("alive", True, f"no death recorded (registry snapshot version {person.version})")
-    return Check("alive", False, f"reported deceased on {person.deceased_on.isoformat()}")
