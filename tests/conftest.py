@@ -45,3 +45,10 @@ async def databases() -> AsyncIterator[PostgresDatabases]:
 # Hypothesis's per-example deadline is a timing threshold; on a shared 2-core machine it only flakes.
 hypothesis_settings.register_profile("project", deadline=None)
 hypothesis_settings.load_profile("project")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The end-to-end tests run last: their system stays up for the rest of the session and leaves
+    thousands of events on the session's broker, which every in-process subsidy or registry app
+    started after them would first read through (their consumer groups start at the beginning)."""
+    items.sort(key=lambda item: item.get_closest_marker("e2e") is not None)

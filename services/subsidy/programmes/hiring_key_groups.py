@@ -22,6 +22,7 @@ from services.subsidy.programmes.rules import (
     Check,
     Grant,
     alive,
+    employment_of_beneficiary,
     full_months,
     month_of,
     not_granted_before,
@@ -83,7 +84,7 @@ class HiringKeyGroups(Programme[HiringClaim, HiringEvidence]):
     def checks(self, evidence: HiringEvidence, today: date) -> list[Check]:
         person, employment = evidence.person, evidence.employment
         return [
-            _employment_of_beneficiary(person, employment),
+            employment_of_beneficiary(person, employment),
             _employment_with_applicant(employment, evidence.employer_credit_code or ""),
             _hired_as_employee(employment),
             _registered_unemployed_when_hired(person, employment),
@@ -99,19 +100,6 @@ class HiringKeyGroups(Programme[HiringClaim, HiringEvidence]):
 
     def payee(self, evidence: HiringEvidence, applicant: Applicant) -> Payee:
         return Payee("employer", evidence.employment.employer_name, credit_code=applicant.credit_code)
-
-
-def _employment_of_beneficiary(person: PersonSnapshot, employment: EmploymentSnapshot) -> Check:
-    if employment.person_id == person.person_id:
-        return Check(
-            "employment_of_beneficiary", True, f"employment {employment.employment_id} is person {person.person_id}'s"
-        )
-    return Check(
-        "employment_of_beneficiary",
-        False,
-        f"employment {employment.employment_id} belongs to person {employment.person_id}, "
-        f"not to the beneficiary {person.person_id}",
-    )
 
 
 def _employment_with_applicant(employment: EmploymentSnapshot, employer_credit_code: str) -> Check:

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from contracts.registry import PersonSnapshot, UnemploymentRegistrationState
+from contracts.registry import EmploymentSnapshot, PersonSnapshot, UnemploymentRegistrationState
 from contracts.vocabulary import RESTRICTED_DIFFICULTY, Category, PublishedCategory
 
 
@@ -97,6 +97,20 @@ def held_between(categories: Sequence[CategoryRecord], day: date, today: date) -
 
 def describe_categories(categories: Sequence[CategoryRecord]) -> str:
     return "; ".join(c.describe() for c in sorted(categories, key=lambda c: c.category)) or "none"
+
+
+def employment_of_beneficiary(person: PersonSnapshot, employment: EmploymentSnapshot) -> Check:
+    """The employment a claim names is the beneficiary's own."""
+    if employment.person_id == person.person_id:
+        return Check(
+            "employment_of_beneficiary", True, f"employment {employment.employment_id} is person {person.person_id}'s"
+        )
+    return Check(
+        "employment_of_beneficiary",
+        False,
+        f"employment {employment.employment_id} belongs to person {employment.person_id}, "
+        f"not to the beneficiary {person.person_id}",
+    )
 
 
 def alive(person: PersonSnapshot) -> Check:

@@ -28,6 +28,7 @@ from services.subsidy.programmes.rules import (
     Grant,
     alive,
     describe_categories,
+    employment_of_beneficiary,
     month_of,
     not_granted_before,
 )
@@ -129,7 +130,7 @@ class SocialInsurance(Programme[SocialInsuranceClaim, SocialInsuranceEvidence]):
     def checks(self, evidence: SocialInsuranceEvidence, today: date) -> list[Check]:
         person, employment = evidence.person, evidence.employment
         return [
-            _employment_of_beneficiary(person, employment),
+            employment_of_beneficiary(person, employment),
             _payee_rule(person, employment, evidence.applicant),
             _has_difficulty(evidence.categories, evidence.first_day, today),
             _months_in_employment(employment, evidence.months, today),
@@ -173,19 +174,6 @@ def paid_insurances(employment: EmploymentSnapshot) -> dict[str, frozenset[Insur
     for record in employment.contribution_months:
         paid[record.month] = paid.get(record.month, frozenset()).union(record.insurances)
     return paid
-
-
-def _employment_of_beneficiary(person: PersonSnapshot, employment: EmploymentSnapshot) -> Check:
-    if employment.person_id == person.person_id:
-        return Check(
-            "employment_of_beneficiary", True, f"employment {employment.employment_id} is person {person.person_id}'s"
-        )
-    return Check(
-        "employment_of_beneficiary",
-        False,
-        f"employment {employment.employment_id} belongs to person {employment.person_id}, "
-        f"not to the beneficiary {person.person_id}",
-    )
 
 
 def _payee_rule(person: PersonSnapshot, employment: EmploymentSnapshot, applicant: Applicant) -> Check:

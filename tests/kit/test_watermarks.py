@@ -1,0 +1,150 @@
+"""Watermarks: a relay says how far it has published only when it is true, with the broker's own
+offsets, and the subsidy service's horizon follows the watermarks its consumers have reached."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from aiokafka import AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+from contracts.envelope import CloudEvent
+from contracts.outbox import OutboxWatermark
+from contracts.topics import OUTBOX_WATERMARK
+from services.kit.db import Database, utcnow
+from services.kit.inbox import ConsumerPosition
+from services.kit.migrations import upgrade
+from services.kit.outbox import OUTBOX, OutboxRelay, add_event
+from services.subsidy.applications.consistency import Consistency
+from services.subsidy.tables import Watermark
+from tests.support import PostgresDatabases, read_topic
+
+pytestmark = pytest.mark.integration
+
+
+async def new_topic(bootstrap: str) -> str:
+    name = f"kit-test.watermark-{uuid.uuid4().hex[:8]}"
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        await admin.create_topics([NewTopic(name, 3, 1), NewTopic(OUTBOX_WATERMARK, 3, 1)])
+    except Exception:  # the watermark topic exists already
+        await admin.create_topics([NewTopic(name, 3, 1)])
+    finally:
+        await admin.close()
+    await asyncio.sleep(0.5)  # tansu drops what is produced to a topic in its first moments
+    return name
+
+
+async def watermarks_of(bootstrap: str, service: str) -> list[OutboxWatermark]:
+    return [
+        OutboxWatermark.model_validate(CloudEvent.from_bytes(r.value).data)
+        for r in await read_topic(bootstrap, OUTBOX_WATERMARK)
+        if r.key == service
+    ]
+
+
+@pytest.mark.parametrize("kind", ["postgresql", "sqlite"])
+async def test_a_watermark_names_the_offsets_of_everything_committed_before_it(
+    kind: str, kafka_bootstrap: str, databases: PostgresDatabases, tmp_path: Path
+) -> None:
+    if kind == "postgresql":
+        db = Database(await databases.migrated("registry"))
+    else:
+        url = f"sqlite+aiosqlite:///{tmp_path}/registry.db"
+        await asyncio.to_thread(upgrade, "registry", url)
+        db = Database(url)
+    topic = await new_topic(kafka_bootstrap)
+    service = f"kit-test-{uuid.uuid4().hex[:8]}"
+    producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap)
+    await producer.start()
+    try:
+        relay = OutboxRelay(db, producer, service=service)
+        async with db.sessionmaker() as session, session.begin():
+            for n in range(12):
+                add_event(session, topic, f"key-{n}", CloudEvent(source="/t", type="t.e", data={"n": n}))
+        committed = utcnow()
+        assert await relay.relay_once() == 12
+
+        [watermark] = await watermarks_of(kafka_bootstrap, service)
+        published = await read_topic(kafka_bootstrap, topic)
+        ends: dict[int, int] = {}
+        for record in published:
+            ends[record.partition] = max(ends.get(record.partition, 0), record.offset + 1)
+        assert len(published) == 12
+        assert {(p.topic, p.partition): p.next_offset for p in watermark.positions} == {
+            (topic, partition): end for partition, end in ends.items()
+        }
+        assert watermark.as_of >= committed
+    finally:
+        await producer.stop()
+        await db.dispose()
+
+
+async def test_no_watermark_while_a_row_created_before_it_is_unsent(
+    kafka_bootstrap: str, databases: PostgresDatabases
+) -> None:
+    db = Database(await databases.migrated("registry"))
+    topic = await new_topic(kafka_bootstrap)
+    service = f"kit-test-{uuid.uuid4().hex[:8]}"
+    producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap)
+    await producer.start()
+    try:
+        relay = OutboxRelay(db, producer, service=service)
+        async with db.sessionmaker() as session, session.begin():
+            add_event(session, topic, "waits", CloudEvent(source="/t", type="t.e", data={"n": 1}))
+        # Its publication failed before: it waits for a retry, so the relay cannot vouch for it.
+        async with db.sessionmaker() as session, session.begin():
+            await session.execute(sa.update(OUTBOX).values(next_attempt_at=utcnow() + timedelta(hours=1), attempts=1))
+        assert await relay.relay_once() == 0
+        assert await watermarks_of(kafka_bootstrap, service) == []
+
+        async with db.sessionmaker() as session, session.begin():
+            await session.execute(sa.update(OUTBOX).values(next_attempt_at=None))
+        relay._last_watermark = 0.0  # due again
+        assert await relay.relay_once() == 1
+        [watermark] = await watermarks_of(kafka_bootstrap, service)
+        assert [(p.topic, p.next_offset) for p in watermark.positions] == [(topic, 1)]
+    finally:
+        await producer.stop()
+        await db.dispose()
+
+
+async def test_the_horizon_is_the_newest_watermark_the_consumers_have_reached(databases: PostgresDatabases) -> None:
+    db = Database(await databases.migrated("subsidy"))
+    group = f"g-{uuid.uuid4().hex[:6]}"
+    consistency = Consistency(["registry", "sharing"], {"registry.person.v1": group, "sharing.fact.v1": group}, 0.05)
+    now = utcnow()
+
+    async def watermark(service: str, seconds_ago: float, **offsets: int) -> None:
+        positions = [{"topic": t.replace("_", "."), "partition": 0, "next_offset": o} for t, o in offsets.items()]
+        async with db.sessionmaker() as session, session.begin():
+            session.add(Watermark(service=service, as_of=now - timedelta(seconds=seconds_ago), positions=positions))
+
+    async def applied(topic: str, offset: int) -> None:
+        async with db.sessionmaker() as session, session.begin():
+            await session.merge(ConsumerPosition(consumer=group, topic=topic, partition=0, next_offset=offset))
+
+    async def horizon() -> object:
+        async with db.sessionmaker() as session:
+            return await consistency.horizon(session)
+
+    try:
+        await watermark("registry", 3, registry_person_v1=10)
+        await watermark("registry", 1, registry_person_v1=20)
+        assert await horizon() is None  # sharing has said nothing yet
+        await watermark("sharing", 2, sharing_fact_v1=5)
+        assert await horizon() is None  # nothing applied: no watermark reached
+        await applied("sharing.fact.v1", 5)
+        await applied("registry.person.v1", 12)
+        # registry's newest (20) is not reached, its older one (10) is; the earlier source decides.
+        assert await horizon() == now - timedelta(seconds=3) - timedelta(seconds=0.05)
+        await applied("registry.person.v1", 20)
+        assert await horizon() == now - timedelta(seconds=2) - timedelta(seconds=0.05)
+    finally:
+        await db.dispose()
