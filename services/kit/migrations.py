@@ -172,6 +172,9 @@ def kit_progress_upgrade() -> None:
         sa.Column("updated_at", UTCDateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("topic", "partition"),
     )
+    if op.get_bind().dialect.name == "postgresql":
+        # Outbox rows take `created_at` from the database's clock, as the relay's watermarks do.
+        op.alter_column("outbox_message", "created_at", server_default=sa.text("now()"))
     op.create_table(
         "consumer_position",
         sa.Column("consumer", AutoString(), nullable=False),
@@ -188,3 +191,5 @@ def kit_progress_downgrade() -> None:
 
     op.drop_table("consumer_position")
     op.drop_table("outbox_position")
+    if op.get_bind().dialect.name == "postgresql":
+        op.alter_column("outbox_message", "created_at", server_default=None)

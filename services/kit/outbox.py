@@ -126,7 +126,12 @@ def add_event(session: AsyncSession, topic: str, key: str, event: CloudEvent) ->
 def _write_outbox(session: Session) -> None:
     rows = session.info.pop(PENDING_ROWS, None)
     if rows:
-        session.connection().execute(sa.insert(OUTBOX), rows)
+        connection = session.connection()
+        if connection.dialect.name == "postgresql":
+            # The database's clock (the column's default, the transaction's start), the one the relay
+            # takes its watermarks' instants from: the writing replica's clock may run ahead of it.
+            rows = [{k: v for k, v in row.items() if k != "created_at"} for row in rows]
+        connection.execute(sa.insert(OUTBOX), rows)
 
 
 @sa.event.listens_for(Session, "after_transaction_create")
@@ -319,7 +324,8 @@ class OutboxRelay:
 
     async def relay_once(self) -> int:
         """Publish one batch of committed events, then a watermark when due; returns how many were sent."""
-        # Before the claim: every row committed before this instant is visible to the claim below.
+        # Before the claim: every row committed before this instant is visible to the claim below
+        # (on PostgreSQL the database's clock, taken in the transaction).
         as_of = utcnow()
         if self.db.is_postgres:
             async with self.db.sessionmaker() as session, session.begin():
@@ -327,6 +333,8 @@ class OutboxRelay:
                 # claiming side by side, one key's events were seen to overtake each other.
                 if not await session.scalar(sa.select(sa.func.pg_try_advisory_xact_lock(RELAY_LOCK))):
                     return 0
+                # The database's clock, as the rows' `created_at`, so no host's clock enters the check.
+                as_of = await session.scalar(sa.select(sa.func.clock_timestamp())) or as_of
                 rows = await self._claim(session)
                 sent = 0
                 if rows:

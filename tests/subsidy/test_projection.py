@@ -3,6 +3,7 @@ order or repetition, categories ended by the hiring still count, bad payloads ar
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import date
 
@@ -303,3 +304,24 @@ async def test_a_beneficiary_shows_what_the_projection_holds(subsidy: Harness) -
     problem(unknown, 404, "beneficiary-not-found")
     denied = await subsidy.client.get(f"/subsidy/v1/beneficiaries/{hire.person.person_id}", scopes=["subsidy:apply"])
     assert denied.status_code == 403
+
+
+async def test_past_the_wait_known_facts_without_a_watermark_are_never_judged(subsidy: Harness) -> None:
+    """The projection holds every fact, but no watermark says it is current (a source's relay is
+    down): the application keeps waiting past SUBSIDY_FACTS_WAIT_S, and is judged once one comes."""
+    hire = await subsidy.project(eligible_hire())
+    subsidy.relay.paused = True
+    subsidy.settings.facts_wait_s = 0.3
+    try:
+        body = (await subsidy.apply(hire)).json()
+        assert body["status"] == "submitted"
+        await asyncio.sleep(2.0)  # many evaluator rounds past the wait
+        assert (await subsidy.application(body["application_id"]))["status"] == "submitted"
+    finally:
+        subsidy.settings.facts_wait_s = 600.0
+        subsidy.relay.paused = False
+
+    async def judged() -> bool:
+        return (await subsidy.application(body["application_id"]))["status"] == "eligible"
+
+    await eventually(judged)

@@ -115,7 +115,7 @@ async def read_application(
         403: {"description": "`four-eyes`: the reviewer submitted the application"},
         409: {
             "description": "`not-eligible`, `already-decided`, `no-longer-eligible` (with the checks), "
-            "`already-granted`, `no-budget` or `budget-exhausted`"
+            "`already-granted`, `grant-already-paid`, `no-budget` or `budget-exhausted`"
         },
     },
 )

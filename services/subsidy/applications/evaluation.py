@@ -4,6 +4,7 @@ approval. Programme-agnostic: everything programme-specific goes through `Progra
 
 from __future__ import annotations
 
+import logging
 import uuid
 from datetime import datetime
 from typing import Any
@@ -13,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from contracts.subsidy import APPLICATION_EVALUATED
 from services.kit.clock import Clock
 from services.kit.db import utcnow
+from services.kit.errors import is_infrastructure_error
 from services.subsidy.applications.repository import ApplicationRepository
 from services.subsidy.events import application_changed
 from services.subsidy.lifecycle import check_application_move
@@ -22,6 +24,8 @@ from services.subsidy.programmes.registry import Catalogue
 from services.subsidy.programmes.rules import Check
 from services.subsidy.projections.repository import ProjectionFacts
 from services.subsidy.tables import Application
+
+log = logging.getLogger(__name__)
 
 KNOWN = "beneficiary_known"
 
@@ -67,6 +71,10 @@ class Evaluator:
         programme = self.programme_of(application)
         claim = programme.parse_claim(claim_fields(application))
         beneficiary = application.beneficiary_person_id
+        # Shared lock on the beneficiary's projected person: a registry event about them (their
+        # person or employment) waits for this judgement to commit, and then judges it again; or
+        # it committed before, and this judgement reads it. (SQLite writes one at a time anyway.)
+        await self.facts.repo.person(beneficiary, lock="share")
         granted = await self.repo.granted(
             application.programme, beneficiary, programme.units(claim), exclude=application.application_id
         )
@@ -102,14 +110,24 @@ class Evaluator:
             "payee_person_id": payee.person_id if payee else None,
         }
 
-    async def first_evaluation(self, application: Application, *, waited_s: float, give_up: bool) -> bool:
-        """Judge a submitted application (new, or locked by the caller); False when it must wait longer."""
+    async def first_evaluation(
+        self, application: Application, *, waited_s: float, caught_up: bool = True, give_up: bool = False
+    ) -> bool:
+        """Judge a submitted application (new, or locked by the caller); False when it must wait longer.
+
+        Judged only once the projections have caught up with its submission. Past the wait
+        (`give_up`), one that names what they have not seen is judged with a failed
+        `beneficiary_known`; one whose facts are there but may be stale keeps waiting: a verdict on
+        stale facts is what this service never gives."""
         try:
             judgement = await self.judge(application)
         except Missing as missing:
             if not give_up:
                 return False
             judgement = self.unknown(missing, waited_s)
+        else:
+            if not caught_up:
+                return False
         now = utcnow()
         values = self.values(judgement, now)
         check_application_move(application.status, values["status"])
@@ -148,4 +166,12 @@ class Evaluator:
         for application in await self.repo.undecided_for(
             beneficiaries=beneficiaries or set(), businesses=businesses or set()
         ):
-            await self.reevaluate(application)
+            # Each in a savepoint: a bug judging one application must not dead-letter the registry
+            # event that changed the facts (the projection would stop following the registry).
+            try:
+                async with self.session.begin_nested():
+                    await self.reevaluate(application)
+            except Exception as exc:
+                if is_infrastructure_error(exc):
+                    raise
+                log.exception("application not judged again", extra={"application_id": str(application.application_id)})

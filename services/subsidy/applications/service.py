@@ -120,7 +120,7 @@ class ApplicationService:
             created_at=submitted_at,
             updated_at=submitted_at,
         )
-        evaluated = caught_up and await self.evaluator.first_evaluation(application, waited_s=0, give_up=False)
+        evaluated = caught_up and await self.evaluator.first_evaluation(application, waited_s=0)
         try:
             async with self.session.begin_nested():
                 self.repo.add(application)
@@ -254,7 +254,10 @@ class ApplicationService:
                     continue  # another replica judged it
                 waited = (now - application.created_at).total_seconds()
                 give_up = application.created_at <= give_up_before
-                if await self.evaluator.first_evaluation(application, waited_s=waited, give_up=give_up):
+                caught_up = horizon is not None and application.created_at <= horizon
+                if await self.evaluator.first_evaluation(
+                    application, waited_s=waited, caught_up=caught_up, give_up=give_up
+                ):
                     await self.session.flush()
                     application_changed(self.session, application, APPLICATION_EVALUATED)
                     done.judged += 1

@@ -41,7 +41,7 @@ class NoticeService:
             payee_name=application.payee_name or name_masked,
             amount_fen=application.amount_fen,
             approved_on=today,
-            until=today + timedelta(days=self.settings.notice_days),
+            until=today + timedelta(days=self.settings.notice_days - 1),  # the approval day is the first
         )
         self.session.add(notice)
         return notice

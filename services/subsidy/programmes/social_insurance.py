@@ -8,6 +8,7 @@ flexible worker themself. A month is paid at most once per beneficiary across ap
 
 from __future__ import annotations
 
+import calendar
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -132,11 +133,11 @@ class SocialInsurance(Programme[SocialInsuranceClaim, SocialInsuranceEvidence]):
         return [
             employment_of_beneficiary(person, employment),
             _payee_rule(person, employment, evidence.applicant),
-            _has_difficulty(evidence.categories, evidence.first_day, today),
+            _has_difficulty(evidence.categories, evidence.months, today),
             _months_in_employment(employment, evidence.months, today),
-            _months_paid(employment, evidence.months),
+            _months_paid(employment, evidence.categories, evidence.months, today),
             not_granted_before("months_not_paid_before", evidence.granted, "these months"),
-            _insurances_covered(evidence.categories, evidence.first_day, today),
+            _insurances_covered(evidence.categories, evidence.months, today),
             alive(person),
         ]
 
@@ -145,13 +146,14 @@ class SocialInsurance(Programme[SocialInsuranceClaim, SocialInsuranceEvidence]):
         return {insurance: int(getattr(self.settings, f"{insurance.value}_fen")) for insurance in Insurance}
 
     def amount_fen(self, evidence: SocialInsuranceEvidence, today: date) -> int:
-        covered = set(covered_insurances(evidence.categories, evidence.first_day, today))
         paid = paid_insurances(evidence.employment)
         rates = self.rates()
         return sum(
             rates[insurance]
             for month in evidence.months
-            for insurance in covered.intersection(paid.get(month, frozenset()))
+            for insurance in set(covered_insurances(evidence.categories, month, today)).intersection(
+                paid.get(month, frozenset())
+            )
         )
 
     def payee(self, evidence: SocialInsuranceEvidence, applicant: Applicant) -> Payee:
@@ -161,9 +163,20 @@ class SocialInsurance(Programme[SocialInsuranceClaim, SocialInsuranceEvidence]):
         return Payee("employer", employment.employer_name, credit_code=employment.employer_credit_code)
 
 
-def covered_insurances(categories: Sequence[CategoryRecord], first_day: date, today: date) -> list[Insurance]:
-    """The insurances the subsidy covers for a beneficiary holding `categories` from `first_day` on."""
-    held = {c.category for c in categories if c.held_on_or_after(first_day, today)}
+def _month_span(month: str) -> tuple[date, date]:
+    year, number = int(month[:4]), int(month[5:])
+    return date(year, number, 1), date(year, number, calendar.monthrange(year, number)[1])
+
+
+def held_in(categories: Sequence[CategoryRecord], month: str, today: date) -> list[CategoryRecord]:
+    """The categories held at some time during `month` (and started by today)."""
+    first, last = _month_span(month)
+    return [c for c in categories if c.valid_from <= last and c.held_on_or_after(first, today)]
+
+
+def covered_insurances(categories: Sequence[CategoryRecord], month: str, today: date) -> list[Insurance]:
+    """The insurances the subsidy covers in `month` for a beneficiary holding `categories`."""
+    held = {c.category for c in held_in(categories, month, today)}
     extended = any(group in held for group in EXTENSION_GROUPS)
     return list(BASE_INSURANCES + EXTENDED_INSURANCES) if extended else list(BASE_INSURANCES)
 
@@ -193,19 +206,21 @@ def _payee_rule(person: PersonSnapshot, employment: EmploymentSnapshot, applican
     return Check("payee_rule", passed, f"{expected}; the applicant is {who}")
 
 
-def _has_difficulty(categories: Sequence[CategoryRecord], first_day: date, today: date) -> Check:
-    held = [c for c in categories if c.held_on_or_after(first_day, today)]
-    if held:
+def _has_difficulty(categories: Sequence[CategoryRecord], months: Sequence[str], today: date) -> Check:
+    """A difficulty category (a restricted one counts) held during each claimed month."""
+    without = [m for m in months if not held_in(categories, m, today)]
+    if without:
         return Check(
             "has_difficulty",
-            True,
-            f"difficulty categories held on or after {first_day.isoformat()}: {describe_categories(held)}",
+            False,
+            f"no difficulty category held in {', '.join(without)}; categories on record: "
+            f"{describe_categories(categories)}",
         )
+    held = {c for m in months for c in held_in(categories, m, today)}
     return Check(
         "has_difficulty",
-        False,
-        f"no difficulty category held on or after {first_day.isoformat()}; "
-        f"categories on record: {describe_categories(categories)}",
+        True,
+        f"a difficulty category held in each claimed month: {describe_categories(sorted(held, key=str))}",
     )
 
 
@@ -225,28 +240,37 @@ def _months_in_employment(employment: EmploymentSnapshot, months: Sequence[str],
     return Check("months_in_employment", True, f"all {len(months)} claimed months lie within the {span}")
 
 
-def _months_paid(employment: EmploymentSnapshot, months: Sequence[str]) -> Check:
+def _months_paid(
+    employment: EmploymentSnapshot, categories: Sequence[CategoryRecord], months: Sequence[str], today: date
+) -> Check:
+    """Each claimed month has a contribution to an insurance the subsidy covers in that month."""
     paid = paid_insurances(employment)
-    unpaid = [m for m in months if not paid.get(m)]
+    unpaid = [m for m in months if not set(covered_insurances(categories, m, today)).intersection(paid.get(m, ()))]
     if unpaid:
-        listed = ", ".join(f"{m} ({'recorded with no insurance' if m in paid else 'not recorded'})" for m in unpaid)
+
+        def why(month: str) -> str:
+            if month not in paid:
+                return "not recorded"
+            if not paid[month]:
+                return "recorded with no insurance"
+            return "only " + ", ".join(i for i in Insurance if i in paid[month]) + ", not covered"
+
+        listed = ", ".join(f"{m} ({why(m)})" for m in unpaid)
         return Check(
-            "months_paid", False, f"no contribution paid in employment {employment.employment_id} for: {listed}"
+            "months_paid", False, f"no covered contribution paid in employment {employment.employment_id} for: {listed}"
         )
     listed = "; ".join(f"{m} ({', '.join(i for i in Insurance if i in paid[m])})" for m in months)
     return Check("months_paid", True, f"contributions paid in employment {employment.employment_id}: {listed}")
 
 
-def _insurances_covered(categories: Sequence[CategoryRecord], first_day: date, today: date) -> Check:
-    covered = covered_insurances(categories, first_day, today)
-    held = {c.category for c in categories if c.held_on_or_after(first_day, today)}
-    groups = [group.value for group in EXTENSION_GROUPS if group in held]
-    detail = f"covered: {', '.join(covered)}"
-    if groups:
-        detail += f"; work injury and maternity for {', '.join(groups)} held on or after {first_day.isoformat()}"
+def _insurances_covered(categories: Sequence[CategoryRecord], months: Sequence[str], today: date) -> Check:
+    extended = [m for m in months if len(covered_insurances(categories, m, today)) > len(BASE_INSURANCES)]
+    detail = f"covered: {', '.join(BASE_INSURANCES)} in every claimed month"
+    if extended:
+        held = {
+            str(c.category) for m in extended for c in held_in(categories, m, today) if c.category in EXTENSION_GROUPS
+        }
+        detail += f"; work injury and maternity too in {', '.join(extended)} ({', '.join(sorted(held))} held)"
     else:
-        detail += (
-            f"; work injury and maternity only for {', '.join(EXTENSION_GROUPS)}, "
-            f"none held on or after {first_day.isoformat()}"
-        )
+        detail += f"; work injury and maternity only for {', '.join(EXTENSION_GROUPS)}, none held in the claimed months"
     return Check("insurances_covered", True, detail)

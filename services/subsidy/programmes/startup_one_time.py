@@ -9,7 +9,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from typing import ClassVar
 
 from pydantic import Field
@@ -263,13 +263,18 @@ def _self_employed_12_months(
             False,
             f"no self_employed employment of the beneficiary at {business.credit_code} ({seen})",
         )
-    months = operating_months(own, today)
-    return Check(
-        "self_employed_12_months",
-        months >= REQUIRED_MONTHS,
+    # A business deregistered by market supervision stopped operating then, whatever the registry says.
+    until = today
+    if business.deregistered_on is not None and business.deregistered_on <= today:
+        until = business.deregistered_on - timedelta(days=1)
+    months = operating_months(own, until)
+    detail = (
         f"self_employed employment {own.employment_id} at {business.credit_code}, {_span(own, today)}: "
-        f"{months} full months ({REQUIRED_MONTHS} needed)",
+        f"{months} full months ({REQUIRED_MONTHS} needed)"
     )
+    if until != today:
+        detail += f"; the business was deregistered on {business.deregistered_on}"
+    return Check("self_employed_12_months", months >= REQUIRED_MONTHS, detail)
 
 
 def _open_on(employment: EmploymentSnapshot, today: date) -> bool:

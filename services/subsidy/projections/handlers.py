@@ -57,6 +57,8 @@ class Projections:
                 await evaluator.reevaluate_for(beneficiaries={person.person_id})
         elif topic == REGISTRY_EMPLOYMENT:
             employment = _decode(event, EmploymentSnapshot)
+            # The person's row is the lock a judgement of their applications holds (evaluation.py).
+            await repo.person(employment.person_id, for_update=True)
             if await apply_employment(repo, employment):
                 await evaluator.reevaluate_for(
                     beneficiaries={employment.person_id}, businesses={employment.employer_credit_code}

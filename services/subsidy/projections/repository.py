@@ -4,6 +4,7 @@ the `Facts` the programmes read them through."""
 from __future__ import annotations
 
 import uuid
+from typing import Literal
 
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
@@ -18,7 +19,13 @@ class ProjectionRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    async def person(self, person_id: uuid.UUID, *, for_update: bool = False) -> ProjectedPerson | None:
+    async def person(
+        self, person_id: uuid.UUID, *, for_update: bool = False, lock: Literal["share"] | None = None
+    ) -> ProjectedPerson | None:
+        if lock == "share":
+            return await self.session.get(
+                ProjectedPerson, person_id, with_for_update={"read": True}, populate_existing=True
+            )
         return await self.session.get(ProjectedPerson, person_id, with_for_update=for_update)
 
     async def employment(self, employment_id: uuid.UUID, *, for_update: bool = False) -> ProjectedEmployment | None:

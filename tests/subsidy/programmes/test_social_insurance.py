@@ -124,8 +124,8 @@ async def test_a_4050_worker_in_flexible_work_gets_all_five_insurances_for_three
     assert judgement.amount_fen == 3 * EXTENDED_MONTH_FEN == 223_500
     assert judgement.payee == Payee("person", "刘*梅", person_id=WORKER)
     assert detail(judgement, "insurances_covered") == (
-        "covered: pension, medical, unemployment, work_injury, maternity; "
-        "work injury and maternity for age_4050 held on or after 2018-04-01"
+        "covered: pension, medical, unemployment in every claimed month; "
+        "work injury and maternity too in 2018-04, 2018-05, 2018-06 (age_4050 held)"
     )
 
 
@@ -134,8 +134,8 @@ async def test_a_veteran_gets_pension_medical_and_unemployment_only() -> None:
     assert judgement.eligible, judgement.checks
     assert judgement.amount_fen == 3 * BASE_MONTH_FEN == 217_500
     assert detail(judgement, "insurances_covered") == (
-        "covered: pension, medical, unemployment; work injury and maternity only for age_4050, "
-        "low_income_family, zero_employment_family, recent_graduate, none held on or after 2018-04-01"
+        "covered: pension, medical, unemployment in every claimed month; work injury and maternity only for "
+        "age_4050, low_income_family, zero_employment_family, recent_graduate, none held in the claimed months"
     )
 
 
@@ -158,7 +158,7 @@ async def test_the_other_difficulties_are_covered_for_the_three_base_insurances(
 async def test_a_restricted_difficulty_is_a_difficulty_without_showing_its_kind() -> None:
     judgement = await judge(Case(categories=[category(RESTRICTED_DIFFICULTY, source="restricted")]))
     assert detail(judgement, "has_difficulty") == (
-        "difficulty categories held on or after 2018-04-01: restricted_difficulty [restricted, 2018-01-01..open]"
+        "a difficulty category held in each claimed month: restricted_difficulty [restricted, 2018-01-01..open]"
     )
 
 
@@ -177,19 +177,22 @@ async def test_only_the_insurances_actually_paid_in_a_month_are_subsidised() -> 
     )
 
 
-async def test_a_paid_but_uncovered_insurance_is_not_subsidised() -> None:
+async def test_a_month_paid_only_to_uncovered_insurances_is_not_a_paid_month() -> None:
     paid = [ContributionMonth.model_validate({"month": "2018-04", "insurances": ["work_injury", "maternity"]})]
     judgement = await judge(
         Case(categories=[category("veteran")], employment_changes={"contribution_months": paid}, claimed=("2018-04",))
     )
-    assert judgement.eligible
+    assert not judgement.eligible and set(judgement.failed_rules) == {"months_paid"}
+    assert "2018-04 (only work_injury, maternity, not covered)" in detail(judgement, "months_paid")
     assert judgement.amount_fen == 0
 
 
-async def test_a_category_that_began_after_the_first_claimed_month_still_counts() -> None:
+async def test_a_category_counts_only_for_the_months_it_was_held() -> None:
     judgement = await judge(Case(categories=[category("age_4050", date(2018, 5, 10))]))
-    assert judgement.eligible
-    assert judgement.amount_fen == 3 * EXTENDED_MONTH_FEN
+    assert set(judgement.failed_rules) == {"has_difficulty"}
+    assert detail(judgement, "has_difficulty").startswith("no difficulty category held in 2018-04;")
+    # Held from May on: May and June are covered with the plan's extension, April without it.
+    assert judgement.amount_fen == 2 * EXTENDED_MONTH_FEN + BASE_MONTH_FEN
 
 
 async def test_a_group_that_ended_before_the_claim_does_not_extend_the_coverage() -> None:
@@ -245,7 +248,7 @@ FAILING: dict[str, tuple[Case, str]] = {
     ),
     "has_difficulty": (
         Case(categories=[category("age_4050", date(2017, 1, 1), valid_until=date(2018, 3, 31))]),
-        "no difficulty category held on or after 2018-04-01; "
+        "no difficulty category held in 2018-04, 2018-05, 2018-06; "
         "categories on record: age_4050 [registry, 2017-01-01..2018-03-31]",
     ),
     "months_in_employment": (
@@ -262,7 +265,7 @@ FAILING: dict[str, tuple[Case, str]] = {
                 ]
             }
         ),
-        f"no contribution paid in employment {EMPLOYMENT} for: 2018-05 (recorded with no insurance), "
+        f"no covered contribution paid in employment {EMPLOYMENT} for: 2018-05 (recorded with no insurance), "
         "2018-06 (not recorded)",
     ),
     "months_not_paid_before": (
@@ -289,9 +292,11 @@ async def test_no_difficulty_at_all() -> None:
     judgement = await judge(Case(categories=[]))
     assert judgement.failed_rules == ["has_difficulty"]
     assert detail(judgement, "has_difficulty") == (
-        "no difficulty category held on or after 2018-04-01; categories on record: none"
+        "no difficulty category held in 2018-04, 2018-05, 2018-06; categories on record: none"
     )
-    assert detail(judgement, "insurances_covered").startswith("covered: pension, medical, unemployment;")
+    assert detail(judgement, "insurances_covered").startswith(
+        "covered: pension, medical, unemployment in every claimed month; work injury"
+    )
 
 
 async def test_a_withdrawn_category_counts_only_up_to_its_withdrawal() -> None:
@@ -547,11 +552,13 @@ def test_the_amount_never_depends_on_the_order_of_the_claimed_months(
 
 
 @given(claimed=claimed_months, paid=paid_months)
-def test_months_paid_names_exactly_the_claimed_months_without_a_paid_insurance(
+def test_months_paid_names_exactly_the_claimed_months_without_a_paid_covered_insurance(
     claimed: set[str], paid: dict[str, frozenset[Insurance]]
 ) -> None:
     checks = {c.rule: c for c in PROGRAMME.checks(evidence_of(sorted(claimed), paid, ["veteran"]), TODAY)}
-    unpaid = sorted(m for m in claimed if not paid.get(m))
+    # A veteran's months are covered for pension, medical and unemployment only.
+    base = {Insurance.pension, Insurance.medical, Insurance.unemployment}
+    unpaid = sorted(m for m in claimed if not base.intersection(paid.get(m, frozenset())))
     assert checks["months_paid"].passed == (not unpaid)
     named = {m for m in MONTHS if m in checks["months_paid"].detail}
     assert named == (set(unpaid) if unpaid else set(claimed))

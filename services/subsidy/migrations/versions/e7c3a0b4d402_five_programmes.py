@@ -17,6 +17,7 @@ import sqlmodel
 from alembic import op
 
 import services.kit.db
+from services.kit.migrations import kit_progress_downgrade, kit_progress_upgrade
 
 revision: str = 'e7c3a0b4d402'
 down_revision: str | None = 'c5a1e0f7d202'
@@ -25,21 +26,7 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    op.create_table('consumer_position',
-    sa.Column('consumer', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
-    sa.Column('topic', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
-    sa.Column('partition', sa.Integer(), nullable=False),
-    sa.Column('next_offset', sa.BigInteger(), nullable=False),
-    sa.Column('updated_at', services.kit.db.UTCDateTime(timezone=True), nullable=False),
-    sa.PrimaryKeyConstraint('consumer', 'topic', 'partition')
-    )
-    op.create_table('outbox_position',
-    sa.Column('topic', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
-    sa.Column('partition', sa.Integer(), nullable=False),
-    sa.Column('next_offset', sa.BigInteger(), nullable=False),
-    sa.Column('updated_at', services.kit.db.UTCDateTime(timezone=True), nullable=False),
-    sa.PrimaryKeyConstraint('topic', 'partition')
-    )
+    kit_progress_upgrade()
     op.create_table('subsidy_business',
     sa.Column('credit_code', sqlmodel.sql.sqltypes.AutoString(length=18), nullable=False),
     sa.Column('name', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
@@ -124,6 +111,20 @@ def upgrade() -> None:
             "FROM subsidy_application WHERE one_time AND status IN ('approved', 'paid')"
         )
     )
+    # A failed payment's application holds its grant too (it may be paid yet), unless another one of
+    # the programme was approved or paid for the beneficiary since.
+    op.execute(
+        sa.text(
+            "INSERT INTO subsidy_grant (programme, beneficiary_person_id, unit, application_id, granted_at) "
+            "SELECT programme, beneficiary_person_id, 'once', application_id, COALESCE(decided_at, updated_at) "
+            "FROM subsidy_application AS failed WHERE one_time AND status = 'payment_failed' "
+            "AND NOT EXISTS (SELECT 1 FROM subsidy_grant AS held WHERE held.programme = failed.programme "
+            "AND held.beneficiary_person_id = failed.beneficiary_person_id AND held.unit = 'once') "
+            "AND failed.created_at = (SELECT MAX(other.created_at) FROM subsidy_application AS other "
+            "WHERE other.programme = failed.programme AND other.beneficiary_person_id = failed.beneficiary_person_id "
+            "AND other.one_time AND other.status = 'payment_failed')"
+        )
+    )
     with op.batch_alter_table('subsidy_application', schema=None) as batch_op:
         batch_op.create_index('uq_subsidy_application_one_time_open', ['programme', 'beneficiary_person_id'], unique=True, postgresql_where=sa.text("one_time AND status IN ('submitted', 'eligible', 'ineligible')"), sqlite_where=sa.text("one_time AND status IN ('submitted', 'eligible', 'ineligible')"))
 
@@ -162,7 +163,7 @@ def downgrade() -> None:
         batch_op.drop_index('uq_subsidy_application_one_time_open', postgresql_where=sa.text("one_time AND status IN ('submitted', 'eligible', 'ineligible')"), sqlite_where=sa.text("one_time AND status IN ('submitted', 'eligible', 'ineligible')"))
         batch_op.drop_index('ix_subsidy_application_status')
         batch_op.drop_index('ix_subsidy_application_business')
-        batch_op.create_index(batch_op.f('uq_subsidy_application_one_time_live'), ['programme', 'beneficiary_person_id'], unique=1, sqlite_where=sa.text("one_time AND status IN ('submitted', 'eligible', 'approved', 'paid')"))
+        batch_op.create_index(batch_op.f('uq_subsidy_application_one_time_live'), ['programme', 'beneficiary_person_id'], unique=1, postgresql_where=sa.text("one_time AND status IN ('submitted', 'eligible', 'approved', 'paid')"), sqlite_where=sa.text("one_time AND status IN ('submitted', 'eligible', 'approved', 'paid')"))
         batch_op.alter_column('evaluated_on',
                existing_type=sa.DATE(),
                nullable=False)
@@ -189,5 +190,4 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_subsidy_business_legal_rep_subject_ref'))
 
     op.drop_table('subsidy_business')
-    op.drop_table('outbox_position')
-    op.drop_table('consumer_position')
+    kit_progress_downgrade()
