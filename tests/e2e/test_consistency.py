@@ -22,6 +22,8 @@ from tests.subsidy.scenario import credit_code
 from tests.support import eventually, read_topic
 
 pytestmark = pytest.mark.e2e
+# Its hundreds of people would slow the other end-to-end tests that read every event (conftest.py).
+RUN_LAST = True
 
 CASES = 200
 # Cases run in lanes side by side, each lane one case after another with no pause.
