@@ -71,9 +71,10 @@ class Evaluator:
         programme = self.programme_of(application)
         claim = programme.parse_claim(claim_fields(application))
         beneficiary = application.beneficiary_person_id
-        # Shared lock on the beneficiary's projected person: a registry event about them (their
-        # person or employment) waits for this judgement to commit, and then judges it again; or
-        # it committed before, and this judgement reads it. (SQLite writes one at a time anyway.)
+        # Shared lock on the beneficiary's projected person: an event that changes their facts (their
+        # person, their employments, a business they founded or its employees) locks that row for
+        # update, so it waits for this judgement to commit and then judges it again; or it committed
+        # before, and this judgement reads it. (SQLite writes one at a time anyway.)
         await self.facts.repo.person(beneficiary, lock="share")
         granted = await self.repo.granted(
             application.programme, beneficiary, programme.units(claim), exclude=application.application_id

@@ -57,8 +57,9 @@ class Projections:
                 await evaluator.reevaluate_for(beneficiaries={person.person_id})
         elif topic == REGISTRY_EMPLOYMENT:
             employment = _decode(event, EmploymentSnapshot)
-            # The person's row is the lock a judgement of their applications holds (evaluation.py).
-            await repo.person(employment.person_id, for_update=True)
+            # The rows a judgement of the affected applications holds (evaluation.py): the person's,
+            # and the founder's of the business they work at (startup_one_time counts its employees).
+            await repo.lock_persons({employment.person_id} | await repo.founders_of(employment.employer_credit_code))
             if await apply_employment(repo, employment):
                 await evaluator.reevaluate_for(
                     beneficiaries={employment.person_id}, businesses={employment.employer_credit_code}
@@ -74,8 +75,10 @@ class Projections:
         if not isinstance(fact.attributes, BusinessAttributes) or fact.subject_ref is None:
             return
         repo = ProjectionRepository(session)
-        await apply_business(repo, fact, fact.attributes, fact.subject_ref)
         persons = await repo.persons_with_subject_ref(fact.subject_ref)
+        # The founders' rows, new and former: a judgement of their applications holds them.
+        await repo.lock_persons(set(persons) | await repo.founders_of(fact.attributes.credit_code))
+        await apply_business(repo, fact, fact.attributes, fact.subject_ref)
         await Evaluator(session, self.clock, self.catalogue).reevaluate_for(
             beneficiaries=set(persons), businesses={fact.attributes.credit_code}
         )

@@ -34,6 +34,22 @@ class ProjectionRepository:
     async def business(self, credit_code: str, *, for_update: bool = False) -> ProjectedBusiness | None:
         return await self.session.get(ProjectedBusiness, credit_code, with_for_update=for_update)
 
+    async def lock_persons(self, person_ids: set[uuid.UUID]) -> None:
+        """Take the rows of these projected persons FOR UPDATE, in one order (no deadlock between
+        consumers): a judgement of their applications holds them FOR SHARE (evaluation.py)."""
+        if person_ids:
+            await self.session.execute(
+                select(ProjectedPerson.person_id)
+                .where(col(ProjectedPerson.person_id).in_(person_ids))
+                .order_by(col(ProjectedPerson.person_id))
+                .with_for_update()
+            )
+
+    async def founders_of(self, credit_code: str) -> set[uuid.UUID]:
+        """The persons who are the legal representative of this business, as last reported."""
+        business = await self.business(credit_code)
+        return set() if business is None else set(await self.persons_with_subject_ref(business.legal_rep_subject_ref))
+
     async def persons_with_subject_ref(self, subject_ref: str) -> list[uuid.UUID]:
         result = await self.session.execute(
             select(ProjectedPerson.person_id).where(ProjectedPerson.subject_ref == subject_ref)
