@@ -75,15 +75,14 @@ class Evaluator:
         # person, their employments, a business they founded or its employees) locks that row for
         # update, so it waits for this judgement to commit and then judges it again; or it committed
         # before, and this judgement reads it. (SQLite writes one at a time anyway.)
-        await self.facts.repo.person(beneficiary, lock="share")
+        locked = await self.facts.repo.person(beneficiary, lock="share")
         granted = await self.repo.granted(
             application.programme, beneficiary, programme.units(claim), exclude=application.application_id
         )
         applicant = applicant_of(application)
         evidence = await programme.gather(self.facts, beneficiary, applicant, claim, granted)
         judged = programme.judge(evidence, applicant, self.clock.today())
-        person = await self.facts.person(beneficiary)
-        version = person.version if person is not None else "?"
+        version = locked.version if locked is not None else "?"
         known = Check(
             KNOWN,
             True,

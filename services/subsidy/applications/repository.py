@@ -38,6 +38,9 @@ class ApplicationRepository:
         )
         return result.scalars().first()
 
+    async def any_submitted(self) -> bool:
+        return bool(await self.session.scalar(select(sa.exists().where(col(Application.status) == "submitted"))))
+
     async def submitted(
         self, *, caught_up_to: datetime | None, waited_since: datetime, skip: Collection[uuid.UUID], limit: int
     ) -> list[Application]:

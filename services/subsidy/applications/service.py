@@ -241,10 +241,12 @@ class ApplicationService:
         """Judge the submitted applications the projections have caught up with, or that waited
         `facts_wait_s` (the background evaluator's round); what still lacks facts is named, so the
         next rounds can pass it over for a while and never starve the others."""
+        done = Round()
+        if not await self.repo.any_submitted():
+            return done  # the usual case: no horizon to work out ten times a second
         horizon = await self.consistency.horizon(self.session)
         now = utcnow()
         give_up_before = now - timedelta(seconds=self.settings.facts_wait_s)
-        done = Round()
         for candidate in await self.repo.submitted(
             caught_up_to=horizon, waited_since=give_up_before, skip=skip, limit=limit
         ):

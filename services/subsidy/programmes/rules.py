@@ -90,11 +90,6 @@ def month_of(day: date) -> str:
     return f"{day.year:04d}-{day.month:02d}"
 
 
-def held_between(categories: Sequence[CategoryRecord], day: date, today: date) -> set[PublishedCategory]:
-    """The categories held on `day` or at any time since (up to today)."""
-    return {c.category for c in categories if c.held_on_or_after(day, today)}
-
-
 def describe_categories(categories: Sequence[CategoryRecord]) -> str:
     return "; ".join(c.describe() for c in sorted(categories, key=lambda c: c.category)) or "none"
 
