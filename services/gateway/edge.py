@@ -7,10 +7,11 @@ a request costs a dict lookup for the key, a token-bucket update, a SHA-256 of t
 the hop itself. Everything else (health, metrics, docs, the admin API, unknown paths answered 404)
 goes to the FastAPI app underneath.
 
-Before a byte of the body is read: the key (401), the client's rate (429), unauthenticated
-requests per source address (429, so a flood of bad keys costs neither many database look-ups
-nor much else), and for a dataset push the scope and the agency (403) and a free slot among the
-pushes in flight (503). Each route's body limit is then enforced as the bytes arrive (413).
+Before a byte of the body is read: the key (401), the client's rate and any tighter rate of the
+route it asks for, such as identity verification (429), unauthenticated requests per source
+address (429, so a flood of bad keys costs neither many database look-ups nor much else), and for
+a dataset push the scope and the agency (403) and a free slot among the pushes in flight (503).
+Each route's body limit is then enforced as the bytes arrive (413).
 """
 
 from __future__ import annotations
@@ -73,9 +74,9 @@ class GatewayEdge:
         if client is None:
             return
 
-        wait_s = runtime.rate_limiter.acquire(client.client_id)
-        if wait_s > 0.0:
-            await _rate_limited("This API client has exceeded its request rate", wait_s)(scope, receive, send)
+        over_rate = _over_rate(runtime, client.client_id, scope["method"], scope["path"])
+        if over_rate is not None:
+            await over_rate(scope, receive, send)
             return
 
         limits = runtime.body_limits
@@ -162,6 +163,34 @@ class GatewayEdge:
                 "The API key is not valid or has been revoked.", 'Bearer realm="gateway", error="invalid_token"'
             )
         await response(scope, receive, send)
+
+
+def _over_rate(runtime: GatewayRuntime, client_id: str, method: str, path: str) -> ASGIApp | None:
+    """429 when the client has used up its general rate, or a route's tighter one; None to go on.
+
+    A route with its own limit takes a token from both buckets: it still costs the service as much
+    as any request, and an entry can then only tighten, never loosen. A refused request takes a
+    token from neither, so requests turned away on one route do not eat the client's allowance for
+    the others. The path is matched exactly: the services do not redirect slashes, so
+    `/identity/` is a 404 there rather than a way around the limit."""
+    general = runtime.rate_limiter
+    route = runtime.route_limiters.get((method, path))
+    if route is None:
+        wait_s = general.acquire(client_id)
+        return None if wait_s == 0.0 else _rate_limited("This API client has exceeded its request rate", wait_s)
+    wait_s = general.wait_s(client_id)
+    if wait_s > 0.0:
+        return _rate_limited("This API client has exceeded its request rate", wait_s)
+    wait_s = route.acquire(client_id)
+    if wait_s > 0.0:
+        return _rate_limited(
+            f"{method} {path} has a tighter per-client limit than other routes ({route.rate:g} a second, "
+            f"{route.burst:g} at once), and this API client has exceeded it",
+            wait_s,
+        )
+    # Nothing awaited since the peek, and time only adds tokens: this is granted.
+    general.acquire(client_id)
+    return None
 
 
 def _push_refusal(client: ClientIdentity, agency: str) -> Forbidden | None:

@@ -69,6 +69,14 @@ class GatewayRuntime:
         self.rate_limiter = TokenBucketLimiter(
             settings.rate_limit_per_second, settings.rate_limit_burst, max_keys=settings.rate_limit_max_tracked
         )
+        # Tighter per-client buckets on single routes (settings.route_rate_limits), keyed by method
+        # and exact path; the edge takes a token from these as well as from the general bucket.
+        self.route_limiters: dict[tuple[str, str], TokenBucketLimiter] = {
+            (limit.method, limit.path): TokenBucketLimiter(
+                limit.per_second, limit.burst, max_keys=settings.rate_limit_max_tracked
+            )
+            for limit in settings.route_rate_limits
+        }
         self.unauthenticated_limiter = TokenBucketLimiter(
             settings.unauthenticated_rate_limit_per_second,
             settings.unauthenticated_rate_limit_burst,

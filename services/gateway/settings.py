@@ -2,12 +2,46 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
+import json
+from typing import Annotated, ClassVar
 
-from pydantic import AliasChoices, Field, SecretStr
-from pydantic_settings import SettingsConfigDict
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic_settings import NoDecode, SettingsConfigDict
 
 from services.kit.settings import DEV_INTERNAL_SECRET, ServiceSettings
+
+_HTTP_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+_ROUTE_RATE_LIMITS_EXAMPLE = (
+    '[{"method": "POST", "path": "/sharing/v1/verifications/identity", "per_second": 1, "burst": 10}]'
+)
+
+
+class RouteRateLimit(BaseModel):
+    """A tighter per-client token bucket on one route, matched on the method and the exact path."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    method: str
+    path: str
+    per_second: float = Field(gt=0)
+    burst: int = Field(ge=1)
+
+    @field_validator("method")
+    @classmethod
+    def _known_method(cls, method: str) -> str:
+        method = method.upper()
+        if method not in _HTTP_METHODS:
+            raise ValueError(f"method must be one of {', '.join(sorted(_HTTP_METHODS))}")
+        return method
+
+    @field_validator("path")
+    @classmethod
+    def _exact_path(cls, path: str) -> str:
+        # Matched against the request's exact path, so a template or a query would never match and
+        # the route would silently go unlimited; refused instead.
+        if not path.startswith("/") or any(c in path for c in "{}?#*"):
+            raise ValueError(f"path must be an exact request path such as /sharing/v1/verifications/identity: {path!r}")
+        return path
 
 
 class GatewaySettings(ServiceSettings):
@@ -66,6 +100,45 @@ class GatewaySettings(ServiceSettings):
     unauthenticated_rate_limit_per_second: float = 10.0
     unauthenticated_rate_limit_burst: int = 20
     rate_limit_max_tracked: int = 100_000
+    # Tighter per-client buckets on single routes, taken on top of the general one (a request there
+    # needs a token from both, so an entry can only tighten). Identity verification answers whether
+    # an id number and a name belong together, so at the general 200/s a client could try every
+    # likely name for an id number in seconds. A counter clerk checks one person in a few minutes,
+    # so even an agency system behind a busy office of dozens of counters needs well under one
+    # check a second, with a few at once; at 1/s, bursts of 10, a sweep across thousands of
+    # candidates takes hours and stands out in the audit log. A JSON list in the environment,
+    # e.g. GATEWAY_ROUTE_RATE_LIMITS='[{"method": "POST", "path": "/x/v1/y", "per_second": 0.5,
+    # "burst": 5}]'; it replaces this default, so keep the verification entry in it.
+    route_rate_limits: Annotated[list[RouteRateLimit], NoDecode] = Field(
+        default=[RouteRateLimit(method="POST", path="/sharing/v1/verifications/identity", per_second=1.0, burst=10)]
+    )
 
     # A client system needs a few dozen connections; one address holding hundreds is hoarding them.
     max_connections_per_address: int = 256
+
+    @field_validator("route_rate_limits", mode="before")
+    @classmethod
+    def _route_rate_limits_from_json(cls, value: object) -> object:
+        # Decoded here rather than by pydantic-settings, whose error for bad JSON names neither the
+        # variable nor the expected shape.
+        if not isinstance(value, str):
+            return value
+        try:
+            decoded: object = json.loads(value)
+        except json.JSONDecodeError as error:
+            raise ValueError(
+                f"GATEWAY_ROUTE_RATE_LIMITS is not valid JSON ({error}); expected a list such as "
+                f"{_ROUTE_RATE_LIMITS_EXAMPLE}"
+            ) from None
+        if not isinstance(decoded, list):
+            raise ValueError(f"GATEWAY_ROUTE_RATE_LIMITS must be a JSON list such as {_ROUTE_RATE_LIMITS_EXAMPLE}")
+        return decoded
+
+    @field_validator("route_rate_limits")
+    @classmethod
+    def _one_limit_per_route(cls, limits: list[RouteRateLimit]) -> list[RouteRateLimit]:
+        routes = [(limit.method, limit.path) for limit in limits]
+        repeated = sorted({f"{method} {path}" for method, path in routes if routes.count((method, path)) > 1})
+        if repeated:
+            raise ValueError(f"GATEWAY_ROUTE_RATE_LIMITS names a route more than once: {', '.join(repeated)}")
+        return limits
