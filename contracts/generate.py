@@ -22,7 +22,7 @@ import yaml
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
-from . import outbox, registry, sharing, subsidy, topics
+from . import outbox, registry, sharing, statistics, subsidy, topics
 from .envelope import SPECVERSION, CloudEvent
 
 CONTRACTS_DIR = Path(__file__).resolve().parent
@@ -97,7 +97,7 @@ CATALOGUE: tuple[TopicContract, ...] = (
             "validity but not its kind."
         ),
         producer="registry",
-        consumers=("subsidy",),
+        consumers=("subsidy", "sharing"),
         key=PERSON_KEY,
         events=(
             EventType(registry.PERSON_REGISTERED, "Person registered", registry.PersonSnapshot),
@@ -113,7 +113,7 @@ CATALOGUE: tuple[TopicContract, ...] = (
             "current state of one employment with a `version` that grows by one per change."
         ),
         producer="registry",
-        consumers=("subsidy",),
+        consumers=("subsidy", "sharing"),
         key=PERSON_KEY,
         events=(
             EventType(registry.EMPLOYMENT_RECORDED, "Employment recorded", registry.EmploymentSnapshot),
@@ -167,13 +167,20 @@ CATALOGUE: tuple[TopicContract, ...] = (
     TopicContract(
         topic=topics.SHARING_STATISTICS_REPORT,
         description=(
-            "Statistics reports (aggregates only, never personal data). Not yet published: "
-            "no payload model exists in contracts/ yet."
+            "A month's statistics report for the statistics bureau, aggregates only, never personal data: "
+            "per town, registered unemployed, new employments, separations, trainings completed and persons per "
+            "difficulty category (sensitive ones never broken out). Cells below 5 are suppressed, and enough "
+            "others that no suppressed value can be worked out from the district totals. Published once, when "
+            "the month has closed (bureau time); a draft of the current month is only ever answered over REST."
         ),
         producer="sharing",
         consumers=(),
-        key=None,
-        events=(),
+        key=MessageKey("period", "The report's `period` (`YYYY-MM`): one month's report per key."),
+        events=(
+            EventType(
+                statistics.STATISTICS_REPORT_PUBLISHED, "Statistics report published", statistics.StatisticsReport
+            ),
+        ),
     ),
     TopicContract(
         topic=topics.SUBSIDY_APPLICATION,

@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import sqlalchemy as sa
 from fastapi import Depends, Request
 from sqlalchemy import event
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import Session
 
-from .errors import COMMITTED_STATE, CommitOutcomeUnknown, is_infrastructure_error
+from .errors import COMMITTED_STATE, CommitOutcomeUnknown, DomainError, is_infrastructure_error
 
 log = logging.getLogger(__name__)
 
@@ -133,9 +134,15 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
     changed."""
     db: Database = request.app.state.db
     state = request.scope.setdefault("state", {})
+    refusal: DomainError | None = None
     async with db.sessionmaker() as session:
         try:
-            yield session
+            try:
+                yield session
+            except DomainError as exc:
+                if not exc.commits:
+                    raise
+                refusal = exc
             await session.flush()
             for hook in state.get(BEFORE_COMMIT_HOOKS, ()):
                 await hook(session)
@@ -154,6 +161,8 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
                 ) from exc
             raise
     state[COMMITTED_STATE] = True
+    if refusal is not None:
+        raise refusal
 
 
 _before_commit_writers: list[Callable[[Any], None]] = []
@@ -182,3 +191,33 @@ async def _rollback_quietly(session: AsyncSession) -> None:
 # scope="function": the commit happens before the response is sent, so a failed commit is
 # reported to the caller instead of after a 2xx has gone out.
 SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
+
+
+async def upsert(
+    session: AsyncSession,
+    table: type[Any],
+    rows: list[dict[str, Any]],
+    *,
+    key: Sequence[str],
+    update: Sequence[str] | None = None,
+) -> None:
+    """Insert `rows` into `table`, or overwrite the `update` columns (default: every column but the
+    key) of the row with the same `key` (its primary key or a unique index): one multi-row statement
+    on PostgreSQL and SQLite. Within `rows` the last one of a key wins."""
+    if not rows:
+        return
+    last = list({tuple(row[name] for name in key): row for row in rows}.values())
+    dialect = session.get_bind().dialect.name
+    columns = list(update) if update is not None else [name for name in last[0] if name not in key]
+    # Chunked: a statement carries at most 32,767 bind parameters on PostgreSQL.
+    chunk = max(1, 20_000 // len(last[0]))
+    for start in range(0, len(last), chunk):
+        insert = postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)
+        statement = insert.values(last[start : start + chunk])
+        await session.execute(
+            statement.on_conflict_do_update(
+                index_elements=list(key), set_={name: statement.excluded[name] for name in columns}
+            )
+            if columns
+            else statement.on_conflict_do_nothing(index_elements=list(key))
+        )

@@ -37,6 +37,9 @@ class DomainError(Exception):
     status: int = 400
     slug: str = "bad-request"
     title: str = "Bad request"
+    # True for a refusal that is itself a record (an audited refusal to share data): the request's
+    # transaction commits what was written before the raise, and the problem is still the answer.
+    commits: bool = False
 
     def __init__(self, detail: str, **extensions: Any) -> None:
         if "slug" in extensions:

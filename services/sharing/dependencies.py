@@ -10,10 +10,15 @@ from fastapi import Depends, Request
 from services.kit.clock import ClockDep
 from services.kit.db import SessionDep
 
+from .agreements.service import AgreementService
+from .audit.service import AuditLog
 from .batches.parsing import Limits
 from .batches.service import BatchService
+from .queries.service import QueryService
 from .sealing import BatchSealer
 from .settings import SharingSettings
+from .statistics.service import ReportService
+from .verification.service import VerificationService
 
 
 async def get_settings(request: Request) -> SharingSettings:
@@ -37,3 +42,40 @@ async def get_batch_service(session: SessionDep, settings: SettingsDep, clock: C
 
 
 BatchServiceDep = Annotated[BatchService, Depends(get_batch_service)]
+
+
+async def get_audit_log(session: SessionDep, clock: ClockDep) -> AuditLog:
+    return AuditLog(session, clock)
+
+
+AuditLogDep = Annotated[AuditLog, Depends(get_audit_log)]
+
+
+async def get_agreement_service(session: SessionDep, clock: ClockDep) -> AgreementService:
+    return AgreementService(session, clock)
+
+
+AgreementServiceDep = Annotated[AgreementService, Depends(get_agreement_service)]
+
+
+async def get_query_service(session: SessionDep, settings: SettingsDep, clock: ClockDep) -> QueryService:
+    return QueryService(session, clock, settings.subject_key_bytes)
+
+
+QueryServiceDep = Annotated[QueryService, Depends(get_query_service)]
+
+
+async def get_verification_service(session: SessionDep, settings: SettingsDep, clock: ClockDep) -> VerificationService:
+    return VerificationService(session, clock, settings.subject_key_bytes)
+
+
+VerificationServiceDep = Annotated[VerificationService, Depends(get_verification_service)]
+
+
+async def get_report_service(session: SessionDep, settings: SettingsDep, clock: ClockDep) -> ReportService:
+    return ReportService(
+        session, clock, threshold=settings.statistics_threshold, close_grace_s=settings.statistics_close_grace_s
+    )
+
+
+ReportServiceDep = Annotated[ReportService, Depends(get_report_service)]

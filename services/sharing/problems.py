@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from services.kit.errors import BadRequest, DomainError, NotFound, PayloadTooLarge, Unprocessable
+from services.kit.errors import BadRequest, Conflict, DomainError, Forbidden, NotFound, PayloadTooLarge, Unprocessable
 
 
 class UnknownAgency(NotFound):
@@ -41,3 +41,32 @@ class BatchTooLarge(PayloadTooLarge):
 
 class UnsupportedBatchType(DomainError):
     status, slug, title = 415, "unsupported-media-type", "Unsupported media type"
+
+
+class InvalidAgreement(Unprocessable):
+    """An agreement that cannot be made: a dataset not shared outward, a field it does not have, the
+    statistics bureau (aggregates only), or a validity that has ended or runs backwards."""
+
+    slug, title = "invalid-agreement", "Invalid agreement"
+
+
+class AgreementNotFound(NotFound):
+    slug, title = "agreement-not-found", "Agreement not found"
+
+
+class AgreementDeclared(Conflict):
+    """An inbound agreement follows the dataset catalogue; it is changed there, not revoked here."""
+
+    slug, title = "agreement-declared", "Agreement declared by the dataset catalogue"
+
+
+class NotAgreed(Forbidden):
+    """No valid agreement of the caller's agency covers the query. The refusal is audited: the
+    request's transaction commits its audit entry and the answer is still this 403."""
+
+    slug, title = "not-agreed", "No valid agreement"
+    commits = True
+
+
+class PeriodNotClosed(Unprocessable):
+    slug, title = "period-in-future", "Period in the future"

@@ -6,9 +6,10 @@ import base64
 import binascii
 from typing import ClassVar
 
-from pydantic import SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import SettingsConfigDict
 
+from services.kit.identifiers import subject_ref
 from services.kit.settings import ServiceSettings
 
 # Development default only (url-safe base64 of 32 bytes): `make run` uses it; production sets
@@ -38,6 +39,15 @@ class SharingSettings(ServiceSettings):
     # A batch above either limit is refused whole with 413; agencies split larger pushes.
     max_batch_records: int = 10_000
     max_batch_bytes: int = 16 * 1024 * 1024
+    # The audit chain is recomputed at start-up and then this often (its gauges feed AuditChainBroken).
+    audit_verify_interval_s: float = Field(default=3600.0, gt=0)
+    # How often the statistics task looks for a closed month without its final report.
+    statistics_interval_s: float = Field(default=60.0, gt=0)
+    # A month's report is final this long after the month's last midnight (bureau time): what was
+    # recorded late on its last day has reached the projection by then. Until then it is a draft.
+    statistics_close_grace_s: float = Field(default=3600.0, ge=0)
+    # Cells below this are suppressed in statistics reports (SPEC 2.4: 5).
+    statistics_threshold: int = Field(default=5, ge=1)
 
     @field_validator("batch_key")
     @classmethod
@@ -52,3 +62,6 @@ class SharingSettings(ServiceSettings):
     @property
     def subject_key_bytes(self) -> bytes:
         return self.subject_key.get_secret_value().encode()
+
+    def subject_ref(self, id_number: str) -> str:
+        return subject_ref(self.subject_key_bytes, id_number)

@@ -28,7 +28,7 @@ from services.sharing.app import create_app
 from services.sharing.sealing import BatchSealer
 from services.sharing.settings import SharingSettings
 from tests.sharing.factories import id_number, with_impossible_birth_date, with_wrong_check
-from tests.sharing.harness import SharingService, facts_of_batch, sharing_service
+from tests.sharing.harness import NEVER_S, SharingService, facts_of_batch, sharing_service
 from tests.support import PostgresDatabases, running
 
 pytestmark = pytest.mark.integration
@@ -381,7 +381,9 @@ async def test_a_repeated_push_with_the_same_idempotency_key_is_one_batch(sharin
 
 
 async def test_the_batch_limits_come_from_settings(sharing: SharingService) -> None:
-    settings = sharing.settings.model_copy(update={"max_batch_records": 2, "max_batch_bytes": 200})
+    settings = sharing.settings.model_copy(
+        update={"max_batch_records": 2, "max_batch_bytes": 200, "kafka_consumer_group_prefix": "t-small."}
+    )
     async with running(create_app(settings)) as small:
         before = await sharing.counts()
         one = {"id_number": ALICE, "since": "2018-01-01"}
@@ -410,7 +412,13 @@ async def test_the_openapi_document_shows_both_push_formats(sharing: SharingServ
 async def test_the_embedded_sqlite_default_keeps_batches_too(kafka_bootstrap: str, tmp_path: Path) -> None:
     url = f"sqlite+aiosqlite:///{tmp_path / 'sharing.db'}"
     await asyncio.to_thread(upgrade, "sharing", url)
-    settings = SharingSettings(database_url=url, kafka_bootstrap_servers=kafka_bootstrap, log_json=False)
+    settings = SharingSettings(
+        database_url=url,
+        kafka_bootstrap_servers=kafka_bootstrap,
+        log_json=False,
+        kafka_consumer_group_prefix=f"t{uuid.uuid4().hex[:8]}.",
+        statistics_close_grace_s=NEVER_S,
+    )
     engine = create_async_engine(url)
     try:
         async with running(create_app(settings)) as client:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -12,10 +13,13 @@ from contracts.envelope import new_event
 from contracts.sharing import FACT_RECORDED, Fact
 from contracts.vocabulary import Agency, Scope
 from services.kit.clock import Clock
+from services.kit.db import upsert
 from services.kit.errors import AgencyMismatch, Forbidden
 from services.kit.identity import Caller
 from services.kit.outbox import add_event
 
+from ..audit.schemas import AuditAction
+from ..audit.service import AuditLog, Exchange
 from ..datasets.catalog import CATALOG, Catalog
 from ..datasets.declaration import AnyDataset, FieldError
 from ..problems import BatchNotFound
@@ -43,6 +47,7 @@ class _Checked:
     record: NewRecord
     fact: Fact | None
     errors: list[FieldError]
+    retained: dict[str, Any] | None = None
 
 
 class BatchService:
@@ -63,6 +68,7 @@ class BatchService:
         self.subject_key = subject_key
         self.limits = limits
         self.catalog = catalog
+        self.audit = AuditLog(session, clock)
 
     async def submit(self, caller: Caller, push: Push) -> BatchReceipt:
         """Keep the batch and each record's outcome; queue one fact per accepted record. A batch
@@ -93,10 +99,26 @@ class BatchService:
             received_at=self.clock.now(),
         )
         await self.repo.add(batch, [c.record for c in checked])
+        if dataset.retained is not None:
+            retained = [c.retained for c in accepted if c.retained is not None]
+            await upsert(self.session, dataset.retained.table, retained, key=dataset.retained.key)
         for item in accepted:
             assert item.fact is not None
             event = new_event(source=FACT_SOURCE, type=FACT_RECORDED, subject=item.fact.subject_ref, data=item.fact)
             add_event(self.session, dataset.topic, key=item.fact.key, event=event)
+        # Last, so the audit chain's head is locked for as short a time as can be.
+        await self.audit.append(
+            Exchange(
+                client_id=caller.client_id,
+                request_id=caller.request_id,
+                agency=dataset.agency,
+                action=AuditAction.push,
+                dataset=dataset.code,
+                purpose=f"inbound: {dataset.title}",
+                records=batch.record_count,
+                subjects={item.fact.subject_ref for item in accepted if item.fact and item.fact.subject_ref},
+            )
+        )
         return BatchReceipt(
             batch_id=batch_id,
             agency=dataset.agency,
@@ -118,6 +140,7 @@ class BatchService:
             )
             return _Checked(row, None, result)
         fact = dataset.fact_for(result, subject_key=self.subject_key, batch_id=batch_id, record_index=index)
+        retained = dataset.retained.row(result, fact, self.subject_key) if dataset.retained is not None else None
         row = NewRecord(
             record_index=index,
             outcome="accepted",
@@ -126,7 +149,7 @@ class BatchService:
             fact_key=fact.key,
             fact_id=fact.fact_id,
         )
-        return _Checked(row, fact, [])
+        return _Checked(row, fact, [], retained)
 
     async def read(
         self, caller: Caller, batch_id: uuid.UUID, *, outcome: Outcome | None, limit: int, cursor: str | None

@@ -47,6 +47,17 @@ class FactContent:
 
 
 @dataclass(frozen=True)
+class Retention(Generic[RecordT]):
+    """What sharing keeps of an accepted record for a service of its own (identity verification
+    keeps a digest of public security's names): `row(record, fact, subject_key)` is a row of `table`,
+    which a newer record of the same primary key overwrites."""
+
+    table: type[Any]
+    key: tuple[str, ...]
+    row: Callable[[RecordT, Fact, bytes], dict[str, Any]]
+
+
+@dataclass(frozen=True)
 class Dataset(Generic[RecordT]):
     """One agency dataset. `subject_field` holds the id number that names the person (pseudonymised
     to `subject_ref`, never sent on); `key_field` is what a newer record supersedes an older one by.
@@ -62,6 +73,7 @@ class Dataset(Generic[RecordT]):
     key_field: str = "id_number"
     subject_field: str | None = "id_number"
     sensitive: bool = False
+    retained: Retention[RecordT] | None = None
 
     def __post_init__(self) -> None:
         for name in (self.key_field, self.subject_field):

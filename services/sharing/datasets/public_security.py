@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from contracts.facts import IdentityAttributes, SpecialPopulationAttributes
+from contracts.sharing import Fact
 from contracts.vocabulary import Agency, HukouType
+from services.kit.db import utcnow
 
-from .declaration import AgencyRecord, AnyDataset, Dataset, FactContent
+from ..tables import SharingIdentity
+from ..verification.service import name_digest
+from .declaration import AgencyRecord, AnyDataset, Dataset, FactContent, Retention
 from .fields import AreaCode, IdNumber, IsoDate, Text
 
 
@@ -33,6 +37,17 @@ def identity_fact(record: IdentityRecord) -> FactContent:
     )
 
 
+def identity_retained(record: IdentityRecord, fact: Fact, subject_key: bytes) -> dict[str, Any]:
+    """Identity verification's own copy: a digest of the name, never the name (verification/service.py)."""
+    return {
+        "subject_ref": fact.subject_ref,
+        "name_digest": name_digest(subject_key, record.id_number, record.name),
+        "deceased_on": record.deceased_on,
+        "fact_id": fact.fact_id,
+        "recorded_at": utcnow(),
+    }
+
+
 class SpecialPopulationRecord(AgencyRecord):
     id_number: IdNumber
     kind: Literal["released_prisoner", "drug_rehab"]
@@ -44,7 +59,14 @@ def special_population_fact(record: SpecialPopulationRecord) -> FactContent:
 
 
 DATASETS: tuple[AnyDataset, ...] = (
-    Dataset(Agency.public_security, "identity", "户籍 identity and household", IdentityRecord, identity_fact),
+    Dataset(
+        Agency.public_security,
+        "identity",
+        "户籍 identity and household",
+        IdentityRecord,
+        identity_fact,
+        retained=Retention(SharingIdentity, ("subject_ref",), identity_retained),
+    ),
     Dataset(
         Agency.public_security,
         "special_population",

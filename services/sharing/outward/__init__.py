@@ -1,0 +1,1 @@
+"""Datasets the bureau shares outward under agreements (`hrss/employment_status`)."""

@@ -1,0 +1,102 @@
+"""Keeps sharing's projection of the registry (events in, through the kit's inbox): people with their
+registrations, non-sensitive difficulty categories and trainings, and employments.
+
+Both registry topics carry whole snapshots with a growing `version`: a snapshot no newer than the
+kept one changes nothing, so redelivered or reordered events are harmless. A sensitive category
+arrives only as `restricted_difficulty` and is not kept at all: nothing sharing answers or counts
+may break it out."""
+
+from __future__ import annotations
+
+from typing import TypeVar
+
+from pydantic import BaseModel, ValidationError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from contracts.envelope import CloudEvent
+from contracts.registry import EmploymentSnapshot, PersonSnapshot
+from contracts.topics import REGISTRY_EMPLOYMENT, REGISTRY_PERSON
+from contracts.vocabulary import RESTRICTED_DIFFICULTY
+from services.kit.inbox import PermanentEventError
+
+from .repository import ProjectionRepository
+
+SnapshotT = TypeVar("SnapshotT", bound=BaseModel)
+
+
+async def project_registry(session: AsyncSession, event: CloudEvent, topic: str) -> None:
+    """`registry-projection`: people and employments."""
+    repo = ProjectionRepository(session)
+    if topic == REGISTRY_PERSON:
+        await apply_person(repo, _decode(event, PersonSnapshot))
+    elif topic == REGISTRY_EMPLOYMENT:
+        await apply_employment(repo, _decode(event, EmploymentSnapshot))
+    else:
+        raise PermanentEventError(f"the registry projection does not consume {topic}")
+
+
+def _decode(event: CloudEvent, model: type[SnapshotT]) -> SnapshotT:
+    try:
+        return event.payload(model)
+    except ValidationError as exc:
+        raise PermanentEventError(f"{event.type} is not a valid {model.__name__}: {exc}") from exc
+
+
+async def apply_person(repo: ProjectionRepository, person: PersonSnapshot) -> bool:
+    """Keep a newer snapshot with its registrations, categories and trainings; False when not newer."""
+    kept = await repo.person_version(person.person_id)
+    if kept is not None and kept >= person.version:
+        return False
+    open_registrations = [r.registered_on for r in person.unemployment_registrations if r.closed_on is None]
+    await repo.put_person(
+        {
+            "person_id": person.person_id,
+            "subject_ref": person.subject_ref,
+            "version": person.version,
+            "town": person.town,
+            "status": person.status.value,
+            "deceased_on": person.deceased_on,
+            "registered_unemployed_since": max(open_registrations) if open_registrations else None,
+        },
+        registrations=[
+            {
+                "registration_id": r.registration_id,
+                "person_id": person.person_id,
+                "registered_on": r.registered_on,
+                "closed_on": r.closed_on,
+            }
+            for r in person.unemployment_registrations
+        ],
+        categories=[
+            {
+                "person_id": person.person_id,
+                "category": c.category,
+                "valid_from": c.valid_from,
+                "valid_until": c.valid_until,
+            }
+            for c in (*person.difficulty_categories, *person.ended_difficulty_categories)
+            if c.category != RESTRICTED_DIFFICULTY
+        ],
+        trainings=[
+            {"training_id": t.training_id, "person_id": person.person_id, "completed_on": t.completed_on}
+            for t in person.trainings
+        ],
+    )
+    return True
+
+
+async def apply_employment(repo: ProjectionRepository, employment: EmploymentSnapshot) -> bool:
+    kept = await repo.employment_version(employment.employment_id)
+    if kept is not None and kept >= employment.version:
+        return False
+    await repo.put_employment(
+        {
+            "employment_id": employment.employment_id,
+            "person_id": employment.person_id,
+            "version": employment.version,
+            "employer_name": employment.employer_name,
+            "started_on": employment.started_on,
+            "ended_on": employment.ended_on,
+        }
+    )
+    return True

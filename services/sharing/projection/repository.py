@@ -1,0 +1,104 @@
+"""Every query on sharing's projection of the registry: writes by the handlers, reads by outward
+datasets."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Collection
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col, select
+
+from services.kit.db import upsert
+
+from ..tables import (
+    ProjectedCategory,
+    ProjectedEmployment,
+    ProjectedPerson,
+    ProjectedRegistration,
+    ProjectedTraining,
+)
+
+
+class ProjectionRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def person_version(self, person_id: uuid.UUID) -> int | None:
+        """The kept version, the row locked so that two deliveries of one person apply one by one."""
+        return (
+            await self.session.execute(
+                select(ProjectedPerson.version).where(col(ProjectedPerson.person_id) == person_id).with_for_update()
+            )
+        ).scalar_one_or_none()
+
+    async def employment_version(self, employment_id: uuid.UUID) -> int | None:
+        return (
+            await self.session.execute(
+                select(ProjectedEmployment.version)
+                .where(col(ProjectedEmployment.employment_id) == employment_id)
+                .with_for_update()
+            )
+        ).scalar_one_or_none()
+
+    async def put_person(
+        self,
+        person: dict[str, Any],
+        *,
+        registrations: list[dict[str, Any]],
+        categories: list[dict[str, Any]],
+        trainings: list[dict[str, Any]],
+    ) -> None:
+        """The person and their lists as the snapshot tells them (lists replaced whole)."""
+        person_id = person["person_id"]
+        await upsert(self.session, ProjectedPerson, [person], key=["person_id"])
+        for table, rows in (
+            (ProjectedRegistration, registrations),
+            (ProjectedCategory, categories),
+            (ProjectedTraining, trainings),
+        ):
+            await self.session.execute(sa.delete(table).where(col(table.person_id) == person_id))
+            if rows:
+                unique = list({tuple(sorted(row.items())): row for row in rows}.values())
+                await self.session.execute(sa.insert(table), unique)
+
+    async def put_employment(self, employment: dict[str, Any]) -> None:
+        await upsert(self.session, ProjectedEmployment, [employment], key=["employment_id"])
+
+    async def persons_by_subject(self, subject_refs: Collection[str]) -> list[ProjectedPerson]:
+        """The registered persons of these subject_refs (several per subject_ref is possible only
+        if the registry re-registered someone; callers take each subject's newest)."""
+        found: list[ProjectedPerson] = []
+        refs = list(subject_refs)
+        for start in range(0, len(refs), 5000):
+            chunk = refs[start : start + 5000]
+            rows = await self.session.execute(
+                select(ProjectedPerson).where(col(ProjectedPerson.subject_ref).in_(chunk))
+            )
+            found.extend(rows.scalars())
+        return found
+
+    async def open_employments(self, person_ids: Collection[uuid.UUID]) -> list[ProjectedEmployment]:
+        found: list[ProjectedEmployment] = []
+        ids = list(person_ids)
+        for start in range(0, len(ids), 5000):
+            rows = await self.session.execute(
+                select(ProjectedEmployment).where(
+                    col(ProjectedEmployment.person_id).in_(ids[start : start + 5000]),
+                    col(ProjectedEmployment.ended_on).is_(None),
+                )
+            )
+            found.extend(rows.scalars())
+        return found
+
+    async def categories(self, person_ids: Collection[uuid.UUID]) -> list[ProjectedCategory]:
+        found: list[ProjectedCategory] = []
+        ids = list(person_ids)
+        for start in range(0, len(ids), 5000):
+            rows = await self.session.execute(
+                select(ProjectedCategory).where(col(ProjectedCategory.person_id).in_(ids[start : start + 5000]))
+            )
+            found.extend(rows.scalars())
+        return found

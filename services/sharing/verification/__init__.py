@@ -1,0 +1,1 @@
+"""Identity verification: an `{id_number, name}` pair checked against public security's records."""
