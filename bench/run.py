@@ -7,10 +7,13 @@
    sequential pushes.
 3. and 4. (issue 7, bench/decisions.py) Subsidy applications right after the registry writes: from
    submission to first decision, p50 / p99; and applications evaluated per second.
+5. and 6. (bench/sharing.py) Outward queries of 10,000 id numbers, p50 / p99; the audit chain of
+   100,000 entries and more recomputed, seconds per call. Both on data seeded with SQL into the
+   sharing service's database (the module says why).
 
 Everything runs on this machine: a fresh tansu on a free port, fresh PostgreSQL databases (dropped
 afterwards), the services as uvicorn processes (uvloop, httptools), as `make run` starts them.
-    .venv/bin/python bench/run.py [--duration 10] [--connections 32] [--facts 200]
+    .venv/bin/python bench/run.py [--duration 10] [--connections 32] [--facts 200] [--only sharing]
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench.decisions import decisions  # noqa: E402
 from bench.loadgen import LoadResult, run_load  # noqa: E402
+from bench.sharing import sharing  # noqa: E402
 from deploy.embedded import System, SystemConfig, ready, tansu_command, wait_until  # noqa: E402
 from services.kit.identifiers import CREDIT_ALPHABET, credit_check_character, id_check_character  # noqa: E402
 from services.kit.identity import signed_headers  # noqa: E402
@@ -45,6 +49,7 @@ from services.kit.settings import DEV_INTERNAL_SECRET  # noqa: E402
 from tests.support import free_port, wait_for_port  # noqa: E402
 
 ADMIN_DSN = "postgresql://postgres@127.0.0.1:5432/postgres"
+SECTIONS = ("throughput", "facts", "decisions", "sharing")
 RUN = uuid.uuid4().hex[:6]
 
 
@@ -228,6 +233,7 @@ async def _fact_to_category(
 
 
 async def main(args: argparse.Namespace) -> None:
+    sections = set(args.only or SECTIONS)
     names = [f"bench_{RUN}_{s}" for s in ("registry", "subsidy", "sharing", "gateway", "bare")]
     processes: list[subprocess.Popen[bytes]] = []
     system: System | None = None
@@ -302,17 +308,24 @@ async def main(args: argparse.Namespace) -> None:
             f"machine: {os.cpu_count()} cores; services: uvicorn + uvloop + httptools, one process each; "
             f"PostgreSQL at 127.0.0.1:5432; logs in {logs}"
         )
-        await throughput(config, key, bare_port, args)
-        await fact_to_category(config, admin_key, args.facts)
-        await decisions(
-            config,
-            admin_key,
-            cases=args.decisions,
-            applications=args.applications,
-            connections=16,
-            id_number=id_number,
-            credit_code=credit_code,
-        )
+        if "throughput" in sections:
+            await throughput(config, key, bare_port, args)
+        if "facts" in sections:
+            await fact_to_category(config, admin_key, args.facts)
+        if "decisions" in sections:
+            await decisions(
+                config,
+                admin_key,
+                cases=args.decisions,
+                applications=args.applications,
+                connections=16,
+                id_number=id_number,
+                credit_code=credit_code,
+            )
+        if "sharing" in sections:
+            await sharing(
+                config, admin_key, queries=args.queries, audit_entries=args.audit_entries, id_number=id_number
+            )
     finally:
         if system is not None:
             await asyncio.to_thread(system.stop)
@@ -333,4 +346,7 @@ if __name__ == "__main__":
     parser.add_argument("--facts", type=int, default=200)
     parser.add_argument("--decisions", type=int, default=200)
     parser.add_argument("--applications", type=int, default=500)
+    parser.add_argument("--queries", type=int, default=20, help="outward queries of 10,000 id numbers")
+    parser.add_argument("--audit-entries", type=int, default=100_000, help="audit entries added before verifying")
+    parser.add_argument("--only", action="append", choices=SECTIONS, help="run only this section (repeatable)")
     asyncio.run(main(parser.parse_args()))

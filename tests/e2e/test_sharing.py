@@ -6,8 +6,11 @@ the gateway's tighter limit); statistics reports with no small cell and no recov
 from __future__ import annotations
 
 import asyncio
+import subprocess
+import sys
 import uuid
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -132,6 +135,9 @@ async def test_a_query_under_an_agreement_is_answered_refused_audited_and_the_ch
 
     verified = await auditor.call("GET", f"{AUDIT}/verify")
     assert verified.status_code == 200 and verified.json()["valid"] is True, verified.text
+    ours = await _auditors_script(system, auditor)
+    assert ours.returncode == 0, ours.stderr
+    assert ours.stdout.startswith(f"{verified.json()['entries']} entries verified")
 
     # One byte of the refusal's entry flipped behind the database's back: the verification names it.
     url = system.config.database_urls["sharing"]
@@ -141,12 +147,27 @@ async def test_a_query_under_an_agreement_is_answered_refused_audited_and_the_ch
         assert await execute(url, "UPDATE sharing_audit_entry SET records = 1 WHERE seq = $1", seq) == "UPDATE 1"
         tampered = (await auditor.call("GET", f"{AUDIT}/verify")).json()
         assert (tampered["valid"], tampered["first_bad_seq"]) == (False, seq)
+        theirs = await _auditors_script(system, auditor)
+        assert theirs.returncode != 0 and f"the chain breaks at entry {seq}" in theirs.stderr
     finally:
         await execute(url, "UPDATE sharing_audit_entry SET records = 0 WHERE seq = $1", seq)
         await execute(url, "ALTER TABLE sharing_audit_entry ENABLE TRIGGER USER")
     assert (await auditor.call("GET", f"{AUDIT}/verify")).json()["valid"] is True
     refusal = await _refused(url, "UPDATE sharing_audit_entry SET records = 0 WHERE seq = $1", seq)
     assert "append-only" in refusal
+
+
+async def _auditors_script(system: RunningSystem, auditor: Agency) -> subprocess.CompletedProcess[str]:
+    """The README's 20-line verification script, run as an auditor would: its own process, stdlib only."""
+    readme = (Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
+    script = readme.split("```python\n# verify_audit.py", 1)[1].split("```", 1)[0]
+    return await asyncio.to_thread(
+        subprocess.run,
+        [sys.executable, "-c", "# verify_audit.py" + script, system.gateway, auditor.key],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
 
 
 async def _refused(url: str, sql: str, *args: object) -> str:
