@@ -121,7 +121,9 @@ class Registry:
         self.producer = producer
         self.sharing = sharing
 
-    async def publish(self, *items: PersonSnapshot | EmploymentSnapshot) -> None:
+    async def publish(self, *items: PersonSnapshot | EmploymentSnapshot) -> list[str]:
+        """Each item as an event of its own; the events' ids."""
+        ids = []
         for item in items:
             if isinstance(item, PersonSnapshot):
                 event = new_event(source="/registry", type=PERSON_UPDATED, subject=str(item.person_id), data=item)
@@ -131,6 +133,22 @@ class Registry:
                 await self.producer.send_and_wait(
                     REGISTRY_EMPLOYMENT, event.to_bytes(), key=str(item.person_id).encode()
                 )
+            ids.append(event.id)
+        return ids
+
+    async def wait_applied(self, event_ids: list[str]) -> None:
+        """Until the app's inbox has recorded each event (applied, or found to change nothing)."""
+
+        async def recorded() -> bool:
+            async with self.sharing.engine.connect() as conn:
+                n = (
+                    await conn.execute(
+                        sa.text("SELECT count(*) FROM inbox_entry WHERE event_id = ANY(:ids)"), {"ids": event_ids}
+                    )
+                ).scalar_one()
+            return int(n) == len(event_ids)
+
+        await eventually(recorded, within=60)
 
     async def wait_projected(self, *items: PersonSnapshot | EmploymentSnapshot) -> None:
         persons = [str(i.person_id) for i in items if isinstance(i, PersonSnapshot)]
@@ -752,3 +770,34 @@ async def test_a_closed_month_s_report_is_final_published_once_and_audited(
     assert_problem(await sharing.client.get(f"{REPORTS}?period=2027-01", **STATISTICS), 422, "period-in-future")
     assert_problem(await sharing.client.get(f"{REPORTS}?period=2026-13", **STATISTICS), 422, "validation-error")
     assert_problem(await sharing.client.get(f"{REPORTS}?period=2026-11", **READER), 403, "forbidden")
+
+
+# ------------------------------------------------------------------------------- the projection
+
+
+async def test_the_projection_keeps_the_newest_snapshot_whatever_the_order(
+    sharing: SharingService, registry: Registry
+) -> None:
+    number = id_number("19660606", "246")
+    first = person(sharing, number, status="unemployed", unemployment_registrations=[registration(date(2026, 9, 1))])
+    second = PersonSnapshot.model_validate(
+        {**first.model_dump(), "version": 2, "status": "none", "unemployment_registrations": []}
+    )
+    await registry.publish(second)
+    await registry.wait_projected(second)
+    await registry.wait_applied(await registry.publish(first, first))  # older, and twice
+
+    async def read() -> tuple[int, str, int]:
+        async with sharing.engine.connect() as conn:
+            row = (
+                await conn.execute(
+                    sa.text(
+                        "SELECT p.version, p.status, (SELECT count(*) FROM sharing_person_registration r "
+                        "WHERE r.person_id = p.person_id) FROM sharing_person p WHERE p.person_id = :id"
+                    ),
+                    {"id": first.person_id},
+                )
+            ).one()
+        return int(row[0]), str(row[1]), int(row[2])
+
+    assert await read() == (2, "none", 0)
