@@ -31,7 +31,7 @@ from bench.decisions import _percentile
 from deploy.embedded import SystemConfig
 from services.kit.clock import BureauClock
 from services.kit.identifiers import subject_ref
-from services.sharing.audit.chain import CHAINED_FIELDS, chain_instant, entry_hash
+from services.sharing.audit.chain import CHAINED_FIELDS, chain_instant, entry_hash, subjects_digest
 from services.sharing.datasets.catalog import CATALOG
 from services.sharing.settings import SharingSettings
 from services.sharing.verification.service import IDENTITY_DATASET
@@ -52,7 +52,8 @@ EMPLOYERS = [
 # Non-sensitive only: sensitive categories never reach sharing's projection.
 CATEGORIES = ["age_4050", "low_income_family", "zero_employment_family", "recent_graduate", "disabled", "veteran"]
 
-AUDIT_COLUMNS = (*CHAINED_FIELDS, "hash")
+# The stored columns: the chain holds the subjects' digest, the table the subjects themselves.
+AUDIT_COLUMNS = (*(f for f in CHAINED_FIELDS if f != "subjects_digest"), "subjects", "hash")
 PUSHED = [CATALOG.get("civil_affairs", "dibao"), CATALOG.get("disabled_federation", "disability_certificate")]
 
 
@@ -157,6 +158,7 @@ async def _seed_audit(dsn: str, entries: int, refs: list[str]) -> None:
                 seq += 1
                 at = started + timedelta(microseconds=37 * i)
                 entry = {**exchange, "seq": seq, "at": chain_instant(at), "prev_hash": prev_hash}
+                entry["subjects_digest"] = subjects_digest(entry["subjects"])
                 entry["hash"] = prev_hash = entry_hash(entry)
                 stored = {**entry, "at": at, "subjects": json.dumps(entry["subjects"])}
                 rows.append(tuple(stored[column] for column in AUDIT_COLUMNS))

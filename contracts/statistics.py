@@ -40,7 +40,7 @@ def report_measures() -> list[str]:
 MEASURE_DESCRIPTIONS = {
     "registered_unemployed": "Persons with an open unemployment registration on the month's last day",
     "new_employments": "Employments that started in the month",
-    "separations": "Employments that ended in the month",
+    "separations": "Employments that ended in the month, except by retirement or death",
     "trainings_completed": "Trainings completed in the month",
     CATEGORY_MEASURE_PREFIX + "<category>": "Persons holding the difficulty category on the month's last day",
 }
@@ -65,8 +65,9 @@ class StatisticsReport(BaseModel):
     threshold: int = Field(description="Cells below this are suppressed")
     measures: list[str] = Field(
         description="Column order: `registered_unemployed` (open registrations on the month's last day), "
-        "`new_employments`, `separations` and `trainings_completed` (in the month), then `category:<category>` "
-        "(persons holding it on the month's last day; sensitive categories never appear)"
+        "`new_employments`, `separations` (ends but by retirement or death), `trainings_completed` (in the "
+        "month), then `category:<category>` (persons holding it on the month's last day; sensitive categories "
+        "never appear)"
     )
     rows: list[ReportRow] = Field(description="One per town, by name")
     totals: list[ReportCell] = Field(description="District totals per measure (the table's column totals)")

@@ -200,15 +200,19 @@ async def upsert(
     *,
     key: Sequence[str],
     update: Sequence[str] | None = None,
+    keep_existing: bool = False,
 ) -> None:
     """Insert `rows` into `table`, or overwrite the `update` columns (default: every column but the
-    key) of the row with the same `key` (its primary key or a unique index): one multi-row statement
-    on PostgreSQL and SQLite. Within `rows` the last one of a key wins."""
+    key) of the row with the same `key` (its primary key or a unique index); with `keep_existing`,
+    leave such a row as it is. Multi-row statements on PostgreSQL and SQLite, in key order, so two
+    transactions upserting overlapping rows lock them in the same order (no deadlock). Within
+    `rows` the last one of a key wins."""
     if not rows:
         return
-    last = list({tuple(row[name] for name in key): row for row in rows}.values())
+    by_key = {tuple(row[name] for name in key): row for row in rows}
+    last = [by_key[k] for k in sorted(by_key)]
     dialect = session.get_bind().dialect.name
-    columns = list(update) if update is not None else [name for name in last[0] if name not in key]
+    columns = [] if keep_existing else list(update or [name for name in last[0] if name not in key])
     # Chunked: a statement carries at most 32,767 bind parameters on PostgreSQL.
     chunk = max(1, 20_000 // len(last[0]))
     for start in range(0, len(last), chunk):

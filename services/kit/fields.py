@@ -1,12 +1,13 @@
 """Typed fields every service validates the same way: resident id numbers (GB 11643), unified
-social credit codes (GB 32100) and months. A bad value fails with a message a caller can act on,
-which never echoes the value (it may be most of somebody's id number)."""
+social credit codes (GB 32100), months, instants and dataset codes. A bad value fails with a
+message a caller can act on, which never echoes the value (it may be most of somebody's id number)."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Annotated
 
-from pydantic import PlainValidator, WithJsonSchema
+from pydantic import AfterValidator, AwareDatetime, Field, PlainValidator, WithJsonSchema
 from pydantic_core import PydanticCustomError
 
 from contracts.fields import Month
@@ -59,4 +60,19 @@ CreditCode = Annotated[
     ),
 ]
 
-__all__ = ["CreditCode", "IdNumber", "Month"]
+
+def _in_utc(value: datetime) -> datetime:
+    # An instant at the edge of the calendar (0001-01-01T00:00+14:00) has no UTC form: a 422, not a 500.
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:
+        raise ValueError("the instant lies outside the years 0001-9999 in UTC") from None
+
+
+Instant = Annotated[AwareDatetime, AfterValidator(_in_utc)]
+"""An instant with its UTC offset (a naive one is refused), held in UTC."""
+
+DatasetCode = Annotated[str, Field(pattern=r"^[a-z_]{1,64}/[a-z_]{1,64}$", examples=["civil_affairs/dibao"])]
+"""`agency/dataset`."""
+
+__all__ = ["CreditCode", "DatasetCode", "IdNumber", "Instant", "Month"]

@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import re
+import unicodedata
 from datetime import date
 from typing import Literal
 
@@ -61,6 +62,14 @@ def mask_id_number(id_number: str) -> str:
 def subject_ref(key: bytes, id_number: str) -> str:
     """The pseudonym that names a person on Kafka: HMAC-SHA256 under the shared subject key."""
     return hmac.new(key, id_number.encode(), hashlib.sha256).hexdigest()
+
+
+def identity_name_digest(key: bytes, id_number: str, name: str) -> str:
+    """HMAC-SHA256 of an id number and a name (NFC, surrounding space removed): what identity
+    verification compares, never reversed; no name is kept."""
+    normal = unicodedata.normalize("NFC", name.strip())
+    message = b"identity-name\x00" + id_number.encode() + b"\x00" + normal.encode()
+    return hmac.new(key, message, hashlib.sha256).hexdigest()
 
 
 def credit_check_character(first17: str) -> str:

@@ -74,7 +74,11 @@ VerificationServiceDep = Annotated[VerificationService, Depends(get_verification
 
 async def get_report_service(session: SessionDep, settings: SettingsDep, clock: ClockDep) -> ReportService:
     return ReportService(
-        session, clock, threshold=settings.statistics_threshold, close_grace_s=settings.statistics_close_grace_s
+        session,
+        clock,
+        threshold=settings.statistics_threshold,
+        close_grace_s=settings.statistics_close_grace_s,
+        first_period=settings.statistics_first_period,
     )
 
 

@@ -68,5 +68,11 @@ class NotAgreed(Forbidden):
     commits = True
 
 
-class PeriodNotClosed(Unprocessable):
+class PeriodInFuture(Unprocessable):
     slug, title = "period-in-future", "Period in the future"
+
+
+class PeriodBeforeRecords(Unprocessable):
+    """Before the first month the platform reports on (`SHARING_STATISTICS_FIRST_PERIOD`)."""
+
+    slug, title = "period-before-records", "Period before the records"

@@ -9,6 +9,7 @@ from typing import ClassVar
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import SettingsConfigDict
 
+from contracts.fields import Month
 from services.kit.identifiers import subject_ref
 from services.kit.settings import ServiceSettings
 
@@ -46,6 +47,9 @@ class SharingSettings(ServiceSettings):
     # A month's report is final this long after the month's last midnight (bureau time): what was
     # recorded late on its last day has reached the projection by then. Until then it is a draft.
     statistics_close_grace_s: float = Field(default=3600.0, ge=0)
+    # The first month reports are made for (the plan's year): earlier ones would report nothing, and
+    # each final report is kept and published for good.
+    statistics_first_period: Month = "2018-01"
     # Cells below this are suppressed in statistics reports (SPEC 2.4: 5).
     statistics_threshold: int = Field(default=5, ge=1)
 

@@ -194,6 +194,7 @@ class ProjectedEmployment(SQLModel, table=True):
     employer_name: str = Field(max_length=255)
     started_on: date = Field(index=True)
     ended_on: date | None = Field(default=None, index=True)
+    end_reason: str | None = Field(default=None, max_length=32)
 
 
 class StatisticsReportRow(SQLModel, table=True):

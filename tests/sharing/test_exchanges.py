@@ -93,7 +93,9 @@ def person(sharing: SharingService, number: str, **changes: Any) -> PersonSnapsh
     )
 
 
-def employment(of: PersonSnapshot, started_on: date, ended_on: date | None = None) -> EmploymentSnapshot:
+def employment(
+    of: PersonSnapshot, started_on: date, ended_on: date | None = None, end_reason: str = "contract_expired"
+) -> EmploymentSnapshot:
     return EmploymentSnapshot.model_validate(
         {
             "employment_id": uuid.uuid4(),
@@ -104,7 +106,7 @@ def employment(of: PersonSnapshot, started_on: date, ended_on: date | None = Non
             "kind": "employee",
             "started_on": started_on,
             "ended_on": ended_on,
-            "end_reason": "contract_ended" if ended_on else None,
+            "end_reason": end_reason if ended_on else None,
             "contribution_months": [],
         }
     )
@@ -558,12 +560,38 @@ async def test_each_entry_s_hash_is_recomputable_from_the_listing(sharing: Shari
     import json
 
     previous = GENESIS_HASH
-    for entry in await audit_entries(sharing):
-        fields = {name: value for name, value in entry.items() if name != "hash"}
+    entries = await audit_entries(sharing)
+    assert entries
+    for entry in entries:
+        fields = {name: value for name, value in entry.items() if name not in ("hash", "subjects")}
         encoded = json.dumps(fields, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
         assert hashlib.sha256(encoded).hexdigest() == entry["hash"] == entry_hash(fields)
         assert entry["prev_hash"] == previous
+        if entry["subjects"] is not None:
+            assert hashlib.sha256("\n".join(entry["subjects"]).encode()).hexdigest() == entry["subjects_digest"]
         previous = entry["hash"]
+
+
+async def test_who_a_special_population_push_concerns_is_shown_only_to_admin_and_the_pusher(
+    sharing: SharingService,
+) -> None:
+    number = id_number("19770707", "531")
+    pushed = await sharing.client.post(
+        "/sharing/v1/agencies/public_security/datasets/special_population/records",
+        json={"records": [{"id_number": number, "kind": "released_prisoner", "since": "2025-03-01"}]},
+        **POLICE,
+    )
+    assert pushed.status_code == 201, pushed.text
+    sensitive = "dataset=public_security/special_population"
+    [seen] = await audit_entries(sharing, sensitive)
+    assert seen["subjects"] is None and seen["records"] == 1, "a sharing:read reader sees that it happened, not whom"
+    assert await audit_entries(sharing, f"subject_id_number={number}") == []
+    police_reader = {"scopes": ["sharing:read"], "agency": "public_security", "client_id": "police-auditor"}
+    own = (await sharing.client.get(f"{AUDIT}?{sensitive}", **police_reader)).json()["items"]
+    assert own[0]["subjects"] == [sharing.subject(number)]
+    admin = (await sharing.client.get(f"{AUDIT}?subject_id_number={number}")).json()["items"]
+    assert [e["seq"] for e in admin] == [seen["seq"]] and admin[0]["subjects"] == [sharing.subject(number)]
+    assert admin[0]["subjects_digest"] == seen["subjects_digest"]
 
 
 async def test_fifty_concurrent_pushes_leave_one_unbroken_chain(sharing: SharingService) -> None:
@@ -696,6 +724,10 @@ async def test_a_month_s_report_counts_by_town_and_suppresses_small_cells(
     for n in range(6):
         hired = person(sharing, id_number("19850101", f"{n:03d}"), town=big, status="employed")
         published += [hired, employment(hired, date(2026, 12, 1))]
+    # Separations: 5 contracts that ended in December count; 3 retirements do not (SPEC 2.1).
+    for n, reason in enumerate(["contract_expired"] * 3 + ["layoff", "dismissed"] + ["retired"] * 3):
+        left = person(sharing, id_number("19600101", f"{n:03d}"), town=big, status="none")
+        published += [left, employment(left, date(2020, 1, 1), ended_on=date(2026, 12, 2), end_reason=reason)]
     # The small town has 2 of each: hidden, and the district totals leave 2 for its hidden cells and
     # the zeros of other towns, so they cannot be worked out and the big town's counts are shown.
     for n in range(2):
@@ -711,7 +743,9 @@ async def test_a_month_s_report_counts_by_town_and_suppresses_small_cells(
             ],
         )
         hired = person(sharing, id_number("19910101", f"{n:03d}"), town=small, status="employed")
+        left = person(sharing, id_number("19610101", f"{n:03d}"), town=small, status="none")
         published += [few, hired, employment(hired, date(2026, 12, 2))]
+        published += [left, employment(left, date(2019, 1, 1), ended_on=date(2026, 12, 2))]
     await registry.publish(*published)
     await registry.wait_projected(*published)
 
@@ -724,6 +758,7 @@ async def test_a_month_s_report_counts_by_town_and_suppresses_small_cells(
     rows = {row["town"]: {c["measure"]: c["value"] for c in row["cells"]} for row in report["rows"]}
     assert rows[big]["registered_unemployed"] == 7
     assert rows[big]["new_employments"] == 6
+    assert rows[big]["separations"] == 5
     assert rows[big]["trainings_completed"] == 7
     assert rows[big]["category:age_4050"] == 7
     assert set(rows[small].values()) == {None}, "2, or 0, is below 5"
@@ -758,16 +793,20 @@ async def test_a_closed_month_s_report_is_final_published_once_and_audited(
         clock.instant = today
     await sharing.wait_until_relayed()
     records = await asyncio.to_thread(read_topic_sync, kafka_bootstrap, SHARING_STATISTICS_REPORT)
-    ids = {first["report_id"], december["report_id"]}
     events = [CloudEvent.from_bytes(r.value) for r in records if r.event_id is not None]
-    reports = [e for e in events if e.data.get("report_id") in ids]
-    assert sorted(e.data["period"] for e in reports) == ["2026-11", "2026-12"]
-    assert {r.key for r in records if r.event_id in {e.id for e in reports}} == {"2026-11", "2026-12"}
+    # Every report on the topic (the other test apps close no month): one per month, the kept one.
+    assert sorted((e.data["period"], e.data["report_id"]) for e in events) == [
+        ("2026-11", first["report_id"]),
+        ("2026-12", december["report_id"]),
+    ]
+    assert sorted(r.key for r in records if r.event_id is not None) == ["2026-11", "2026-12"]
     deliveries = [
         e for e in await audit_entries(sharing, "action=report&agency=statistics") if e["client_id"] == "sharing"
     ]
     assert {e["request_id"] for e in deliveries} >= {first["report_id"], december["report_id"]}
     assert_problem(await sharing.client.get(f"{REPORTS}?period=2027-01", **STATISTICS), 422, "period-in-future")
+    assert_problem(await sharing.client.get(f"{REPORTS}?period=0000-01", **STATISTICS), 422, "period-before-records")
+    assert_problem(await sharing.client.get(f"{REPORTS}?period=2017-12", **STATISTICS), 422, "period-before-records")
     assert_problem(await sharing.client.get(f"{REPORTS}?period=2026-13", **STATISTICS), 422, "validation-error")
     assert_problem(await sharing.client.get(f"{REPORTS}?period=2026-11", **READER), 403, "forbidden")
 
@@ -801,3 +840,22 @@ async def test_the_projection_keeps_the_newest_snapshot_whatever_the_order(
         return int(row[0]), str(row[1]), int(row[2])
 
     assert await read() == (2, "none", 0)
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        f"{AUDIT}?since=0001-01-01T00:00:00%2B14:00",
+        f"{AUDIT}?until=9999-12-31T23:59:59-14:00",
+        f"{AUDIT}?dataset=civil_affairs/dibao%00",
+        f"{AUDIT}?dataset=../../etc",
+        f"{AGREEMENTS}?dataset=%00",
+        f"{AUDIT}?cursor=eyJzZXEiOi0xfQ",
+        f"{AUDIT}?cursor=eyJzZXEiOjEuNX0",
+        f"{AGREEMENTS}?cursor=eyJjcmVhdGVkX2F0IjoiMDAwMS0wMS0wMVQwMDowMDowMCsxNDowMCIsImFncmVlbWVudF9pZCI6IjAwMDAwMDAwLTAwMDAtMDAwMC0wMDAwLTAwMDAwMDAwMDAwMCJ9",
+    ],
+)
+async def test_odd_filters_and_forged_cursors_are_a_422(sharing: SharingService, path: str) -> None:
+    response = await sharing.client.get(path, **READER)
+    assert response.status_code == 422, response.text
+    assert response.headers["content-type"] == PROBLEM_JSON

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query, Response
 
 from contracts.vocabulary import Agency
 from services.kit.access import Admin, SharingReader
+from services.kit.fields import DatasetCode
 from services.kit.pagination import CursorQuery, LimitQuery
 
 from ..dependencies import AgreementServiceDep
@@ -45,7 +46,7 @@ async def list_agreements(
     agreements: AgreementServiceDep,
     direction: Direction | None = None,
     consumer_agency: Agency | None = None,
-    dataset: Annotated[str | None, Query(max_length=130, description="`agency/dataset`")] = None,
+    dataset: Annotated[DatasetCode | None, Query(description="`agency/dataset`")] = None,
     limit: LimitQuery = 100,
     cursor: CursorQuery = None,
 ) -> AgreementPage:

@@ -7,9 +7,10 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import AwareDatetime, BaseModel, Field, model_validator
+from pydantic import BaseModel, Field, model_validator
 
 from contracts.vocabulary import Agency
+from services.kit.fields import Instant
 from services.kit.pagination import CursorPosition
 from services.kit.text import SingleLine
 
@@ -90,5 +91,5 @@ class AgreementPage(BaseModel):
 
 
 class AgreementsCursor(CursorPosition):
-    created_at: AwareDatetime
+    created_at: Instant
     agreement_id: uuid.UUID

@@ -37,8 +37,8 @@ class Refusal:
     """Why a query may not be answered, and what it asked for as far as the caller may know."""
 
     reason: str
-    dataset: str = ""
-    purpose: str = ""
+    dataset: str = "unknown"
+    purpose: str = "unknown"
 
 
 def status_of(agreement: SharingAgreement, today: date) -> AgreementStatus:

@@ -5,11 +5,10 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query
-from pydantic import AwareDatetime
 
 from contracts.vocabulary import Agency
 from services.kit.access import SharingReader
-from services.kit.fields import IdNumber
+from services.kit.fields import DatasetCode, IdNumber, Instant
 from services.kit.pagination import CursorQuery, LimitQuery
 
 from ..dependencies import AuditLogDep, SettingsDep
@@ -34,15 +33,16 @@ async def list_audit_entries(
     audit: AuditLogDep,
     settings: SettingsDep,
     agency: Agency | None = None,
-    dataset: Annotated[str | None, Query(max_length=130, description="`agency/dataset`")] = None,
+    dataset: Annotated[DatasetCode | None, Query(description="`agency/dataset`")] = None,
     action: AuditAction | None = None,
-    since: Annotated[AwareDatetime | None, Query(description="From this instant (with its UTC offset)")] = None,
-    until: Annotated[AwareDatetime | None, Query(description="Before this instant (with its UTC offset)")] = None,
+    since: Annotated[Instant | None, Query(description="From this instant (with its UTC offset)")] = None,
+    until: Annotated[Instant | None, Query(description="Before this instant (with its UTC offset)")] = None,
     subject_id_number: Annotated[IdNumber | None, Query(description="Entries naming this person")] = None,
     limit: LimitQuery = 100,
     cursor: CursorQuery = None,
 ) -> AuditPage:
     return await audit.page(
+        caller,
         agency=agency,
         dataset=dataset,
         action=action,

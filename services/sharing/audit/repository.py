@@ -66,9 +66,12 @@ class AuditRepository:
         since: datetime | None,
         until: datetime | None,
         subject_ref: str | None,
+        hidden: tuple[frozenset[str], str] | None,
         limit: int,
         cursor: str | None,
     ) -> tuple[list[SharingAuditEntry], str | None]:
+        """`hidden`: (datasets, viewer agency) whose entries the subject filter must not find unless
+        the viewer pushed them."""
         query = select(SharingAuditEntry)
         if agency is not None:
             query = query.where(col(SharingAuditEntry.agency) == agency)
@@ -81,6 +84,14 @@ class AuditRepository:
         if until is not None:
             query = query.where(col(SharingAuditEntry.at) < until)
         if subject_ref is not None:
+            if hidden is not None:
+                datasets, viewer = hidden
+                query = query.where(
+                    sa.or_(
+                        col(SharingAuditEntry.dataset).not_in(sorted(datasets)),
+                        col(SharingAuditEntry.agency) == viewer,
+                    )
+                )
             query = query.where(
                 col(SharingAuditEntry.seq).in_(
                     select(SharingAuditSubject.seq).where(col(SharingAuditSubject.subject_ref) == subject_ref)
@@ -90,7 +101,10 @@ class AuditRepository:
             self.session, query, keys=[col(SharingAuditEntry.seq)], position=AuditCursor, limit=limit, cursor=cursor
         )
 
-    async def entries(self, *, up_to_seq: int, chunk: int = 5000) -> AsyncIterator[Sequence[dict[str, Any]]]:
+    async def last_seq(self) -> int:
+        return int((await self.session.execute(sa.select(sa.func.coalesce(sa.func.max(ENTRY.c.seq), 0)))).scalar_one())
+
+    async def entries(self, *, up_to_seq: int, chunk: int = 1000) -> AsyncIterator[Sequence[dict[str, Any]]]:
         """Every entry up to `up_to_seq`, in seq order, as chained dicts, a chunk at a time (plain
         tuples zipped with the column names: ORM objects or row mappings for a hundred thousand
         entries cost more than hashing them)."""

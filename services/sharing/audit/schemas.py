@@ -23,7 +23,8 @@ class AuditOutcome(StrEnum):
 
 
 class AuditEntryRead(BaseModel):
-    """One entry exactly as chained: `hash` is SHA-256 over the canonical JSON of the other fields."""
+    """One entry as chained: `hash` is SHA-256 over the canonical JSON of every field but `hash` and
+    `subjects` (README, "Verifying the audit chain")."""
 
     seq: int = Field(description="1, 2, 3, … with no gap")
     at: str = Field(
@@ -39,7 +40,14 @@ class AuditEntryRead(BaseModel):
     reason: str | None = Field(description="Why it was refused; null when answered")
     request_id: str
     records: int = Field(description="Records exchanged: pushed, answered, checked, or report rows")
-    subjects: list[str] = Field(description="The persons concerned, as `subject_ref`s (never id numbers), sorted")
+    subjects_digest: str = Field(
+        description="Hex SHA-256 of the sorted `subjects` joined by newlines: what the chain holds of them"
+    )
+    subjects: list[str] | None = Field(
+        description="The persons concerned, as `subject_ref`s (never id numbers), sorted; null for an entry of a "
+        "sensitive dataset (special populations) unless the caller is `admin` or its agency pushed it. Not "
+        "hashed itself: check it against `subjects_digest`"
+    )
     prev_hash: str = Field(description="The previous entry's hash; 64 zeros for seq 1")
     hash: str
 

@@ -8,9 +8,9 @@ from contracts.facts import IdentityAttributes, SpecialPopulationAttributes
 from contracts.sharing import Fact
 from contracts.vocabulary import Agency, HukouType
 from services.kit.db import utcnow
+from services.kit.identifiers import identity_name_digest
 
 from ..tables import SharingIdentity
-from ..verification.service import name_digest
 from .declaration import AgencyRecord, AnyDataset, Dataset, FactContent, Retention
 from .fields import AreaCode, IdNumber, IsoDate, Text
 
@@ -38,10 +38,10 @@ def identity_fact(record: IdentityRecord) -> FactContent:
 
 
 def identity_retained(record: IdentityRecord, fact: Fact, subject_key: bytes) -> dict[str, Any]:
-    """Identity verification's own copy: a digest of the name, never the name (verification/service.py)."""
+    """Identity verification's own copy: a digest of the name, never the name (services/kit/identifiers.py)."""
     return {
         "subject_ref": fact.subject_ref,
-        "name_digest": name_digest(subject_key, record.id_number, record.name),
+        "name_digest": identity_name_digest(subject_key, record.id_number, record.name),
         "deceased_on": record.deceased_on,
         "fact_id": fact.fact_id,
         "recorded_at": utcnow(),

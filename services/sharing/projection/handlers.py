@@ -97,6 +97,7 @@ async def apply_employment(repo: ProjectionRepository, employment: EmploymentSna
             "employer_name": employment.employer_name,
             "started_on": employment.started_on,
             "ended_on": employment.ended_on,
+            "end_reason": employment.end_reason.value if employment.end_reason else None,
         }
     )
     return True

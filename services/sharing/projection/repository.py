@@ -61,8 +61,7 @@ class ProjectionRepository:
         ):
             await self.session.execute(sa.delete(table).where(col(table.person_id) == person_id))
             if rows:
-                unique = list({tuple(sorted(row.items())): row for row in rows}.values())
-                await self.session.execute(sa.insert(table), unique)
+                await self.session.execute(sa.insert(table), _one_per_key(table, rows))
 
     async def put_employment(self, employment: dict[str, Any]) -> None:
         await upsert(self.session, ProjectedEmployment, [employment], key=["employment_id"])
@@ -102,3 +101,20 @@ class ProjectionRepository:
             )
             found.extend(rows.scalars())
         return found
+
+
+def _one_per_key(table: type[Any], rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One row per primary key. A category listed twice with the same start (active and ended, say)
+    is kept with the later end (none is latest)."""
+    key = [column.name for column in table.__table__.primary_key.columns]
+    kept: dict[tuple[Any, ...], dict[str, Any]] = {}
+    for row in rows:
+        at = tuple(row[name] for name in key)
+        before = kept.get(at)
+        if before is None or _later_end(row.get("valid_until"), before.get("valid_until")):
+            kept[at] = row
+    return list(kept.values())
+
+
+def _later_end(new: Any, old: Any) -> bool:
+    return old is not None and (new is None or new > old)

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
 from contracts.statistics import CATEGORY_MEASURE_PREFIX
+from contracts.vocabulary import EndReason
 from services.kit.db import upsert
 
 from ..tables import (
@@ -23,6 +24,7 @@ from ..tables import (
 )
 
 UNKNOWN_TOWN = "unknown"
+NOT_SEPARATIONS = (EndReason.retired.value, EndReason.deceased.value)
 Counts = dict[tuple[str, str], int]
 """(town, measure) -> count."""
 
@@ -70,7 +72,12 @@ class StatisticsRepository:
             sa.select(town, sa.func.count())
             .select_from(employment)
             .join(ProjectedPerson, col(ProjectedPerson.person_id) == col(employment.person_id))
-            .where(col(employment.ended_on) >= first, col(employment.ended_on) <= last)
+            .where(
+                col(employment.ended_on) >= first,
+                col(employment.ended_on) <= last,
+                # SPEC 2.1: an end by retirement or death is not a separation.
+                sa.or_(col(employment.end_reason).is_(None), col(employment.end_reason).not_in(NOT_SEPARATIONS)),
+            )
             .group_by(town),
         )
         await gather(
@@ -107,7 +114,7 @@ class StatisticsRepository:
             "generated_at": row.generated_at,
             "report": row.report,
         }
-        await upsert(self.session, StatisticsReportRow, [values], key=["period"], update=[])
+        await upsert(self.session, StatisticsReportRow, [values], key=["period"], keep_existing=True)
         kept = (
             await self.session.execute(
                 select(StatisticsReportRow)

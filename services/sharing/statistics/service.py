@@ -28,7 +28,7 @@ from services.kit.outbox import add_event
 
 from ..audit.schemas import AuditAction
 from ..audit.service import SERVICE_CLIENT, AuditLog, Exchange
-from ..problems import PeriodNotClosed
+from ..problems import PeriodBeforeRecords, PeriodInFuture
 from ..tables import StatisticsReportRow
 from .repository import StatisticsRepository
 from .suppression import Cell, suppress
@@ -52,7 +52,10 @@ def month_bounds(period: str) -> tuple[date, date]:
 
 
 class ReportService:
-    def __init__(self, session: AsyncSession, clock: Clock, *, threshold: int, close_grace_s: float) -> None:
+    def __init__(
+        self, session: AsyncSession, clock: Clock, *, threshold: int, close_grace_s: float, first_period: str
+    ) -> None:
+        self.first_period = first_period
         self.session = session
         self.clock = clock
         self.threshold = threshold
@@ -71,7 +74,12 @@ class ReportService:
         now if it has not been yet), else a draft; audited as a delivery to them."""
         current = month_of(self.clock.today())
         if period > current:
-            raise PeriodNotClosed(f"{period} has not begun (the bureau's month is {current})", current_period=current)
+            raise PeriodInFuture(f"{period} has not begun (the bureau's month is {current})", current_period=current)
+        if period < self.first_period:
+            raise PeriodBeforeRecords(
+                f"reports begin with {self.first_period}, the first month the platform holds",
+                first_period=self.first_period,
+            )
         report = await self.final(period) if self.closed(period) else await self.draft(period)
         await self._audit(caller.client_id, caller.request_id, caller.agency, report)
         return report

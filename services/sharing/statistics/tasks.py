@@ -29,6 +29,7 @@ async def publish_closed_months(app: FastAPI) -> None:
                     app.state.clock,
                     threshold=settings.statistics_threshold,
                     close_grace_s=settings.statistics_close_grace_s,
+                    first_period=settings.statistics_first_period,
                 )
                 if reports.closed(period):
                     await reports.final(period)

@@ -1,21 +1,19 @@
 """Business rules of identity verification: public security's latest identity record decides; the
 answer is `{match, deceased}` and nothing more, and every check is audited.
 
-Sharing keeps no name: only a keyed digest of (id number, name) per person (`name_digest`), written
+Sharing keeps no name: only a keyed digest of (id number, name) per person (`identity_name_digest`), written
 when an identity record is accepted. A check computes the same digest and compares. Whether a person
 has died is told only to a caller who already knows their name."""
 
 from __future__ import annotations
 
-import hashlib
 import hmac
-import unicodedata
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts.vocabulary import Agency
 from services.kit.clock import Clock
-from services.kit.identifiers import subject_ref
+from services.kit.identifiers import identity_name_digest, subject_ref
 from services.kit.identity import Caller
 
 from ..audit.schemas import AuditAction
@@ -25,14 +23,6 @@ from .schemas import IdentityCheck, IdentityVerdict
 
 IDENTITY_DATASET = f"{Agency.public_security}/identity"
 PURPOSE = "identity verification 身份核验"
-
-
-def name_digest(key: bytes, id_number: str, name: str) -> str:
-    """HMAC-SHA256 of the id number and the name (NFC, surrounding space removed): compared, never reversed."""
-    normal = unicodedata.normalize("NFC", name.strip())
-    return hmac.new(
-        key, b"identity-name\x00" + id_number.encode() + b"\x00" + normal.encode(), hashlib.sha256
-    ).hexdigest()
 
 
 class VerificationService:
@@ -46,7 +36,7 @@ class VerificationService:
         ref = subject_ref(self.subject_key, check.id_number)
         record = await self.session.get(SharingIdentity, ref)
         match = record is not None and hmac.compare_digest(
-            record.name_digest, name_digest(self.subject_key, check.id_number, check.name)
+            record.name_digest, identity_name_digest(self.subject_key, check.id_number, check.name)
         )
         deceased = match and record is not None and record.deceased_on is not None
         await self.audit.append(

@@ -129,6 +129,7 @@ def upgrade() -> None:
     sa.Column('employer_name', sqlmodel.sql.sqltypes.AutoString(length=255), nullable=False),
     sa.Column('started_on', sa.Date(), nullable=False),
     sa.Column('ended_on', sa.Date(), nullable=True),
+    sa.Column('end_reason', sqlmodel.sql.sqltypes.AutoString(length=32), nullable=True),
     sa.PrimaryKeyConstraint('employment_id')
     )
     with op.batch_alter_table('sharing_employment', schema=None) as batch_op:
