@@ -33,7 +33,8 @@ from .verification.endpoints import router as verification_router
 log = logging.getLogger(__name__)
 
 # Consumer name: its group is `<prefix>sharing.registry-projection`; a new
-# SHARING_KAFKA_CONSUMER_GROUP_PREFIX rebuilds the projection from the topics' start.
+# SHARING_KAFKA_CONSUMER_GROUP_PREFIX rebuilds the projection from what the topics still hold (all of
+# it on the embedded broker; with a real cluster's retention, see README "Known limits").
 PROJECTION_CONSUMER = "registry-projection"
 
 

@@ -29,9 +29,8 @@ FIELDS = {
 
 async def lookup(session: AsyncSession, subject_refs: Collection[str], today: date) -> dict[str, dict[str, Any]]:
     repo = ProjectionRepository(session)
-    persons = {}
-    for person in sorted(await repo.persons_by_subject(subject_refs), key=lambda p: p.version):
-        persons[person.subject_ref] = person
+    # The registry holds one person per id number (its blind index is unique), so one per subject_ref.
+    persons = {person.subject_ref: person for person in await repo.persons_by_subject(subject_refs)}
     ids = {person.person_id for person in persons.values()}
     current: dict[uuid.UUID, ProjectedEmployment] = {}
     for job in sorted(await repo.open_employments(ids), key=lambda e: e.started_on):

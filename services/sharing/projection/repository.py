@@ -67,8 +67,7 @@ class ProjectionRepository:
         await upsert(self.session, ProjectedEmployment, [employment], key=["employment_id"])
 
     async def persons_by_subject(self, subject_refs: Collection[str]) -> list[ProjectedPerson]:
-        """The registered persons of these subject_refs (several per subject_ref is possible only
-        if the registry re-registered someone; callers take each subject's newest)."""
+        """The registered persons of these subject_refs."""
         found: list[ProjectedPerson] = []
         refs = list(subject_refs)
         for start in range(0, len(refs), 5000):
