@@ -57,6 +57,21 @@ AUDIT_COLUMNS = (*(f for f in CHAINED_FIELDS if f != "subjects_digest"), "subjec
 PUSHED = [CATALOG.get("civil_affairs", "dibao"), CATALOG.get("disabled_federation", "disability_certificate")]
 
 
+# Named, so a column added to a projection table later fails loudly here rather than shifting values.
+PERSON_COLUMNS = (
+    "person_id",
+    "subject_ref",
+    "version",
+    "town",
+    "status",
+    "deceased_on",
+    "registered_unemployed_since",
+)
+REGISTRATION_COLUMNS = ("registration_id", "person_id", "registered_on", "closed_on")
+EMPLOYMENT_COLUMNS = ("employment_id", "person_id", "version", "employer_name", "started_on", "ended_on", "end_reason")
+CATEGORY_COLUMNS = ("person_id", "category", "valid_from", "valid_until")
+
+
 def _asyncpg_dsn(url: str) -> str:
     return url.replace("postgresql+asyncpg://", "postgresql://", 1)
 
@@ -86,11 +101,11 @@ async def _seed_projection(dsn: str, refs: list[str], today: date) -> dict[str, 
             )
         if status == "employed":
             started = _day(rng, date(2015, 1, 1), today - timedelta(days=1))
-            employments.append((uuid.uuid4(), person_id, 1, rng.choice(EMPLOYERS), started, None))
+            employments.append((uuid.uuid4(), person_id, 1, rng.choice(EMPLOYERS), started, None, None))
             if rng.random() < 0.3:  # an earlier job, ended before this one
                 ended = started - timedelta(days=rng.randint(1, 300))
                 employments.append(
-                    (uuid.uuid4(), person_id, 2, rng.choice(EMPLOYERS), ended - timedelta(days=700), ended)
+                    (uuid.uuid4(), person_id, 2, rng.choice(EMPLOYERS), ended - timedelta(days=700), ended, "resigned")
                 )
         if rng.random() < 0.3:
             for category in rng.sample(CATEGORIES, rng.choice((1, 1, 2))):
@@ -103,13 +118,13 @@ async def _seed_projection(dsn: str, refs: list[str], today: date) -> dict[str, 
     conn = await asyncpg.connect(dsn)
     try:
         async with conn.transaction():
-            for table, rows in (
-                ("sharing_person", persons),
-                ("sharing_person_registration", registrations),
-                ("sharing_employment", employments),
-                ("sharing_person_category", categories),
+            for table, columns, rows in (
+                ("sharing_person", PERSON_COLUMNS, persons),
+                ("sharing_person_registration", REGISTRATION_COLUMNS, registrations),
+                ("sharing_employment", EMPLOYMENT_COLUMNS, employments),
+                ("sharing_person_category", CATEGORY_COLUMNS, categories),
             ):
-                await conn.copy_records_to_table(table, records=rows)
+                await conn.copy_records_to_table(table, records=rows, columns=columns)
     finally:
         await conn.close()
     return statuses
