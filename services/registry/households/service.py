@@ -89,9 +89,13 @@ class HouseholdService:
             await self.session.flush()
             self.publish(household, members)
         if was_zero != (household.kind == HouseholdKind.zero_employment):
-            for member in living:
+            # Each sibling's row is locked and read again before its version is bumped, in person-id
+            # order: a concurrent change to that sibling otherwise publishes the same version twice,
+            # and projections keep the first (a lost update of its categories).
+            for member in sorted(living, key=lambda m: m.person_id):
                 if member.person_id != changed_member:
-                    await self.persons.changed(member, PERSON_DIFFICULTY_CHANGED, refresh_household=False)
+                    locked = await self.repo.lock_person(member.person_id)
+                    await self.persons.changed(locked, PERSON_DIFFICULTY_CHANGED, refresh_household=False)
         return household
 
     def publish(self, household: Household, members: list[Person]) -> None:

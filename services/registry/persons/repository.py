@@ -23,6 +23,17 @@ class PersonRepository:
     async def get(self, person_id: uuid.UUID, *, for_update: bool = False) -> Person | None:
         return await self.session.get(Person, person_id, with_for_update=for_update)
 
+    async def lock_person(self, person_id: uuid.UUID) -> Person:
+        """The person's row, locked and read again (not the copy the session may hold)."""
+        return (
+            await self.session.execute(
+                select(Person)
+                .where(Person.person_id == person_id)
+                .with_for_update()
+                .execution_options(populate_existing=True)
+            )
+        ).scalar_one()
+
     async def by_id_number_index(self, index: str) -> Person | None:
         result = await self.session.execute(select(Person).where(Person.id_number_index == index))
         return result.scalar_one_or_none()
