@@ -13,7 +13,6 @@ from services.registry.indicators.service import IndicatorService
 from services.registry.persons.service import PersonService, PersonServiceFactory
 from services.registry.settings import RegistrySettings
 from services.registry.trainings.service import TrainingService
-from services.registry.warnings.service import WarningService
 
 
 async def registry_settings(request: Request) -> RegistrySettings:
@@ -32,9 +31,8 @@ async def person_service(request: Request, session: SessionDep) -> PersonService
 PersonServiceDep = Annotated[PersonService, Depends(person_service)]
 
 
-async def employment_service(persons: PersonServiceDep, settings: SettingsDep) -> EmploymentService:
-    warnings = WarningService(persons.session, tiers=settings.warning_tiers, window_days=settings.warning_window_days)
-    return EmploymentService(persons.session, persons, warnings)
+async def employment_service(persons: PersonServiceDep) -> EmploymentService:
+    return EmploymentService(persons.session, persons)
 
 
 EmploymentServiceDep = Annotated[EmploymentService, Depends(employment_service)]
@@ -52,10 +50,3 @@ async def indicator_service(session: SessionDep, settings: SettingsDep, clock: C
 
 
 IndicatorServiceDep = Annotated[IndicatorService, Depends(indicator_service)]
-
-
-async def warning_service(session: SessionDep, settings: SettingsDep) -> WarningService:
-    return WarningService(session, tiers=settings.warning_tiers, window_days=settings.warning_window_days)
-
-
-WarningServiceDep = Annotated[WarningService, Depends(warning_service)]
