@@ -372,14 +372,15 @@ async def current_caller(request: Request) -> Caller:
 CallerDep = Annotated[Caller, Depends(current_caller)]
 
 
-def require_scope(scope: AccessScope) -> Callable[[Request], Awaitable[Caller]]:
-    """A dependency that returns the caller when it holds `scope` (or `admin`), else 403.
+def require_scope(scope: AccessScope, *alternatives: AccessScope) -> Callable[[Request], Awaitable[Caller]]:
+    """A dependency that returns the caller when it holds `scope`, one of the `alternatives`, or
+    `admin`; else 403 naming `scope`.
 
     Dependencies are coroutines throughout: a plain `def` would cost a thread-pool hop per request."""
 
     async def dependency(request: Request) -> Caller:
         caller = await current_caller(request)
-        if not caller.has(scope):
+        if not any(caller.has(s) for s in (scope, *alternatives)):
             raise Forbidden(f"this operation needs the scope '{scope}'", required_scope=str(scope))
         return caller
 

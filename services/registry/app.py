@@ -17,6 +17,8 @@ from services.kit.clock import Clock, clock_of
 from services.registry.employments.endpoints import router as employments_router
 from services.registry.facts.handlers import fact_handler
 from services.registry.households.endpoints import router as households_router
+from services.registry.indicators.endpoints import router as indicators_router
+from services.registry.indicators.metrics import keep_indicators_fresh
 from services.registry.persons.endpoints import router as persons_router
 from services.registry.persons.service import person_services
 from services.registry.persons.tasks import run_daily
@@ -42,10 +44,10 @@ def create_app(settings: RegistrySettings | None = None, clock: Clock | None = N
             name="registry",
             title="Registry",
             description=DESCRIPTION,
-            routers=[persons_router, employments_router, trainings_router, households_router],
+            routers=[persons_router, employments_router, trainings_router, households_router, indicators_router],
             publishes=[REGISTRY_PERSON, REGISTRY_EMPLOYMENT, REGISTRY_HOUSEHOLD],
             subscriptions=[Subscription("facts", [SHARING_FACT, SHARING_SENSITIVE_FACT], fact_handler(persons))],
-            background=[daily_sweep] if settings.daily_sweep else [],
+            background=[*([daily_sweep] if settings.daily_sweep else []), keep_indicators_fresh],
         ),
         settings,
         clock,

@@ -6,8 +6,10 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from services.kit.clock import ClockDep
 from services.kit.db import SessionDep
 from services.registry.employments.service import EmploymentService
+from services.registry.indicators.service import IndicatorService
 from services.registry.persons.service import PersonService, PersonServiceFactory
 from services.registry.settings import RegistrySettings
 from services.registry.trainings.service import TrainingService
@@ -41,3 +43,10 @@ async def training_service(persons: PersonServiceDep) -> TrainingService:
 
 
 TrainingServiceDep = Annotated[TrainingService, Depends(training_service)]
+
+
+async def indicator_service(session: SessionDep, settings: SettingsDep, clock: ClockDep) -> IndicatorService:
+    return IndicatorService(session, clock, settings.indicator_targets)
+
+
+IndicatorServiceDep = Annotated[IndicatorService, Depends(indicator_service)]

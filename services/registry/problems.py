@@ -67,3 +67,11 @@ class MonthOutsideEmployment(Unprocessable):
 
 class TrainingBeforeBirth(Unprocessable):
     slug, title = "training-before-birth", "Training before birth"
+
+
+class InvalidPeriod(Unprocessable):
+    slug, title = "invalid-period", "Invalid period"
+
+
+class PeriodInFuture(Unprocessable):
+    slug, title = "period-in-future", "Period in the future"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from pydantic import SecretStr
+from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
 from services.kit.settings import ServiceSettings
@@ -30,3 +30,39 @@ class RegistrySettings(ServiceSettings):
     # The sweep that publishes the categories the calendar starts or ends, at start-up and at each
     # bureau midnight (services/registry/persons/tasks.py). Off for tests that drive it themselves.
     daily_sweep: bool = True
+    # Yearly targets of the indicators, by year (`"2026"`) or `"default"`: the plan's figures. The
+    # rate's target is a ceiling (a fraction: 0.034 is 3.4%).
+    indicator_targets: dict[str, dict[str, float]] = {
+        "default": {
+            "new_urban_jobs": 12_000,
+            "registered_urban_unemployment_rate": 0.034,
+            "new_entrepreneurs": 6_100,
+            "trained": 3_000,
+        }
+    }
+    # How often the indicator gauges are counted (services/registry/indicators/metrics.py).
+    indicators_interval_s: float = Field(default=60.0, gt=0)
+    # The towns the gauges are labelled with (a bounded set); a person's other town counts as `other`.
+    towns: list[str] = [
+        "昌元街道",
+        "昌州街道",
+        "广顺街道",
+        "双河街道",
+        "安富街道",
+        "峰高街道",
+        "直升镇",
+        "路孔镇",
+        "清江镇",
+        "仁义镇",
+        "河包镇",
+        "古昌镇",
+        "吴家镇",
+        "观胜镇",
+        "铜鼓镇",
+        "清流镇",
+        "盘龙镇",
+        "远觉镇",
+        "清升镇",
+        "荣隆镇",
+        "龙集镇",
+    ]

@@ -27,7 +27,7 @@ class Person(SQLModel, table=True):
     birth_date: date
     hukou_type: str = Field(max_length=5)
     hukou_local: bool | None = None
-    town: str | None = Field(default=None, max_length=100)
+    town: str | None = Field(default=None, max_length=100, index=True)
     education: str | None = Field(default=None, max_length=50)
     graduation_date: date | None = None
     household_no: str | None = Field(default=None, max_length=64, index=True)
@@ -56,7 +56,7 @@ class UnemploymentRegistration(SQLModel, table=True):
 
     registration_id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
     person_id: uuid.UUID = Field(foreign_key="registry_person.person_id", index=True)
-    registered_on: date
+    registered_on: date = Field(index=True)
     closed_on: date | None = None
     close_reason: str | None = Field(default=None, max_length=50)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
@@ -70,7 +70,8 @@ class Employment(SQLModel, table=True):
     employer_credit_code: str = Field(max_length=18, index=True)
     employer_name: str = Field(max_length=200)
     kind: str = Field(max_length=32)
-    started_on: date
+    # Indicators count employments started in a period (indicators/repository.py).
+    started_on: date = Field(index=True)
     contract_months: int | None = None
     ended_on: date | None = None
     end_reason: str | None = Field(default=None, max_length=200)
@@ -111,13 +112,25 @@ class PersonFact(SQLModel, table=True):
         return f"{self.agency}/{self.dataset}"
 
 
+class LabourForce(SQLModel, table=True):
+    """The statistics bureau's urban employed total per month (`statistics/labour_force` facts, the
+    latest per period): the denominator of the registered urban unemployment rate."""
+
+    __tablename__ = "registry_labour_force"
+
+    period: str = Field(primary_key=True, max_length=7)
+    urban_employed_total: int
+    fact_id: uuid.UUID
+    received_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
 class Training(SQLModel, table=True):
     __tablename__ = "registry_training"
 
     training_id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
     person_id: uuid.UUID = Field(foreign_key="registry_person.person_id", index=True)
     kind: str = Field(max_length=32)
-    completed_on: date
+    completed_on: date = Field(index=True)
     certificate_level: str | None = Field(default=None, max_length=32)
     provider: str | None = Field(default=None, max_length=200)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
@@ -156,6 +169,7 @@ class Business(SQLModel, table=True):
 TABLES = frozenset(
     {
         Person.__tablename__,
+        LabourForce.__tablename__,
         UnemploymentRegistration.__tablename__,
         Employment.__tablename__,
         ContributionMonth.__tablename__,

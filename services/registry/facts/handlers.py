@@ -1,7 +1,8 @@
 """Applies agency facts from `sharing.fact.v1` and `sharing.sensitive-fact.v1`: keeps the latest
 fact per person and dataset, lets the dataset's applier (appliers.py) change the person, and
 publishes the person's new snapshot when anything about them changed. Businesses from market
-supervision are kept in the registry's list of businesses."""
+supervision are kept in the registry's list of businesses, and the statistics bureau's labour force
+figures for the unemployment rate indicator."""
 
 from __future__ import annotations
 
@@ -15,15 +16,15 @@ from sqlmodel import select
 
 from contracts import registry as events
 from contracts.envelope import CloudEvent
-from contracts.facts import BusinessAttributes
+from contracts.facts import BusinessAttributes, LabourForceAttributes
 from contracts.sharing import FACT_RECORDED, Fact
-from services.kit.db import utcnow
+from services.kit.db import upsert, utcnow
 from services.kit.inbox import PermanentEventError
 from services.registry.facts.appliers import APPLIERS
 from services.registry.households.service import HouseholdService
 from services.registry.persons.categories import fingerprint
 from services.registry.persons.service import PersonService, PersonServiceFactory, apply_person_update
-from services.registry.tables import Business, PersonFact
+from services.registry.tables import Business, LabourForce, PersonFact
 
 
 def fact_handler(persons: PersonServiceFactory) -> Callable[[AsyncSession, CloudEvent, str], Awaitable[None]]:
@@ -36,10 +37,23 @@ def fact_handler(persons: PersonServiceFactory) -> Callable[[AsyncSession, Cloud
             raise PermanentEventError(f"invalid fact payload: {exc}") from exc
         if isinstance(fact.attributes, BusinessAttributes):
             await keep_business(session, fact, fact.attributes)
+        elif isinstance(fact.attributes, LabourForceAttributes):
+            await keep_labour_force(session, fact, fact.attributes)
         elif fact.code in APPLIERS and fact.subject_ref is not None:
             await apply_fact(persons(session), fact)
 
     return handle
+
+
+async def keep_labour_force(session: AsyncSession, fact: Fact, attributes: LabourForceAttributes) -> None:
+    """The statistics bureau's figure for a month; a newer report of the same month replaces it."""
+    row = {
+        "period": attributes.period,
+        "urban_employed_total": attributes.urban_employed_total,
+        "fact_id": fact.fact_id,
+        "received_at": utcnow(),
+    }
+    await upsert(session, LabourForce, [row], key=["period"])
 
 
 async def keep_business(session: AsyncSession, fact: Fact, attributes: BusinessAttributes) -> None:

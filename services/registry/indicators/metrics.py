@@ -1,0 +1,63 @@
+"""The indicators of the bureau's current year as Prometheus gauges, per town and for the district,
+counted from the database on a timer so every replica reports the same figures. Town labels are a
+bounded set (REGISTRY_TOWNS, `other` for any other town, `all` for the district)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from fastapi import FastAPI
+from prometheus_client import Gauge
+
+from services.kit.clock import Clock
+from services.kit.db import Database
+
+from ..settings import RegistrySettings
+from .repository import IndicatorRepository
+from .schemas import IndicatorCode
+from .service import IndicatorService, parse_period
+
+log = logging.getLogger(__name__)
+
+INDICATOR = Gauge(
+    "registry_indicator",
+    "The plan's indicators for the bureau's current year (the rate as a fraction), per town and for `all`",
+    ["code", "town"],
+)
+INDICATOR_TARGET = Gauge("registry_indicator_target", "The current year's target of each indicator", ["code"])
+COUNTED = {code.value for code in IndicatorCode} - {IndicatorCode.registered_urban_unemployment_rate.value}
+OTHER_TOWN, ALL_TOWNS = "other", "all"
+
+
+async def refresh(db: Database, settings: RegistrySettings, clock: Clock) -> None:
+    today = clock.today()
+    period = parse_period(str(today.year))
+    towns = set(settings.towns)
+    async with db.sessionmaker() as session:
+        by_town = await IndicatorRepository(session).counts(period.first, period.last, today, by_town=True, town=None)
+        district = await IndicatorService(session, clock, settings.indicator_targets).read(period.text, None)
+    totals: dict[tuple[str, str], float] = {(code, label): 0.0 for code in COUNTED for label in [*towns, OTHER_TOWN]}
+    for town, counts in by_town.items():
+        label = town if town in towns else OTHER_TOWN
+        for code in COUNTED:
+            totals[(code, label)] += counts.get(code, 0)
+    for (code, label), value in totals.items():
+        INDICATOR.labels(code, label).set(value)
+    for indicator in district.indicators:
+        if indicator.value is not None:
+            INDICATOR.labels(indicator.code.value, ALL_TOWNS).set(indicator.value)
+        if indicator.target is not None:
+            INDICATOR_TARGET.labels(indicator.code.value).set(indicator.target)
+
+
+async def keep_indicators_fresh(app: FastAPI) -> None:
+    settings: RegistrySettings = app.state.settings
+    while True:
+        try:
+            await refresh(app.state.db, settings, app.state.clock)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("indicator gauges not refreshed; retrying")
+        await asyncio.sleep(settings.indicators_interval_s)
