@@ -22,7 +22,7 @@ import yaml
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
-from . import outbox, registry, sharing, statistics, subsidy, topics
+from . import monitoring, outbox, registry, sharing, statistics, subsidy, topics
 from .envelope import SPECVERSION, CloudEvent
 
 CONTRACTS_DIR = Path(__file__).resolve().parent
@@ -222,13 +222,19 @@ CATALOGUE: tuple[TopicContract, ...] = (
     TopicContract(
         topic=topics.MONITORING_WARNING,
         description=(
-            "Tiered large-scale unemployment warnings (blue, yellow, orange, red). Not yet published: "
-            "no payload model and no producer exist yet."
+            "Large-scale unemployment warnings (规模性失业风险预警): raised when an employer's separations in "
+            "30 days cross a tier upward (blue 20, yellow 50, orange 100, red 200 by default), once per tier per "
+            "episode, and closed by a bureau operator. Names an employer, never a person."
         ),
-        producer=None,
+        producer="registry",
         consumers=(),
-        key=None,
-        events=(),
+        key=MessageKey(
+            "employer_credit_code", "The employer's `employer_credit_code`: one employer's warnings keep their order."
+        ),
+        events=(
+            EventType(monitoring.WARNING_RAISED, "Warning raised", monitoring.EmploymentWarning),
+            EventType(monitoring.WARNING_CLOSED, "Warning closed", monitoring.EmploymentWarning),
+        ),
     ),
     TopicContract(
         topic=topics.OUTBOX_WATERMARK,

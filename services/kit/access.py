@@ -21,6 +21,7 @@ SharingVerifier = Annotated[Caller, Depends(require_scope(Scope.sharing_verify))
 StatisticsReader = Annotated[Caller, Depends(require_scope(Scope.statistics_read))]
 # SPEC 3: indicators and warnings are read with `monitoring:read`, or with `registry:read`.
 MonitoringReader = Annotated[Caller, Depends(require_scope(Scope.monitoring_read, Scope.registry_read))]
+MonitoringWriter = Annotated[Caller, Depends(require_scope(Scope.monitoring_write))]
 SubsidyReader = Annotated[Caller, Depends(require_scope(Scope.subsidy_read))]
 SubsidyApplicant = Annotated[Caller, Depends(require_scope(Scope.subsidy_apply))]
 SubsidyReviewer = Annotated[Caller, Depends(require_scope(Scope.subsidy_review))]

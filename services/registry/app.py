@@ -6,6 +6,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from contracts.topics import (
+    MONITORING_WARNING,
     REGISTRY_EMPLOYMENT,
     REGISTRY_HOUSEHOLD,
     REGISTRY_PERSON,
@@ -24,6 +25,7 @@ from services.registry.persons.service import person_services
 from services.registry.persons.tasks import run_daily
 from services.registry.settings import RegistrySettings
 from services.registry.trainings.endpoints import router as trainings_router
+from services.registry.warnings.endpoints import router as warnings_router
 
 DESCRIPTION = """People, households, unemployment and employment registration (就业失业登记), trainings,
 social-insurance months and the difficulty categories (就业困难人员) that decide who gets help.
@@ -44,8 +46,15 @@ def create_app(settings: RegistrySettings | None = None, clock: Clock | None = N
             name="registry",
             title="Registry",
             description=DESCRIPTION,
-            routers=[persons_router, employments_router, trainings_router, households_router, indicators_router],
-            publishes=[REGISTRY_PERSON, REGISTRY_EMPLOYMENT, REGISTRY_HOUSEHOLD],
+            routers=[
+                persons_router,
+                employments_router,
+                trainings_router,
+                households_router,
+                indicators_router,
+                warnings_router,
+            ],
+            publishes=[REGISTRY_PERSON, REGISTRY_EMPLOYMENT, REGISTRY_HOUSEHOLD, MONITORING_WARNING],
             subscriptions=[Subscription("facts", [SHARING_FACT, SHARING_SENSITIVE_FACT], fact_handler(persons))],
             background=[*([daily_sweep] if settings.daily_sweep else []), keep_indicators_fresh],
         ),

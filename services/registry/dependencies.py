@@ -13,6 +13,7 @@ from services.registry.indicators.service import IndicatorService
 from services.registry.persons.service import PersonService, PersonServiceFactory
 from services.registry.settings import RegistrySettings
 from services.registry.trainings.service import TrainingService
+from services.registry.warnings.service import WarningService
 
 
 async def registry_settings(request: Request) -> RegistrySettings:
@@ -31,8 +32,9 @@ async def person_service(request: Request, session: SessionDep) -> PersonService
 PersonServiceDep = Annotated[PersonService, Depends(person_service)]
 
 
-async def employment_service(persons: PersonServiceDep) -> EmploymentService:
-    return EmploymentService(persons.session, persons)
+async def employment_service(persons: PersonServiceDep, settings: SettingsDep) -> EmploymentService:
+    warnings = WarningService(persons.session, tiers=settings.warning_tiers, window_days=settings.warning_window_days)
+    return EmploymentService(persons.session, persons, warnings)
 
 
 EmploymentServiceDep = Annotated[EmploymentService, Depends(employment_service)]
@@ -50,3 +52,10 @@ async def indicator_service(session: SessionDep, settings: SettingsDep, clock: C
 
 
 IndicatorServiceDep = Annotated[IndicatorService, Depends(indicator_service)]
+
+
+async def warning_service(session: SessionDep, settings: SettingsDep) -> WarningService:
+    return WarningService(session, tiers=settings.warning_tiers, window_days=settings.warning_window_days)
+
+
+WarningServiceDep = Annotated[WarningService, Depends(warning_service)]

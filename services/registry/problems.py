@@ -75,3 +75,7 @@ class InvalidPeriod(Unprocessable):
 
 class PeriodInFuture(Unprocessable):
     slug, title = "period-in-future", "Period in the future"
+
+
+class WarningNotFound(NotFound):
+    slug, title = "warning-not-found", "Warning not found"

@@ -7,6 +7,7 @@ from typing import ClassVar
 from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
+from contracts.monitoring import WarningLevel
 from services.kit.settings import ServiceSettings
 
 # Development defaults only (base64 of 32 bytes); production sets its own through the environment.
@@ -40,6 +41,14 @@ class RegistrySettings(ServiceSettings):
             "trained": 3_000,
         }
     }
+    # Separations at one employer within `warning_window_days` that raise each warning tier (SPEC 2.5).
+    warning_tiers: dict[WarningLevel, int] = {
+        WarningLevel.blue: 20,
+        WarningLevel.yellow: 50,
+        WarningLevel.orange: 100,
+        WarningLevel.red: 200,
+    }
+    warning_window_days: int = Field(default=30, ge=1)
     # How often the indicator gauges are counted (services/registry/indicators/metrics.py).
     indicators_interval_s: float = Field(default=60.0, gt=0)
     # The towns the gauges are labelled with (a bounded set); a person's other town counts as `other`.

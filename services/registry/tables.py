@@ -124,6 +124,38 @@ class LabourForce(SQLModel, table=True):
     received_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
 
+class EmploymentWarning(SQLModel, table=True):
+    """A large-scale unemployment warning (SPEC 2.5): an employer's separations in 30 days crossed a tier."""
+
+    __tablename__ = "registry_warning"
+    __table_args__ = (sa.Index("ix_registry_warning_status_level", "status", "level"),)
+
+    warning_id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    employer_credit_code: str = Field(max_length=18, index=True)
+    employer_name: str = Field(max_length=200)
+    level: str = Field(max_length=8)
+    separations_30d: int
+    threshold: int
+    as_of: date
+    raised_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    status: str = Field(default="open", max_length=8)
+    closed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    closed_by: str | None = Field(default=None, max_length=255)
+    note: str | None = Field(default=None, max_length=1000)
+
+
+class EmployerRisk(SQLModel, table=True):
+    """An employer's current episode: the highest tier warned of since its separations last rose to
+    the lowest tier. Its row is locked by every separation at the employer, so a tier is raised once
+    per episode whatever the concurrency or the replicas; back below the lowest tier, the episode ends."""
+
+    __tablename__ = "registry_employer_risk"
+
+    employer_credit_code: str = Field(primary_key=True, max_length=18)
+    level: str | None = Field(default=None, max_length=8)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
 class Training(SQLModel, table=True):
     __tablename__ = "registry_training"
 
@@ -170,6 +202,8 @@ TABLES = frozenset(
     {
         Person.__tablename__,
         LabourForce.__tablename__,
+        EmploymentWarning.__tablename__,
+        EmployerRisk.__tablename__,
         UnemploymentRegistration.__tablename__,
         Employment.__tablename__,
         ContributionMonth.__tablename__,

@@ -44,9 +44,11 @@ SHARING_SERIES = {
     "sharing_audit_chain_entries",
     "sharing_audit_last_verification_timestamp_seconds",
 }
+# The registry's own metrics (services/registry/indicators/metrics.py).
+REGISTRY_SERIES = {"registry_indicator", "registry_indicator_target", "registry_warnings_open"}
 # prometheus_client's process collector, in every service's /metrics on Linux.
 PROCESS_SERIES = {"process_start_time_seconds"}
-EXPORTED = KIT_SERIES | SHARING_SERIES | PROCESS_SERIES | {"up"}
+EXPORTED = KIT_SERIES | SHARING_SERIES | REGISTRY_SERIES | PROCESS_SERIES | {"up"}
 
 
 def promtool(*args: str | Path) -> subprocess.CompletedProcess[str]:
@@ -132,6 +134,12 @@ def test_the_known_series_match_the_sharing_metrics() -> None:
     from services.sharing import metrics
 
     assert _series_of(metrics) == SHARING_SERIES
+
+
+def test_the_known_series_match_the_registry_metrics() -> None:
+    from services.registry.indicators import metrics
+
+    assert _series_of(metrics) == REGISTRY_SERIES
 
 
 def test_prometheus_scrapes_metrics_of_all_four_services() -> None:

@@ -28,6 +28,7 @@ from services.registry.problems import (
     PersonDeceased,
 )
 from services.registry.tables import ContributionMonth, Employment
+from services.registry.warnings.service import WarningService, is_separation
 
 
 def _month(day: date) -> str:
@@ -35,9 +36,10 @@ def _month(day: date) -> str:
 
 
 class EmploymentService:
-    def __init__(self, session: AsyncSession, persons: PersonService) -> None:
+    def __init__(self, session: AsyncSession, persons: PersonService, warnings: WarningService) -> None:
         self.session = session
         self.persons = persons
+        self.warnings = warnings
 
     async def get(self, employment_id: uuid.UUID, *, for_update: bool = False) -> Employment:
         employment = await self.session.get(Employment, employment_id, with_for_update=for_update)
@@ -96,6 +98,8 @@ class EmploymentService:
         await self.session.flush()
         await self.publish(employment, events.EMPLOYMENT_ENDED)
         await self.persons.changed(person, events.PERSON_UPDATED)
+        if is_separation(reason):
+            await self.warnings.separation_recorded(employment, self.persons.today())
         return employment
 
     async def record_contributions(self, employment_id: uuid.UUID, data: ContributionsCreate) -> ContributionsRecorded:

@@ -1,5 +1,6 @@
-"""The indicators of the bureau's current year as Prometheus gauges, per town and for the district,
-counted from the database on a timer so every replica reports the same figures. Town labels are a
+"""The indicators of the bureau's current year, per town and for the district, and the open
+warnings by level, as Prometheus gauges, counted from the database on a timer so every replica
+reports the same figures. Town labels are a
 bounded set (REGISTRY_TOWNS, `other` for any other town, `all` for the district)."""
 
 from __future__ import annotations
@@ -7,13 +8,17 @@ from __future__ import annotations
 import asyncio
 import logging
 
+import sqlalchemy as sa
 from fastapi import FastAPI
 from prometheus_client import Gauge
+from sqlmodel import col
 
+from contracts.monitoring import WarningLevel, WarningStatus
 from services.kit.clock import Clock
 from services.kit.db import Database
 
 from ..settings import RegistrySettings
+from ..tables import EmploymentWarning as WarningRow
 from .repository import IndicatorRepository
 from .schemas import IndicatorCode
 from .service import IndicatorService, parse_period
@@ -26,6 +31,7 @@ INDICATOR = Gauge(
     ["code", "town"],
 )
 INDICATOR_TARGET = Gauge("registry_indicator_target", "The current year's target of each indicator", ["code"])
+WARNINGS_OPEN = Gauge("registry_warnings_open", "Open large-scale unemployment warnings, by level", ["level"])
 COUNTED = {code.value for code in IndicatorCode} - {IndicatorCode.registered_urban_unemployment_rate.value}
 OTHER_TOWN, ALL_TOWNS = "other", "all"
 
@@ -37,6 +43,17 @@ async def refresh(db: Database, settings: RegistrySettings, clock: Clock) -> Non
     async with db.sessionmaker() as session:
         by_town = await IndicatorRepository(session).counts(period.first, period.last, today, by_town=True, town=None)
         district = await IndicatorService(session, clock, settings.indicator_targets).read(period.text, None)
+        open_by_level = dict(
+            (
+                await session.execute(
+                    sa.select(col(WarningRow.level), sa.func.count())
+                    .where(col(WarningRow.status) == WarningStatus.open.value)
+                    .group_by(col(WarningRow.level))
+                )
+            ).all()
+        )
+    for level in WarningLevel:
+        WARNINGS_OPEN.labels(level.value).set(open_by_level.get(level.value, 0))
     totals: dict[tuple[str, str], float] = {(code, label): 0.0 for code in COUNTED for label in [*towns, OTHER_TOWN]}
     for town, counts in by_town.items():
         label = town if town in towns else OTHER_TOWN

@@ -1,0 +1,114 @@
+"""Monitoring against the four services as real processes, through the gateway: indicators move with
+registrations, employments and trainings; 20 separations at one employer within 30 days raise one
+blue warning, listed, published on `monitoring.warning.v1` and closed by an operator."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+from typing import Any
+
+import httpx
+import pytest
+
+from contracts.envelope import CloudEvent
+from contracts.topics import MONITORING_WARNING
+from services.kit.clock import SYSTEM_CLOCK
+from tests.e2e.agencies import Agency, client
+from tests.e2e.conftest import RunningSystem
+from tests.registry.people import credit_code, id_number
+from tests.support import eventually, read_topic_sync
+
+pytestmark = pytest.mark.e2e
+
+
+async def hire(desk: Agency, employer: str, started_on: str) -> tuple[str, str]:
+    person = await desk.call(
+        "POST",
+        "/registry/v1/persons",
+        {"id_number": id_number(), "name": "荣昌工人", "hukou_type": "urban", "town": "双河街道"},
+    )
+    assert person.status_code == 201, person.text
+    person_id = person.json()["person_id"]
+    job = await desk.call(
+        "POST",
+        f"/registry/v1/persons/{person_id}/employments",
+        {
+            "employer_credit_code": employer,
+            "employer_name": "荣昌某电子有限公司",
+            "started_on": started_on,
+            "kind": "employee",
+        },
+    )
+    assert job.status_code == 201, job.text
+    return person_id, job.json()["employment_id"]
+
+
+def values(body: dict[str, Any]) -> dict[str, Any]:
+    return {i["code"]: i["value"] for i in body["indicators"]}
+
+
+async def test_indicators_move_and_twenty_separations_raise_one_blue_warning(
+    system: RunningSystem, http: httpx.AsyncClient
+) -> None:
+    desk = await client(http, system, "hrss", "registry:read", "registry:write")
+    monitor = await client(http, system, "hrss", "monitoring:read")
+    operator = await client(http, system, "hrss", "monitoring:write")
+    today = SYSTEM_CLOCK.today()
+    period = f"{today:%Y-%m}"
+    town = "&town=%E5%8F%8C%E6%B2%B3%E8%A1%97%E9%81%93"  # 双河街道
+
+    async def indicators() -> dict[str, Any]:
+        response = await monitor.call("GET", f"/registry/v1/indicators?period={period}{town}")
+        assert response.status_code == 200, response.text
+        return values(response.json())
+
+    before = await indicators()
+    employer = credit_code("MA3N4P5Q6")
+    started = (today - timedelta(days=1)).isoformat()
+    hires = [await hire(desk, employer, started) for _ in range(20)]
+    trained = await desk.call(
+        "POST",
+        f"/registry/v1/persons/{hires[0][0]}/trainings",
+        {"kind": "vocational", "completed_on": today.isoformat()},
+    )
+    assert trained.status_code == 201, trained.text
+    registered = await desk.call(
+        "POST",
+        "/registry/v1/persons",
+        {"id_number": id_number(), "name": "荣昌居民", "hukou_type": "urban", "town": "双河街道"},
+    )
+    unemployed = await desk.call(
+        "POST",
+        f"/registry/v1/persons/{registered.json()['person_id']}/unemployment-registrations",
+        {"registered_on": today.isoformat()},
+    )
+    assert unemployed.status_code == 201, unemployed.text
+    after = await indicators()
+    assert after["new_urban_jobs"] == before["new_urban_jobs"] + 20
+    assert after["trained"] == before["trained"] + 1
+    assert after["registered_unemployed"] == before["registered_unemployed"] + 1
+
+    for _, employment_id in hires:
+        ended = await desk.call(
+            "POST", f"/registry/v1/employments/{employment_id}/end", {"ended_on": today.isoformat(), "reason": "layoff"}
+        )
+        assert ended.status_code == 200, ended.text
+    listed = await monitor.call("GET", "/registry/v1/warnings?status=open&level=blue&limit=500")
+    mine = [w for w in listed.json()["items"] if w["employer_credit_code"] == employer]
+    assert [(w["level"], w["separations_30d"]) for w in mine] == [("blue", 20)]
+    warning_id = mine[0]["warning_id"]
+
+    closed = await operator.call("POST", f"/registry/v1/warnings/{warning_id}/close", {"note": "已约谈企业"})
+    assert closed.status_code == 200 and closed.json()["status"] == "closed", closed.text
+
+    async def events() -> list[CloudEvent]:
+        records = await asyncio.to_thread(read_topic_sync, system.config.bootstrap_servers, MONITORING_WARNING)
+        found = (CloudEvent.from_bytes(r.value) for r in records if r.event_id is not None)
+        return [e for e in found if e.data.get("warning_id") == warning_id]
+
+    async def both() -> bool:
+        return len(await events()) >= 2
+
+    await eventually(both, within=30)
+    assert sorted(e.type for e in await events()) == ["monitoring.warning.closed", "monitoring.warning.raised"]
