@@ -10,10 +10,13 @@
 5. and 6. (bench/sharing.py) Outward queries of 10,000 id numbers, p50 / p99; the audit chain of
    100,000 entries and more recomputed, seconds per call. Both on data seeded with SQL into the
    sharing service's database (the module says why).
+7. (issue 9, bench/indicators.py) The indicators endpoint at 1,000,000 persons: p50 / p99 / max for a
+   year and a month of the district and a month of one town, on persons, registrations,
+   employments and trainings seeded with SQL into the registry's database (the module says why).
 
 Everything runs on this machine: a fresh tansu on a free port, fresh PostgreSQL databases (dropped
 afterwards), the services as uvicorn processes (uvloop, httptools), as `make run` starts them.
-    .venv/bin/python bench/run.py [--duration 10] [--connections 32] [--facts 200] [--only sharing]
+    .venv/bin/python bench/run.py [--duration 10] [--connections 32] [--facts 200] [--only indicators]
 """
 
 from __future__ import annotations
@@ -39,6 +42,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.decisions import decisions  # noqa: E402
+from bench.indicators import indicators  # noqa: E402
 from bench.loadgen import LoadResult, run_load  # noqa: E402
 from bench.sharing import sharing  # noqa: E402
 from deploy.embedded import System, SystemConfig, ready, tansu_command, wait_until  # noqa: E402
@@ -49,7 +53,7 @@ from services.kit.settings import DEV_INTERNAL_SECRET  # noqa: E402
 from tests.support import free_port, wait_for_port  # noqa: E402
 
 ADMIN_DSN = "postgresql://postgres@127.0.0.1:5432/postgres"
-SECTIONS = ("throughput", "facts", "decisions", "sharing")
+SECTIONS = ("throughput", "facts", "decisions", "sharing", "indicators")
 RUN = uuid.uuid4().hex[:6]
 
 
@@ -326,6 +330,8 @@ async def main(args: argparse.Namespace) -> None:
             await sharing(
                 config, admin_key, queries=args.queries, audit_entries=args.audit_entries, id_number=id_number
             )
+        if "indicators" in sections:
+            await indicators(config, admin_key, calls=args.indicator_calls)
     finally:
         if system is not None:
             await asyncio.to_thread(system.stop)
@@ -348,5 +354,6 @@ if __name__ == "__main__":
     parser.add_argument("--applications", type=int, default=500)
     parser.add_argument("--queries", type=int, default=20, help="outward queries of 10,000 id numbers")
     parser.add_argument("--audit-entries", type=int, default=100_000, help="audit entries added before verifying")
+    parser.add_argument("--indicator-calls", type=int, default=30, help="indicator calls of each kind")
     parser.add_argument("--only", action="append", choices=SECTIONS, help="run only this section (repeatable)")
     asyncio.run(main(parser.parse_args()))
