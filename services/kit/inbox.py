@@ -37,6 +37,7 @@ from .errors import is_infrastructure_error
 from .faults import crash_point
 from .kafka import ensure_topics
 from .metrics import (
+    CONSUMER_LAG,
     CONSUMER_STALLED,
     EVENTS_CONFLICTING,
     EVENTS_CONSUMED,
@@ -126,6 +127,8 @@ class ConsumerRunner:
         self.last_round: float = time.monotonic()
         self._last_assigned: float = time.monotonic()
         self._cluster_id: str | None = None
+        # The offset committed for each partition this replica holds: what the lag is measured from.
+        self._committed: dict[TopicPartition, int] = {}
 
     async def start(self) -> None:
         # Worked out at each scrape, so the gauge is true even when nobody polls /readyz.
@@ -240,6 +243,30 @@ class ConsumerRunner:
                 # The group rebalanced under us: the new owner re-reads from the last commit
                 # and the inbox turns those repeats into no-ops.
                 log.warning("offset commit failed; partition moved", extra={"error": repr(exc)[:200]})
+            else:
+                self._committed[partition] = records[-1].offset + 1
+        await self._measure_lag(consumer)
+
+    async def _measure_lag(self, consumer: AIOKafkaConsumer) -> None:
+        """`consumer_lag` per topic: each held partition's high watermark (as the latest fetch
+        reported it) minus the offset committed for it (asked of the group once per assignment,
+        then kept from this replica's own commits). A partition not fetched yet counts nothing."""
+        held = consumer.assignment()
+        for gone in set(self._committed) - held:
+            del self._committed[gone]
+        lag = dict.fromkeys(self.topics, 0)
+        for tp in held:
+            end = consumer.highwater(tp)
+            if end is None:
+                continue
+            if tp not in self._committed:
+                committed = await consumer.committed(tp)
+                if committed is None:
+                    continue
+                self._committed[tp] = committed
+            lag[tp.topic] = lag.get(tp.topic, 0) + max(0, end - self._committed[tp])
+        for topic, value in lag.items():
+            CONSUMER_LAG.labels(self.service, self.consumer_name, topic).set(value)
 
     async def _rewind_new_partitions(
         self, consumer: AIOKafkaConsumer, batch: dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]]
@@ -261,6 +288,7 @@ class ConsumerRunner:
             # Committed at once: a rebalance before this consumer's first commit would otherwise put
             # the partition back at the offset a consumer at old positions committed.
             await consumer.commit({tp: starts[tp] for tp in fresh})
+            self._committed.update({tp: starts[tp] for tp in fresh})
         except (CommitFailedError, IllegalStateError) as exc:
             log.warning("rewind not committed; tried again next round", extra={"error": repr(exc)[:200]})
             return {}

@@ -28,6 +28,12 @@ CONSUMER_STALLED = Gauge(
     "1 while a consumer has made no progress (no poll round, or no partition) for longer than allowed",
     ["service", "consumer"],
 )
+CONSUMER_LAG = Gauge(
+    "consumer_lag",
+    "Events on a topic after this consumer's committed offsets (the partitions' high watermarks from the "
+    "latest fetch, minus the offsets committed), summed over the partitions this replica holds",
+    ["service", "consumer", "topic"],
+)
 EVENTS_CONSUMED = Counter("events_consumed_total", "Events applied by a consumer", ["service", "consumer", "topic"])
 EVENTS_DUPLICATE = Counter(
     "events_duplicate_total", "Events skipped because the inbox had them already", ["service", "consumer", "topic"]

@@ -11,6 +11,7 @@ import pytest
 import yaml
 
 from tests.deploy.promql import metric_names
+from tests.deploy.series import EXPORTED, KIT_SERIES, REGISTRY_SERIES, SHARING_SERIES, SUBSIDY_SERIES, series_of
 from tests.support import ROOT
 
 PROMETHEUS = ROOT / "deploy" / "prometheus"
@@ -21,34 +22,6 @@ INSTALL_HINT = (
     "promtool is not on PATH. It comes with the Debian package `prometheus`: "
     "`apt-get update && apt-get install -y --no-install-recommends prometheus` (`make test` installs it)."
 )
-KIT_SERIES = {
-    "http_requests_total",
-    "http_request_duration_seconds_bucket",
-    "http_request_duration_seconds_sum",
-    "http_request_duration_seconds_count",
-    "outbox_backlog",
-    "outbox_published_total",
-    "events_consumed_total",
-    "events_duplicate_total",
-    "events_failed_total",
-    "events_dead_lettered_total",
-    "events_conflicting_total",
-    "outbox_resent_total",
-    "consumer_stalled",
-}
-# The sharing service's own metrics (services/sharing/metrics.py).
-SHARING_SERIES = {
-    "sharing_audit_entries_total",
-    "sharing_audit_chain_valid",
-    "sharing_audit_chain_first_bad_seq",
-    "sharing_audit_chain_entries",
-    "sharing_audit_last_verification_timestamp_seconds",
-}
-# The registry's own metrics (services/registry/indicators/metrics.py).
-REGISTRY_SERIES = {"registry_indicator", "registry_indicator_target", "registry_warnings_open"}
-# prometheus_client's process collector, in every service's /metrics on Linux.
-PROCESS_SERIES = {"process_start_time_seconds"}
-EXPORTED = KIT_SERIES | SHARING_SERIES | REGISTRY_SERIES | PROCESS_SERIES | {"up"}
 
 
 def promtool(*args: str | Path) -> subprocess.CompletedProcess[str]:
@@ -110,36 +83,28 @@ def test_every_alert_uses_only_metrics_the_services_export(alert: str) -> None:
     assert names <= EXPORTED, f"{alert} uses unknown metrics {sorted(names - EXPORTED)}"
 
 
-def _series_of(module: object) -> set[str]:
-    from prometheus_client import Counter, Gauge, Histogram
-
-    exported: set[str] = set()
-    for value in vars(module).values():
-        if isinstance(value, Counter):
-            exported.add(f"{value._name}_total")
-        elif isinstance(value, Histogram):
-            exported |= {f"{value._name}_{suffix}" for suffix in ("bucket", "sum", "count")}
-        elif isinstance(value, Gauge):
-            exported.add(value._name)
-    return exported
-
-
 def test_the_known_series_match_the_kit_metrics() -> None:
     from services.kit import metrics
 
-    assert _series_of(metrics) == KIT_SERIES
+    assert series_of(metrics) == KIT_SERIES
 
 
 def test_the_known_series_match_the_sharing_metrics() -> None:
     from services.sharing import metrics
 
-    assert _series_of(metrics) == SHARING_SERIES
+    assert series_of(metrics) == SHARING_SERIES
 
 
 def test_the_known_series_match_the_registry_metrics() -> None:
     from services.registry.indicators import metrics
 
-    assert _series_of(metrics) == REGISTRY_SERIES
+    assert series_of(metrics) == REGISTRY_SERIES
+
+
+def test_the_known_series_match_the_subsidy_metrics() -> None:
+    from services.subsidy import metrics
+
+    assert series_of(metrics) == SUBSIDY_SERIES
 
 
 def test_prometheus_scrapes_metrics_of_all_four_services() -> None:

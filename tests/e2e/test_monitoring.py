@@ -5,6 +5,8 @@ blue warning, listed, published on `monitoring.warning.v1` and closed by an oper
 from __future__ import annotations
 
 import asyncio
+import shutil
+import subprocess
 from datetime import timedelta
 from typing import Any
 
@@ -42,6 +44,15 @@ async def hire(desk: Agency, employer: str, started_on: str) -> tuple[str, str]:
     )
     assert job.status_code == 201, job.text
     return person_id, job.json()["employment_id"]
+
+
+def promtool_check_metrics(page: str) -> subprocess.CompletedProcess[str]:
+    """`promtool check metrics` on a /metrics page (lint: names, units, help texts); without promtool
+    the test fails and says how to install it."""
+    binary = shutil.which("promtool")
+    if binary is None:
+        pytest.fail("promtool is not on PATH: `make promtool` installs Debian's prometheus package", pytrace=False)
+    return subprocess.run([binary, "check", "metrics"], input=page, capture_output=True, text=True, timeout=60)
 
 
 def values(body: dict[str, Any]) -> dict[str, Any]:
@@ -112,3 +123,14 @@ async def test_indicators_move_and_twenty_separations_raise_one_blue_warning(
 
     await eventually(both, within=30)
     assert sorted(e.type for e in await events()) == ["monitoring.warning.closed", "monitoring.warning.raised"]
+
+
+@pytest.mark.parametrize("service", ["gateway", "registry", "subsidy", "sharing"])
+async def test_every_metrics_page_passes_promtool_check_metrics(
+    system: RunningSystem, http: httpx.AsyncClient, service: str
+) -> None:
+    port = getattr(system.config, f"{service}_port")
+    page = await http.get(f"http://127.0.0.1:{port}/metrics")
+    assert page.status_code == 200 and "# HELP" in page.text
+    result = promtool_check_metrics(page.text)
+    assert result.returncode == 0, f"{service}: {result.stdout}{result.stderr}"

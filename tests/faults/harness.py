@@ -566,3 +566,51 @@ async def trace_events(
     missing_rows = set(wanted) - {r["key"] for r in rows}
     lines += [f"key={key[:12]}… has no outbox row (kept rows purged?)" for key in sorted(missing_rows)]
     return lines
+
+
+async def trace_categories(
+    *, registry_url: str, subsidy_url: str, person_ids: Iterable[str], limit: int = 5
+) -> list[str]:
+    """Where a person's low_income_family category got to: the registry's person (version, what it
+    last published), its dibao fact, its snapshots in the registry's outbox, the subsidy's copy."""
+    lines = []
+    for person_id in sorted(set(person_ids))[:limit]:
+        person = await query(
+            registry_url,
+            "SELECT subject_ref, version, published_categories, updated_at FROM registry_person"
+            " WHERE person_id = $1::uuid",
+            person_id,
+        )
+        subject = person[0]["subject_ref"] if person else ""
+        fact = await query(
+            registry_url,
+            "SELECT fact_id, valid_from, valid_until, received_at FROM registry_person_fact"
+            " WHERE subject_ref = $1 AND dataset = 'dibao'",
+            subject,
+        )
+        outbox = await query(
+            registry_url,
+            "SELECT id, event_id, created_at, sent_at, convert_from(payload, 'UTF8') AS body FROM outbox_message"
+            " WHERE key = $1 ORDER BY id",
+            person_id,
+        )
+        projected = await query(subsidy_url, "SELECT version FROM subsidy_person WHERE person_id = $1::uuid", person_id)
+        inbox = await query(
+            subsidy_url,
+            "SELECT event_id, processed_at FROM inbox_entry WHERE event_id = ANY($1::text[])",
+            [r["event_id"] for r in outbox],
+        )
+        lines.append(
+            f"person={person_id} registry={dict(person[0]) if person else None} fact={[dict(r) for r in fact]} "
+            f"subsidy version={[r['version'] for r in projected]}"
+        )
+        applied = {r["event_id"]: r["processed_at"] for r in inbox}
+        for row in outbox:
+            body = row["body"]
+            version = body[body.find('"version"') : body.find('"version"') + 14]
+            low = "low_income_family" in body
+            lines.append(
+                f"    outbox id={row['id']} created={row['created_at']:%H:%M:%S.%f} sent={row['sent_at']} {version} "
+                f"low_income={low} subsidy inbox={applied.get(row['event_id'])}"
+            )
+    return lines

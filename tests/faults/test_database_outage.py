@@ -29,6 +29,7 @@ from tests.faults.harness import (
     outcomes,
     phase_statuses,
     settle,
+    trace_categories,
     trace_events,
 )
 from tests.support import database_outage
@@ -113,6 +114,12 @@ async def test_a_thirty_second_database_outage_loses_no_acknowledged_write_and_d
     )
     for line in trace:
         print("  missing fact:", line, flush=True)
+    for line in await trace_categories(
+        registry_url=system.database_urls["registry"],
+        subsidy_url=system.database_urls["subsidy"],
+        person_ids=result.categories_missing,
+    ):
+        print("  missing category:", line, flush=True)
 
     failures = []
     if dead_count:

@@ -189,6 +189,14 @@ async def test_the_rate_appears_once_the_statistics_bureau_reports(
     assert gauge("registered_urban_unemployment_rate", "all") == 0.02
     assert gauge("new_urban_jobs", "other") == 0
     assert METRICS.get_sample_value("registry_indicator_target", {"code": "new_urban_jobs"}) == 12_000
+    persons = {
+        sample.labels["town"]: sample.value
+        for metric in METRICS.collect()
+        if metric.name == "registry_persons"
+        for sample in metric.samples
+    }
+    assert persons[CENTRE] >= 3 and persons[EAST] >= 2
+    assert persons["all"] == sum(value for town, value in persons.items() if town != "all")
 
 
 @pytest.mark.parametrize(

@@ -16,6 +16,7 @@ import httpx
 import pytest
 import pytest_asyncio
 import sqlalchemy as sa
+from prometheus_client import REGISTRY
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from contracts.facts import DibaoAttributes, LabourForceAttributes
@@ -75,6 +76,21 @@ MIXED_RECORDS: list[Any] = [
 @pytest_asyncio.fixture(scope="module", loop_scope="session")
 async def mixed_batch(sharing: SharingService) -> httpx.Response:
     return await sharing.client.post(DIBAO_PATH, json={"records": MIXED_RECORDS}, **CIVIL_AFFAIRS)
+
+
+def facts_counted(outcome: str) -> float:
+    labels = {"agency": "civil_affairs", "dataset": "dibao", "outcome": outcome}
+    return REGISTRY.get_sample_value("sharing_facts_total", labels) or 0.0
+
+
+async def test_pushed_records_are_counted_by_agency_dataset_and_outcome(sharing: SharingService) -> None:
+    before = facts_counted("accepted"), facts_counted("rejected")
+    pushed = await sharing.client.post(DIBAO_PATH, json={"records": MIXED_RECORDS}, **CIVIL_AFFAIRS)
+    assert pushed.status_code == 201, pushed.text
+    assert (facts_counted("accepted") - before[0], facts_counted("rejected") - before[1]) == (3, 6)
+    refused = await sharing.client.post(DIBAO_PATH, json={"records": "not a list"}, **CIVIL_AFFAIRS)
+    assert refused.status_code == 422
+    assert (facts_counted("accepted") - before[0], facts_counted("rejected") - before[1]) == (3, 6)
 
 
 class TestMixedJsonBatch:

@@ -192,10 +192,15 @@ async def test_the_metrics_count_applications_amounts_budgets_and_decision_time(
     # The gauges are counted on a timer; count them now.
     db = Database(subsidy.settings.database_url)
     try:
-        await refresh_gauges(db, list(AMOUNTS))
+        await refresh_gauges(db, list(AMOUNTS), subsidy.clock.today())
     finally:
         await db.dispose()
     metrics = (await subsidy.client.http.get("/metrics")).text
+    held = [line for line in metrics.splitlines() if line.startswith("subsidy_categories_held{")]
+    assert any(line.startswith('subsidy_categories_held{category="low_income_family"}') for line in held)
+    assert float(next(line for line in held if "low_income_family" in line).split()[-1]) >= 1
+    assert not [line for line in held if "released_prisoner" in line or "drug_rehab" in line or "restricted" in line]
+    assert 'subsidy_budget_cny{programme="hiring_key_groups"' in metrics
     assert 'subsidy_applications{programme="hiring_key_groups",status="approved"}' in metrics
     assert 'subsidy_applications{programme="job_seeking",status="paid"} 0.0' in metrics
     assert 'subsidy_approved_cny_total{programme="hiring_key_groups"}' in metrics

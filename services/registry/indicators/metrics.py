@@ -1,7 +1,7 @@
-"""The indicators of the bureau's current year, per town and for the district, and the open
-warnings by level, as Prometheus gauges, counted from the database on a timer so every replica
-reports the same figures. Town labels are a
-bounded set (REGISTRY_TOWNS, `other` for any other town, `all` for the district)."""
+"""The indicators of the bureau's current year, per town and for the district, the persons
+registered (living) per town, and the open warnings by level, as Prometheus gauges, counted from
+the database on a timer so every replica reports the same figures. Town labels are a bounded set
+(REGISTRY_TOWNS, `other` for any other town, `all` for the district)."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ from services.kit.db import Database
 
 from ..settings import RegistrySettings
 from ..tables import EmploymentWarning as WarningRow
+from ..tables import Person
 from .repository import IndicatorRepository
 from .schemas import IndicatorCode
 from .service import IndicatorService, parse_period
@@ -31,6 +32,7 @@ INDICATOR = Gauge(
     ["code", "town"],
 )
 INDICATOR_TARGET = Gauge("registry_indicator_target", "The current year's target of each indicator", ["code"])
+PERSONS = Gauge("registry_persons", "Persons registered and living, per town and for `all`", ["town"])
 WARNINGS_OPEN = Gauge("registry_warnings_open", "Open large-scale unemployment warnings, by level", ["level"])
 COUNTED = {code.value for code in IndicatorCode} - {IndicatorCode.registered_urban_unemployment_rate.value}
 OTHER_TOWN, ALL_TOWNS = "other", "all"
@@ -52,6 +54,21 @@ async def refresh(db: Database, settings: RegistrySettings, clock: Clock) -> Non
                 )
             ).all()
         )
+        persons_by_town = dict(
+            (
+                await session.execute(
+                    sa.select(col(Person.town), sa.func.count())
+                    .where(col(Person.deceased_on).is_(None))
+                    .group_by(col(Person.town))
+                )
+            ).all()
+        )
+    persons = dict.fromkeys([*towns, OTHER_TOWN], 0)
+    for town, count in persons_by_town.items():
+        persons[town if town in towns else OTHER_TOWN] += count
+    for label, count in persons.items():
+        PERSONS.labels(label).set(count)
+    PERSONS.labels(ALL_TOWNS).set(sum(persons.values()))
     for level in WarningLevel:
         WARNINGS_OPEN.labels(level.value).set(open_by_level.get(level.value, 0))
     totals: dict[tuple[str, str], float] = {(code, label): 0.0 for code in COUNTED for label in [*towns, OTHER_TOWN]}

@@ -22,6 +22,7 @@ from ..audit.schemas import AuditAction
 from ..audit.service import AuditLog, Exchange
 from ..datasets.catalog import CATALOG, Catalog
 from ..datasets.declaration import AnyDataset, FieldError
+from ..metrics import count_records
 from ..problems import BatchNotFound
 from ..sealing import BatchSealer
 from ..tables import SharingBatch, SharingRecord
@@ -119,6 +120,7 @@ class BatchService:
                 subjects={item.fact.subject_ref for item in accepted if item.fact and item.fact.subject_ref},
             )
         )
+        count_records(self.session, dataset.agency, dataset.name, accepted=len(accepted), rejected=batch.rejected_count)
         return BatchReceipt(
             batch_id=batch_id,
             agency=dataset.agency,
