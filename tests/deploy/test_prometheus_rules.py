@@ -116,3 +116,25 @@ def test_prometheus_scrapes_metrics_of_all_four_services() -> None:
         assert job.get("metrics_path", "/metrics") == "/metrics"
         assert job["static_configs"][0]["targets"] == [f"{name}:{ports[name]}"]
     assert config["rule_files"] == ["rules.yml"]
+
+
+def test_kubernetes_scrapes_the_four_services_with_the_job_named_as_in_compose() -> None:
+    monitor = yaml.safe_load((ROOT / "deploy" / "k8s" / "podmonitor.yaml").read_text(encoding="utf-8"))
+    spec = monitor["spec"]
+    assert monitor["kind"] == "PodMonitor" and spec["jobLabel"] == "app.kubernetes.io/name"
+    [selected] = spec["selector"]["matchExpressions"]
+    assert selected["key"] == "app.kubernetes.io/name" and set(selected["values"]) == {
+        "gateway",
+        "registry",
+        "subsidy",
+        "sharing",
+    }
+    [endpoint] = spec["podMetricsEndpoints"]
+    for service in selected["values"]:
+        documents = [d for d in yaml.safe_load_all((ROOT / "deploy" / "k8s" / f"{service}.yaml").read_text()) if d]
+        [deployment] = [d for d in documents if d["kind"] == "Deployment"]
+        pod = deployment["spec"]["template"]
+        assert pod["metadata"]["labels"]["app.kubernetes.io/name"] == service
+        [app] = [c for c in pod["spec"]["containers"] if c["name"] == service]
+        assert endpoint["port"] in {port["name"] for port in app["ports"]}
+        assert pod["metadata"]["annotations"]["prometheus.io/path"] == endpoint["path"]
