@@ -32,6 +32,7 @@ lint: install
 
 test: install postgres promtool lint
 	$(PY) -m contracts.generate --check
+	$(PY) -m deploy.dashboards --check
 	$(VENV)/bin/pytest -q -m "not faults"
 	$(MAKE) --no-print-directory faults
 

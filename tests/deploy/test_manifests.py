@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 from tests.deploy.promql import metric_names
-from tests.deploy.test_prometheus_rules import KIT_SERIES
+from tests.deploy.series import EXPORTED
 from tests.support import ROOT
 
 DEPLOY = ROOT / "deploy"
@@ -290,20 +290,59 @@ def test_grafana_provisions_the_prometheus_datasource_and_the_dashboards() -> No
             assert panel["datasource"]["uid"] == datasource["uid"], panel["title"]
 
 
-def test_the_dashboard_shows_what_operators_watch() -> None:
-    dashboard = json.loads((GRAFANA / "dashboards" / "rongchang-employment.json").read_text(encoding="utf-8"))
-    titles = {panel["title"] for panel in _panels(dashboard)}
+def _dashboard(name: str) -> dict[str, Any]:
+    return dict(json.loads((GRAFANA / "dashboards" / name).read_text(encoding="utf-8")))
+
+
+def test_the_operations_dashboard_shows_what_operators_watch() -> None:
+    titles = {panel["title"] for panel in _panels(_dashboard("rongchang-operations.json"))}
     assert {
         "Request rate by service",
         "5xx error ratio by service",
         "p99 latency by route template",
         "Outbox backlog",
+        "Consumer lag by topic",
         "Events consumed",
         "Events failed",
         "Events dead-lettered",
     } <= titles
+
+
+def test_the_plan_dashboard_answers_the_plans_questions() -> None:
+    panels = _panels(_dashboard("rongchang-plan.json"))
+    titles = {panel["title"] for panel in panels}
+    assert {
+        "New urban jobs",
+        "Registered urban unemployment rate",
+        "Share of the year's target reached",
+        "Open warnings by level",
+        "Applications by programme and status",
+        "Budget available",
+        "Records pushed by agency and outcome",
+    } <= titles
+    [jobs] = [panel for panel in panels if panel["title"] == "New urban jobs"]
+    assert {metric for target in jobs["targets"] for metric in metric_names(target["expr"])} == {
+        "registry_indicator",
+        "registry_indicator_target",
+    }, "each indicator is shown against its target"
+
+
+@pytest.mark.parametrize("path", DASHBOARDS, ids=lambda p: p.name)
+def test_every_panel_has_its_own_id_and_says_what_it_shows(path: Path) -> None:
+    dashboard = json.loads(path.read_text(encoding="utf-8"))
     ids = [panel["id"] for panel in dashboard["panels"]]
-    assert len(ids) == len(set(ids))
+    assert len(ids) == len(set(ids)) and 0 not in ids
+    assert all(panel.get("description") for panel in _panels(dashboard))
+
+
+def test_the_dashboards_are_what_deploy_dashboards_generates() -> None:
+    from deploy import dashboards
+
+    assert {path.name for path in DASHBOARDS} == set(dashboards.DASHBOARDS)
+    for name, build in dashboards.DASHBOARDS.items():
+        assert (GRAFANA / "dashboards" / name).read_text(encoding="utf-8") == dashboards.render(build), (
+            f"{name} drifted from deploy/dashboards.py: run python -m deploy.dashboards"
+        )
 
 
 @pytest.mark.parametrize("path", DASHBOARDS, ids=lambda p: p.name)
@@ -313,7 +352,7 @@ def test_every_dashboard_query_uses_metrics_the_services_export(path: Path) -> N
     assert queries
     for expr in queries:
         names = metric_names(expr)
-        assert names and names <= KIT_SERIES | {"up"}, expr
+        assert names and names <= EXPORTED, f"{expr} names {sorted(names - EXPORTED)}, which no service exports"
 
 
 SETTINGS_CLASSES = {
