@@ -22,7 +22,7 @@ from .db import Database
 from .errors import install_problem_handlers
 from .idempotency import IdempotencyMiddleware
 from .identity import GatewayIdentityMiddleware
-from .inbox import ConsumerRunner, EventHandler
+from .inbox import ConsumerRunner, EventHandler, purge_inbox_periodically
 from .kafka import BrokerWatch, broker_reachable, ensure_topics, make_producer
 from .logging import RequestIdMiddleware, configure_logging
 from .metrics import MetricsMiddleware
@@ -46,6 +46,17 @@ class Subscription:
     from_latest: bool = False
 
 
+@dataclass(frozen=True)
+class Rebuildable:
+    """What `rongchang projection rebuild <service>` wipes and reads again from the topics: the
+    service's projection tables (children before parents) and the consumers that fill them. Every
+    other consumer of the service must read from the latest offset, as a new group prefix moves
+    them all."""
+
+    tables: Sequence[str]
+    consumers: Sequence[str]
+
+
 @dataclass
 class ServiceDefinition:
     name: str
@@ -57,6 +68,7 @@ class ServiceDefinition:
     on_startup: Sequence[Callable[[FastAPI], Awaitable[None]]] = field(default_factory=list)
     # Long-running work (a daily sweep): started after the consumers, cancelled first at shutdown.
     background: Sequence[Callable[[FastAPI], Coroutine[Any, Any, None]]] = field(default_factory=list)
+    rebuildable: Rebuildable | None = None
 
 
 async def _start_producer_with_retry(app: FastAPI, settings: ServiceSettings, attempts: int = 30) -> None:
@@ -129,6 +141,9 @@ def create_service_app(
         tasks: list[asyncio.Task[None]] = [
             asyncio.create_task(work(app), name=f"{definition.name}-background") for work in definition.background
         ]
+        if any(sub.inbox for sub in definition.subscriptions):
+            retention = timedelta(seconds=settings.inbox_retention_s)
+            tasks.append(asyncio.create_task(purge_inbox_periodically(db, retention), name="inbox-purge"))
         log.info("service started", extra={"database": db.engine.url.render_as_string(hide_password=True)})
         try:
             yield
@@ -157,6 +172,7 @@ def create_service_app(
     )
     app.state.settings = settings
     app.state.clock = clock
+    app.state.definition = definition
     install_problem_handlers(app)
     for router in definition.routers:
         app.include_router(router)

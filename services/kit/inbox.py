@@ -17,7 +17,7 @@ import hashlib
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord
@@ -129,6 +129,9 @@ class ConsumerRunner:
         self._cluster_id: str | None = None
         # The offset committed for each partition this replica holds: what the lag is measured from.
         self._committed: dict[TopicPartition, int] = {}
+        # (committed, end) summed over the held partitions at the last measure, when every held
+        # partition was measured; None before that. What `rongchang projection rebuild` shows.
+        self.progress: tuple[int, int] | None = None
 
     async def start(self) -> None:
         # Worked out at each scrape, so the gauge is true even when nobody polls /readyz.
@@ -250,23 +253,29 @@ class ConsumerRunner:
     async def _measure_lag(self, consumer: AIOKafkaConsumer) -> None:
         """`consumer_lag` per topic: each held partition's high watermark (as the latest fetch
         reported it) minus the offset committed for it (asked of the group once per assignment,
-        then kept from this replica's own commits). A partition not fetched yet counts nothing."""
+        then kept from this replica's own commits; for a group with none yet, where it starts). A
+        partition not fetched yet counts nothing."""
         held = consumer.assignment()
         for gone in set(self._committed) - held:
             del self._committed[gone]
         lag = dict.fromkeys(self.topics, 0)
+        measured = bool(held)
+        done = total = 0
         for tp in held:
             end = consumer.highwater(tp)
             if end is None:
+                measured = False
                 continue
             if tp not in self._committed:
                 committed = await consumer.committed(tp)
-                if committed is None:
-                    continue
+                if committed is None:  # a new group: it starts at the log's start (or, from_latest, its end)
+                    committed = end if self.from_latest else (await consumer.beginning_offsets([tp]))[tp]
                 self._committed[tp] = committed
             lag[tp.topic] = lag.get(tp.topic, 0) + max(0, end - self._committed[tp])
+            done, total = done + min(self._committed[tp], end), total + end
         for topic, value in lag.items():
             CONSUMER_LAG.labels(self.service, self.consumer_name, topic).set(value)
+        self.progress = (done, total) if measured else None
 
     async def _rewind_new_partitions(
         self, consumer: AIOKafkaConsumer, batch: dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]]
@@ -427,3 +436,52 @@ def _repeat(seen: InboxEntry, digest: str) -> bool:
             f"event {seen.event_id} from {seen.event_source} was applied before with another payload"
         )
     return False
+
+
+INBOX_PURGE_BATCH = 5000
+INBOX_PURGE_INTERVAL_S = 3600.0
+
+
+async def purge_processed(db: Database, retention: timedelta, batch: int = INBOX_PURGE_BATCH) -> int:
+    """Delete up to `batch` inbox entries processed more than `retention` ago whose offset the
+    consumer group has passed (its `consumer_position`), so no ordinary redelivery can bring their
+    event back; returns how many. A rebuild uses a new group and needs no old entry; an event
+    replayed from a dead-letter topic after its entry was purged relies on its handler's own
+    idempotency (the projections keep the highest version). Called every hour by each consuming
+    service, and by `rongchang inbox purge` until it returns 0."""
+    entry, position = InboxEntry.__table__.c, ConsumerPosition.__table__.c  # type: ignore[attr-defined]
+    cutoff = utcnow() - retention
+    passed = (
+        sa.select(entry.consumer, entry.event_source, entry.event_id)
+        .join(
+            ConsumerPosition.__table__,  # type: ignore[attr-defined]
+            sa.and_(
+                position.consumer == entry.consumer,
+                position.topic == entry.topic,
+                position.partition == entry.partition,
+            ),
+        )
+        .where(entry.processed_at < cutoff, entry.offset < position.next_offset)
+        .limit(batch)
+    )
+    async with db.sessionmaker() as session, session.begin():
+        result = await session.execute(
+            sa.delete(InboxEntry.__table__).where(  # type: ignore[attr-defined]
+                sa.tuple_(entry.consumer, entry.event_source, entry.event_id).in_(passed)
+            )
+        )
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+async def purge_inbox_periodically(db: Database, retention: timedelta) -> None:
+    """Background task of a consuming service: purge processed entries every hour, busy or idle."""
+    while True:
+        try:
+            purged = INBOX_PURGE_BATCH
+            while purged == INBOX_PURGE_BATCH:  # a bounded batch per transaction, until none is left
+                purged = await purge_processed(db, retention)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            log.warning("inbox purge failed; tried again in an hour", extra={"error": repr(exc)[:200]})
+        await asyncio.sleep(INBOX_PURGE_INTERVAL_S)

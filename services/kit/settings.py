@@ -55,6 +55,9 @@ class ServiceSettings(BaseSettings):
     idempotency_in_flight_lease_s: float = 60.0
     # Sent outbox rows are kept this long, to be sent again to a broker that lost its state.
     outbox_retention_s: float = 7 * 24 * 3600.0
+    # Processed inbox entries are kept this long once their group has committed past them: a
+    # redelivery within it is recognised; after it, only a dead-letter replay could bring one back.
+    inbox_retention_s: float = Field(default=7 * 24 * 3600.0, gt=0)
     # How often the broker's cluster id is checked (a new id means it came back empty).
     broker_watch_interval_s: float = 1.0
     # /readyz reports a consumer with no poll round, or no partition, for longer than this.

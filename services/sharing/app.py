@@ -14,9 +14,16 @@ from contracts.topics import (
     SHARING_SENSITIVE_FACT,
     SHARING_STATISTICS_REPORT,
 )
-from services.kit.app import ServiceDefinition, Subscription, create_service_app
+from services.kit.app import Rebuildable, ServiceDefinition, Subscription, create_service_app
 from services.kit.clock import Clock, clock_of
 from services.kit.db import Database
+from services.sharing.tables import (
+    ProjectedCategory,
+    ProjectedEmployment,
+    ProjectedPerson,
+    ProjectedRegistration,
+    ProjectedTraining,
+)
 
 from .agreements.endpoints import router as agreements_router
 from .agreements.service import record_inbound_agreements
@@ -70,5 +77,15 @@ def create_app(settings: SharingSettings | None = None, clock: Clock | None = No
         subscriptions=[Subscription(PROJECTION_CONSUMER, [REGISTRY_PERSON, REGISTRY_EMPLOYMENT], project_registry)],
         on_startup=[record_declared_agreements],
         background=[verify_periodically, publish_closed_months],
+        rebuildable=Rebuildable(
+            tables=[
+                ProjectedCategory.__tablename__,
+                ProjectedRegistration.__tablename__,
+                ProjectedTraining.__tablename__,
+                ProjectedEmployment.__tablename__,
+                ProjectedPerson.__tablename__,
+            ],
+            consumers=[PROJECTION_CONSUMER],
+        ),
     )
     return create_service_app(definition, settings, clock=clock)

@@ -13,7 +13,7 @@ from contracts.topics import (
     SUBSIDY_APPLICATION,
     SUBSIDY_PAYMENT,
 )
-from services.kit.app import ServiceDefinition, Subscription, create_service_app
+from services.kit.app import Rebuildable, ServiceDefinition, Subscription, create_service_app
 from services.kit.clock import Clock, clock_of
 from services.subsidy.applications.consistency import Consistency
 from services.subsidy.applications.endpoints import router as applications_router
@@ -27,6 +27,7 @@ from services.subsidy.programmes.registry import Catalogue
 from services.subsidy.projections.endpoints import router as beneficiaries_router
 from services.subsidy.projections.handlers import Projections
 from services.subsidy.settings import SubsidySettings
+from services.subsidy.tables import ProjectedBusiness, ProjectedCategory, ProjectedEmployment, ProjectedPerson
 
 # Consumer names: each names a consumer group (`<prefix>subsidy.<name>`) and its inbox; a new
 # SUBSIDY_KAFKA_CONSUMER_GROUP_PREFIX rebuilds the projections from the topics' start.
@@ -87,6 +88,15 @@ def create_app(
                 ),
             ],
             background=[evaluate_submitted, keep_gauges_fresh, watch_horizon],
+            rebuildable=Rebuildable(
+                tables=[
+                    ProjectedCategory.__tablename__,
+                    ProjectedEmployment.__tablename__,
+                    ProjectedBusiness.__tablename__,
+                    ProjectedPerson.__tablename__,
+                ],
+                consumers=[PROJECTION_CONSUMER, SHARING_CONSUMER],
+            ),
         ),
         settings,
         clock=clock,

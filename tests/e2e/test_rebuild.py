@@ -1,17 +1,21 @@
-"""A projection is rebuilt from the topics: the subsidy service's projection wiped, the service
-started again under a new consumer group prefix, and every beneficiary comes back the same (the
-inbox is keyed by consumer group, so the replayed events are applied, not skipped)."""
+"""A projection is rebuilt from the topics with `rongchang projection rebuild subsidy`: the service
+stopped, its projection wiped and read again under a new consumer group prefix until caught up, the
+service started under that prefix, and every beneficiary comes back the same (the inbox is keyed by
+consumer group, so the replayed events are applied, not skipped)."""
 
 from __future__ import annotations
 
 import asyncio
+import subprocess
+import sys
 import uuid
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from services.subsidy.tables import ProjectedCategory, ProjectedEmployment, ProjectedPerson
+from services.subsidy.tables import ProjectedPerson
 from tests.e2e.conftest import RunningSystem
 from tests.e2e.test_flow import client
 from tests.registry.people import credit_code, id_number
@@ -19,7 +23,12 @@ from tests.support import eventually, execute, query
 
 pytestmark = pytest.mark.e2e
 
-PROJECTION = (ProjectedCategory.__tablename__, ProjectedEmployment.__tablename__, ProjectedPerson.__tablename__)
+
+def rongchang() -> str:
+    """The console script the package installs (pyproject's [project.scripts])."""
+    script = Path(sys.executable).parent / "rongchang"
+    assert script.exists(), f"{script} is missing: `make install` installs the package and its script"
+    return str(script)
 
 
 def stable(beneficiary: dict[str, Any]) -> dict[str, Any]:
@@ -85,9 +94,25 @@ async def test_a_wiped_projection_is_rebuilt_under_a_new_group_prefix(
 
     database = system.config.database_urls["subsidy"]
     await asyncio.to_thread(system.processes.stop_process, "subsidy")
-    await execute(database, f"TRUNCATE {', '.join(PROJECTION)}")
-    assert (await query(database, f"SELECT count(*) AS n FROM {ProjectedPerson.__tablename__}"))[0]["n"] == 0
+    await execute(database, f"UPDATE {ProjectedPerson.__tablename__} SET snapshot = '{{}}'")  # spoiled, to be redone
     prefix = f"rebuild-{uuid.uuid4().hex[:6]}."
+    rebuilt = await asyncio.to_thread(
+        subprocess.run,
+        [rongchang(), "projection", "rebuild", "subsidy", "--prefix", prefix, "--yes", "--within", "120"],
+        env=system.processes.environment("subsidy"),
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert rebuilt.returncode == 0, rebuilt.stdout + rebuilt.stderr
+    assert f"SUBSIDY_KAFKA_CONSUMER_GROUP_PREFIX={prefix}" in rebuilt.stdout
+    events = int(rebuilt.stdout.split("rebuilt subsidy's projection from ")[1].split()[0])
+    persons = (await query(database, f"SELECT count(*) AS n FROM {ProjectedPerson.__tablename__}"))[0]["n"]
+    assert events >= len(people) and persons >= len(people), "caught up before the service starts again"
+    spoiled = await query(
+        database, f"SELECT count(*) AS n FROM {ProjectedPerson.__tablename__} WHERE snapshot::text = '{{}}'"
+    )
+    assert spoiled[0]["n"] == 0
     await asyncio.to_thread(
         system.processes.restart_service, "subsidy", {"SUBSIDY_KAFKA_CONSUMER_GROUP_PREFIX": prefix}
     )
