@@ -233,22 +233,41 @@ class ConsumerRunner:
         batch = await consumer.getmany(timeout_ms=200, max_records=200)
         if time.monotonic() < self.rewind_until:
             batch = await self._rewind_new_partitions(consumer, batch)
-        for partition, records in batch.items():
-            for record in records:
-                if self._restart:
-                    return  # the broker changed under this batch: read it again after re-subscribing
-                await self.process(record)
-            crash_point("consumer.after_effect")
-            await self._record_position(partition, records[-1].offset + 1)
-            try:
-                await consumer.commit({partition: records[-1].offset + 1})
-            except (CommitFailedError, IllegalStateError) as exc:
-                # The group rebalanced under us: the new owner re-reads from the last commit
-                # and the inbox turns those repeats into no-ops.
-                log.warning("offset commit failed; partition moved", extra={"error": repr(exc)[:200]})
-            else:
-                self._committed[partition] = records[-1].offset + 1
-        await self._measure_lag(consumer)
+        # Where each partition of the batch is to be read from again if this round fails part way
+        # (the database gone between an effect and its position, say): the consumer has already
+        # fetched past the whole batch, and the next round would otherwise start after it, leaving
+        # the records of the partitions not reached yet unapplied for good.
+        resume = {partition: records[0].offset for partition, records in batch.items()}
+        try:
+            for partition, records in batch.items():
+                for record in records:
+                    if self._restart:
+                        return  # the broker changed under this batch: read it again after re-subscribing
+                    await self.process(record)
+                    resume[partition] = record.offset + 1
+                crash_point("consumer.after_effect")
+                await self._record_position(partition, records[-1].offset + 1)
+                try:
+                    await consumer.commit({partition: records[-1].offset + 1})
+                except (CommitFailedError, IllegalStateError) as exc:
+                    # The group rebalanced under us: the new owner re-reads from the last commit
+                    # and the inbox turns those repeats into no-ops.
+                    log.warning("offset commit failed; partition moved", extra={"error": repr(exc)[:200]})
+                else:
+                    self._committed[partition] = records[-1].offset + 1
+        except Exception:
+            self._seek_back(consumer, resume)
+            raise
+        try:
+            await self._measure_lag(consumer)
+        except Exception as exc:  # the gauge is only ever late: the next round measures again
+            log.debug("consumer lag not measured", extra={"error": repr(exc)[:200]})
+
+    def _seek_back(self, consumer: AIOKafkaConsumer, resume: dict[TopicPartition, int]) -> None:
+        held = consumer.assignment()
+        for partition, offset in resume.items():
+            if partition in held:  # one the group moved away is re-read by its new owner
+                consumer.seek(partition, offset)
 
     async def _measure_lag(self, consumer: AIOKafkaConsumer) -> None:
         """`consumer_lag` per topic: each held partition's high watermark (as the latest fetch

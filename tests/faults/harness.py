@@ -28,7 +28,7 @@ import httpx
 from confluent_kafka import Consumer, TopicPartition
 
 from contracts.envelope import CloudEvent
-from contracts.topics import dead_letter
+from contracts.topics import REGISTRY_PERSON, dead_letter
 from deploy.embedded import create_topics, tansu_command
 from services.kit.db import Database
 from services.kit.identifiers import subject_ref
@@ -569,11 +569,28 @@ async def trace_events(
 
 
 async def trace_categories(
-    *, registry_url: str, subsidy_url: str, person_ids: Iterable[str], limit: int = 5
+    *, registry_url: str, subsidy_url: str, bootstrap: str, person_ids: Iterable[str], limit: int = 5
 ) -> list[str]:
     """Where a person's low_income_family category got to: the registry's person (version, what it
-    last published), its dibao fact, its snapshots in the registry's outbox, the subsidy's copy."""
-    lines = []
+    last published), its dibao fact, its snapshots in the registry's outbox and on the topic, the
+    subsidy's copy and how far its consumer has committed on that partition."""
+    lines: list[str] = []
+    person_ids = list(person_ids)
+    if not person_ids:
+        return lines
+    on_topic: dict[str, list[tuple[int, int]]] = {}
+    for record in await read_topic(bootstrap, REGISTRY_PERSON):
+        if record.event_id is not None:
+            on_topic.setdefault(record.event_id, []).append((record.partition, record.offset))
+    positions = {
+        (r["consumer"], r["partition"]): r["next_offset"]
+        for r in await query(
+            subsidy_url,
+            "SELECT consumer, partition, next_offset FROM consumer_position WHERE topic = $1",
+            REGISTRY_PERSON,
+        )
+    }
+    lines.append(f"subsidy consumer positions on {REGISTRY_PERSON}: {positions}")
     for person_id in sorted(set(person_ids))[:limit]:
         person = await query(
             registry_url,
@@ -611,6 +628,7 @@ async def trace_categories(
             low = "low_income_family" in body
             lines.append(
                 f"    outbox id={row['id']} created={row['created_at']:%H:%M:%S.%f} sent={row['sent_at']} {version} "
-                f"low_income={low} subsidy inbox={applied.get(row['event_id'])}"
+                f"low_income={low} on topic (partition, offset)={on_topic.get(row['event_id'], [])} "
+                f"subsidy inbox={applied.get(row['event_id'])}"
             )
     return lines

@@ -117,6 +117,7 @@ async def test_a_thirty_second_database_outage_loses_no_acknowledged_write_and_d
     for line in await trace_categories(
         registry_url=system.database_urls["registry"],
         subsidy_url=system.database_urls["subsidy"],
+        bootstrap=system.broker.bootstrap,
         person_ids=result.categories_missing,
     ):
         print("  missing category:", line, flush=True)

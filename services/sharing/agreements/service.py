@@ -155,20 +155,9 @@ class AgreementService:
         return agreement, dataset
 
     def read(self, agreement: SharingAgreement) -> AgreementRead:
-        return AgreementRead(
-            agreement_id=agreement.agreement_id,
-            direction=Direction(agreement.direction),
-            provider_agency=agreement.provider_agency,
-            consumer_agency=agreement.consumer_agency,
-            dataset=agreement.dataset,
-            fields=agreement.fields,
-            purpose=agreement.purpose,
-            valid_from=agreement.valid_from,
-            valid_until=agreement.valid_until,
-            status=status_of(agreement, self.clock.today()),
-            created_by=agreement.created_by,
-            created_at=agreement.created_at,
-            revoked_at=agreement.revoked_at,
+        """The row as the API shows it, with its status on the bureau's today."""
+        return AgreementRead.model_validate(
+            {**agreement.model_dump(), "status": status_of(agreement, self.clock.today())}
         )
 
 
