@@ -59,7 +59,9 @@ class CloudEvent(BaseModel):
         return value.astimezone(UTC)
 
     def to_bytes(self) -> bytes:
-        return self.model_dump_json().encode()
+        """The structured-mode JSON. An event without a subject leaves the attribute out: CloudEvents
+        attributes are absent, never null, and SDKs refuse `"subject": null`."""
+        return self.model_dump_json(exclude={"subject"} if self.subject is None else None).encode()
 
     @classmethod
     def from_bytes(cls, raw: bytes) -> CloudEvent:

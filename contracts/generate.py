@@ -366,11 +366,10 @@ def _event_message(contract: TopicContract, event: EventType, schema_name: str) 
         "contentType": MESSAGE_CONTENT_TYPE,
         "headers": {
             "type": "object",
-            "properties": {
-                "ce_id": {"type": "string", "description": "The envelope's `id`, set by the outbox relay."},
-                "content-type": {"const": MESSAGE_CONTENT_TYPE},
-            },
-            "required": ["ce_id", "content-type"],
+            "description": "The CloudEvents Kafka binding's structured content mode: the whole event is the "
+            "record's value, and there is no `ce_` header (a CloudEvents SDK reads it as structured).",
+            "properties": {"content-type": {"const": MESSAGE_CONTENT_TYPE}},
+            "required": ["content-type"],
         },
         "payload": envelope_schema(
             {"const": event.name, "description": "Event type."}, {"$ref": f"#/components/schemas/{schema_name}"}

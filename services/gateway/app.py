@@ -20,6 +20,7 @@ from services.gateway.openapi import router as openapi_router
 from services.gateway.runtime import GatewayRuntime
 from services.gateway.settings import GatewaySettings
 from services.kit.app import add_operational_routes
+from services.kit.docs import install_docs
 from services.kit.errors import install_problem_handlers
 from services.kit.logging import RequestIdMiddleware, configure_logging
 from services.kit.metrics import MetricsMiddleware
@@ -56,7 +57,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         # Metrics go to Prometheus through the kit; FastAPI's own OpenTelemetry hook would otherwise
         # look up the global providers on every request, hot path included.
         telemetry={"tracing": False, "metrics": False, "logs": False},
-        # `/openapi.json` and `/docs` serve the merged document of all four parts (openapi.py).
+        # `/openapi.json`, `/docs` and `/redoc` serve the merged document of all four parts (openapi.py).
         openapi_url=None,
         docs_url=None,
         redoc_url=None,
@@ -69,6 +70,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     install_problem_handlers(app)
     app.include_router(clients_router)
     app.include_router(openapi_router)
+    install_docs(app)  # /docs and /redoc of the merged document, with their own assets
     add_operational_routes(app, None)
     # Added innermost first: request id -> metrics -> edge (auth, rate limit, proxy) -> routes.
     app.add_middleware(GatewayEdge, runtime=runtime)

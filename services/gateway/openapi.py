@@ -17,8 +17,7 @@ from typing import Any
 
 import aiohttp
 from fastapi import APIRouter, Request
-from fastapi.openapi.docs import get_swagger_ui_html
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.responses import JSONResponse
 
 from services.gateway.dependencies import RuntimeDep
 from services.gateway.proxy import Upstream
@@ -136,8 +135,3 @@ async def merged_document(own: dict[str, Any], runtime: GatewayRuntime) -> dict[
 @router.get("/openapi.json")
 async def openapi_json(request: Request, runtime: RuntimeDep) -> JSONResponse:
     return JSONResponse(await merged_document(request.app.openapi(), runtime))
-
-
-@router.get("/docs")
-async def swagger_ui(request: Request) -> HTMLResponse:
-    return get_swagger_ui_html(openapi_url="/openapi.json", title=f"{request.app.title} - API")

@@ -19,6 +19,7 @@ from contracts.topics import OUTBOX_WATERMARK
 
 from .clock import SYSTEM_CLOCK, Clock
 from .db import Database
+from .docs import install_docs
 from .errors import install_problem_handlers
 from .idempotency import IdempotencyMiddleware
 from .identity import GatewayIdentityMiddleware
@@ -169,7 +170,11 @@ def create_service_app(
         # No redirect from `/path/` to `/path`: its Location would name this service's internal
         # address, not the gateway's. A trailing slash is a 404 problem like any unknown path.
         redirect_slashes=False,
+        # Served with their own assets, not a CDN's (docs.py).
+        docs_url=None,
+        redoc_url=None,
     )
+    install_docs(app)
     app.state.settings = settings
     app.state.clock = clock
     app.state.definition = definition

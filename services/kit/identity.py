@@ -51,7 +51,9 @@ DEFAULT_MAX_BODY_BYTES = 16 * 1024 * 1024
 # requests a second per process (about 10 times what a service process carries here) in some
 # 30 MB; when it is full, new requests are refused (503) rather than let a replay through.
 REPLAY_CACHE_MAX_ENTRIES = 200_000
-OPEN_PATHS = frozenset({"/healthz", "/readyz", "/metrics", "/openapi.json", "/docs", "/docs/oauth2-redirect"})
+OPEN_PATHS = frozenset({"/healthz", "/readyz", "/metrics", "/openapi.json", "/docs", "/redoc"})
+# The documentation pages' scripts and styles (docs.py): static, the same for everyone.
+OPEN_PREFIXES = ("/docs-assets/",)
 
 _DIGEST_PREFIX = "sha-256=:"
 _NOT_THROUGH_GATEWAY = "Requests reach this service only through the gateway with a valid API key."
@@ -306,7 +308,7 @@ class GatewayIdentityMiddleware:
         self.seen = RequestIdCache(replay_window_s, replay_cache_entries, clock)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"] in OPEN_PATHS:
+        if scope["type"] != "http" or scope["path"] in OPEN_PATHS or scope["path"].startswith(OPEN_PREFIXES):
             await self.app(scope, receive, send)
             return
         headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}

@@ -102,6 +102,11 @@ CLUSTERS = cast(sa.Table, OutboxCluster.__table__)  # type: ignore[attr-defined]
 POSITIONS = cast(sa.Table, OutboxPosition.__table__)  # type: ignore[attr-defined]
 EARLIER = OUTBOX.alias("earlier")
 
+# The CloudEvents Kafka binding's structured content mode: the whole event in the value, and only
+# `content-type` as a header. No `ce_` header: a CloudEvents SDK that finds one reads the message in
+# binary mode and looks for every attribute in headers.
+STRUCTURED_MODE = [("content-type", b"application/cloudevents+json")]
+
 
 def add_event(session: AsyncSession, topic: str, key: str, event: CloudEvent) -> None:
     """Queue an event in the caller's transaction; it leaves only if the transaction commits.
@@ -375,7 +380,9 @@ class OutboxRelay:
         watermark = OutboxWatermark(service=self.service, as_of=as_of, positions=positions)
         event = new_event(source=f"/{self.service}", type=OUTBOX_WATERMARK_EVENT, subject=self.service, data=watermark)
         try:
-            await self.producer.send_and_wait(OUTBOX_WATERMARK, event.to_bytes(), key=self.service.encode())
+            await self.producer.send_and_wait(
+                OUTBOX_WATERMARK, event.to_bytes(), key=self.service.encode(), headers=list(STRUCTURED_MODE)
+            )
         except Exception as exc:  # a watermark is only ever late, never wrong: the next one will do
             log.warning("watermark not published", extra={"error": repr(exc)[:200]})
             return
@@ -418,7 +425,7 @@ class OutboxRelay:
             try:
                 futures.append(
                     await self.producer.send(
-                        row.topic, row.payload, key=row.key.encode(), headers=_headers(row.event_id)
+                        row.topic, row.payload, key=row.key.encode(), headers=list(STRUCTURED_MODE)
                     )
                 )
             except Exception as exc:  # the broker refused before queueing (no metadata, say)
@@ -510,10 +517,6 @@ async def _requeue(session: AsyncSession) -> int:
         sa.update(OUTBOX).where(OUTBOX.c.sent_at.is_not(None)).values(sent_at=None, attempts=0, next_attempt_at=None)
     )
     return int(getattr(result, "rowcount", 0) or 0)
-
-
-def _headers(event_id: str) -> list[tuple[str, bytes]]:
-    return [("ce_id", event_id.encode()), ("content-type", b"application/cloudevents+json")]
 
 
 async def purge_sent(db: Database, retention: timedelta, batch: int = PURGE_BATCH) -> int:

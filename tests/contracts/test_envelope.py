@@ -77,6 +77,13 @@ def test_the_wire_form_is_a_structured_cloudevent_with_every_attribute() -> None
     assert body["data"]["person_id"] == str(PERSON_ID)
 
 
+def test_an_event_without_a_subject_leaves_the_attribute_out_and_keeps_nulls_in_data() -> None:
+    event = CloudEvent(source="/registry", type="t.e", data={"ended_on": None})
+    body = json.loads(event.to_bytes())
+    assert "subject" not in body and body["data"] == {"ended_on": None}
+    assert CloudEvent.from_bytes(event.to_bytes()) == event
+
+
 def test_every_event_gets_its_own_id_and_keeps_its_source() -> None:
     first, second = person_event(), person_event()
     assert first.id and second.id and first.id != second.id

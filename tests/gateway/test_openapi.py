@@ -3,6 +3,7 @@ bearer key as its security scheme."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -29,6 +30,23 @@ async def test_document_merges_the_gateway_and_the_services(gateway: GatewayFact
     assert "x-unavailable-services" not in document
     assert docs.status_code == 200
     assert "/openapi.json" in docs.text
+
+
+@pytest.mark.integration
+async def test_the_docs_pages_load_their_assets_from_the_gateway_itself(gateway: GatewayFactory) -> None:
+    async with gateway() as client:
+        pages = {path: await client.get(path) for path in ("/docs", "/redoc")}
+        for page in pages.values():
+            assert page.status_code == 200 and "/openapi.json" in page.text
+            assets = re.findall(r'(?:src|href)="([^"]+)"', page.text)
+            assert assets and all(url.startswith("/docs-assets/") for url in assets), assets
+            assert not re.findall(r"https?://", page.text), "no CDN, no remote favicon"
+            for url in assets:
+                asset = await client.get(url)
+                assert asset.status_code == 200 and len(asset.content) > 1000, url
+        missing = await client.get("/docs-assets/nothing.js")
+    assert "swagger-ui-bundle.js" in pages["/docs"].text and "redoc.standalone.js" in pages["/redoc"].text
+    assert missing.status_code == 404
 
 
 @pytest.mark.integration
