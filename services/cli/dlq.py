@@ -21,12 +21,12 @@ from aiokafka.structs import TopicPartition
 from rich.console import Console
 from rich.table import Table
 
-from contracts.topics import ALL_TOPICS, dead_letter
+from contracts.topics import dead_letter
 
 from .settings import CliSettings, fail
 
 app = typer.Typer(help="Dead-lettered events: list, show, replay onto their original topic.", no_args_is_help=True)
-DLQ_TOPICS = [dead_letter(topic) for topic in ALL_TOPICS]
+DLQ_SUFFIX = dead_letter("")  # ".dlq"
 REPLAYED_FROM = "dlq_replayed_from"
 
 
@@ -63,16 +63,17 @@ class DeadLetter:
         return found if isinstance(found, dict) else {}
 
 
-async def read_dead_letters(bootstrap: str, topics: list[str]) -> list[DeadLetter]:
-    """Every record of the dead-letter topics that exist, read from the start to the high watermark
-    of each partition (as its fetches report it: tansu answers ListOffsets short)."""
+async def read_dead_letters(bootstrap: str, topics: list[str] | None = None) -> list[DeadLetter]:
+    """Every record of the dead-letter topics (`topics`, or every `<topic>.dlq` on the broker: any
+    service's, including topics added later), read from the start to the high watermark of each
+    partition (as its fetches report it: tansu answers ListOffsets short)."""
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
     await admin.start()
     try:
         existing = set(await admin.list_topics())
     finally:
         await admin.close()
-    wanted = [t for t in topics if t in existing]
+    wanted = sorted(t for t in existing if t.endswith(DLQ_SUFFIX) and (topics is None or t in topics))
     if not wanted:
         return []
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, fetch_max_wait_ms=100)
@@ -116,7 +117,7 @@ ServiceOption = Annotated[str | None, typer.Option(help="Only events this servic
 @app.command("list")
 def list_letters(topic: TopicOption = None, service: ServiceOption = None) -> None:
     """List dead-lettered events, oldest first per topic."""
-    letters = _select(asyncio.run(read_dead_letters(CliSettings().kafka_bootstrap_servers, DLQ_TOPICS)), topic, service)
+    letters = _select(asyncio.run(read_dead_letters(CliSettings().kafka_bootstrap_servers)), topic, service)
     table = Table("ref", "original (topic:partition:offset)", "consumer", "attempts", "event id", "type", "error")
     for d in letters:
         h, event = d.headers, d.event()
@@ -183,7 +184,7 @@ def replay(
     if bool(refs) == all_:
         raise fail("name the events to replay, or pass --all (not both)")
     bootstrap = CliSettings().kafka_bootstrap_servers
-    letters = asyncio.run(read_dead_letters(bootstrap, DLQ_TOPICS))
+    letters = asyncio.run(read_dead_letters(bootstrap))
     chosen = _select(letters, topic, service) if all_ else [_find(letters, ref) for ref in refs or []]
     sent = asyncio.run(replay_letters(bootstrap, chosen))
     typer.echo(f"replayed {sent} event(s) onto their original topics")

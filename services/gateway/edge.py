@@ -89,6 +89,8 @@ class GatewayEdge:
                     return
             proxy = runtime.proxy
             request_id = _forwarded_request_id(caller_request_id)
+            # Who called, for the request's log line (metrics.py); the service gets it signed.
+            scope.setdefault("state", {})["caller"] = Caller(client.client_id, client.agency, client.scopes, request_id)
             if push is None:
                 await proxy.forward(scope, receive, send, upstream, client, request_id, max_body_bytes=limits.default)
                 return

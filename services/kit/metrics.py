@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 
 from prometheus_client import Counter, Gauge, Histogram
@@ -49,8 +50,16 @@ EVENTS_DEAD_LETTERED = Counter(
 )
 
 
+ACCESS = logging.getLogger("services.kit.access")
+# Probes and scrapes, several a minute from every prober: logged only at DEBUG.
+QUIET_ROUTES = frozenset({"/healthz", "/readyz", "/metrics"})
+
+
 class MetricsMiddleware:
-    """Counts and times requests by route template, never by raw path (no id in a label)."""
+    """Counts and times requests by route template, never by raw path (no id in a label), and logs
+    one line per request: method, route template, status, duration and the caller's client and
+    agency (the request id is added by the log formatter). Never the path or the query string,
+    which may carry an id number."""
 
     def __init__(self, app: ASGIApp, service: str) -> None:
         self.app = app
@@ -75,5 +84,19 @@ class MetricsMiddleware:
             route = scope.get("route")
             template = getattr(route, "path", None) or "unmatched"
             method = scope["method"]
+            elapsed = time.perf_counter() - start
             HTTP_REQUESTS.labels(self.service, template, method, str(status)).inc()
-            HTTP_LATENCY.labels(self.service, template, method).observe(time.perf_counter() - start)
+            HTTP_LATENCY.labels(self.service, template, method).observe(elapsed)
+            caller = scope.get("state", {}).get("caller")
+            ACCESS.log(
+                logging.DEBUG if template in QUIET_ROUTES else logging.INFO,
+                "request",
+                extra={
+                    "method": method,
+                    "route": template,
+                    "status": status,
+                    "duration_ms": round(elapsed * 1000, 1),
+                    "client_id": getattr(caller, "client_id", None),
+                    "agency": str(getattr(caller, "agency", "") or "") or None,
+                },
+            )

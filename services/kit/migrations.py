@@ -9,6 +9,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+import sqlalchemy as sa
 from alembic import command, context
 from alembic.config import Config
 from sqlalchemy.engine import Connection
@@ -35,6 +36,10 @@ def alembic_config(service: str, url: str) -> Config:
     config.set_main_option("script_location", str(SERVICES_DIR / service / "migrations"))
     config.set_main_option("sqlalchemy.url", url)
     return config
+
+
+# The advisory lock key of migrations in each service's own database ("rcmigrat" as an integer).
+MIGRATION_LOCK = int.from_bytes(b"rcmigrat", "big") & 0x7FFFFFFFFFFFFFFF
 
 
 def upgrade(service: str, url: str) -> None:
@@ -68,6 +73,10 @@ def run_env(service_tables: Iterable[str], *, include_kit_tables: bool = True) -
             compare_type=True,
         )
         with context.begin_transaction():
+            if connection.dialect.name == "postgresql":
+                # Replicas starting together migrate one after another: the first takes the lock
+                # and migrates, the others wait for its commit and find the database at head.
+                connection.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
             context.run_migrations()
 
     async def run_async() -> None:

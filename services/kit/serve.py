@@ -3,7 +3,8 @@
     python -m services.kit.serve <gateway|registry|subsidy|sharing> [--host 127.0.0.1] [--port N]
 
 Settings come from the service's environment variables as always (`GATEWAY_HEADER_TIMEOUT_S`,
-`REGISTRY_MAX_CONNECTIONS`, ...). The server is uvicorn with uvloop and httptools, no access log,
+`REGISTRY_MAX_CONNECTIONS`, ...). The server is uvicorn with uvloop and httptools, the kit's JSON
+logs from the first line (one per request, by route template; uvicorn's access log is off),
 the service's keep-alive timeout, and the header, body and connection limits of its settings. The
 soft limit on open files is raised to the hard limit, and the connection cap kept a quarter below
 it, so that the database pool, the hop's and the broker's connections and the log files still find
@@ -21,6 +22,7 @@ from collections.abc import Sequence
 
 import uvicorn
 
+from .logging import configure_logging
 from .server import ConnectionLimits, bounded_protocol
 from .settings import ServiceSettings
 
@@ -64,6 +66,8 @@ def connection_limits(settings: ServiceSettings, file_limit: int) -> ConnectionL
 
 def config(service: str, *, host: str, port: int) -> uvicorn.Config:
     settings = settings_of(service)
+    # Before uvicorn says a word: its own lines are JSON too, and never coloured.
+    configure_logging(service, settings.log_level, settings.log_json)
     app = importlib.import_module(f"services.{service}.app").create_app(settings)
     limits = connection_limits(settings, raise_file_limit())
     return uvicorn.Config(
@@ -74,7 +78,11 @@ def config(service: str, *, host: str, port: int) -> uvicorn.Config:
         http=bounded_protocol(limits),
         ws="none",
         lifespan="on",
+        # uvicorn's access log names the raw path and query; the kit logs each request instead
+        # (metrics.py: route template, status, duration, client), and keeps uvicorn's config away.
         access_log=False,
+        log_config=None,
+        use_colors=False,
         timeout_keep_alive=settings.keep_alive_timeout_s,
     )
 

@@ -85,11 +85,18 @@ class ServiceSettings(BaseSettings):
 
     @model_validator(mode="after")
     def _no_development_secret_in_production(self) -> Self:
+        prefix = self.model_config.get("env_prefix", "")
+        empty = [
+            f"{prefix}{name}".upper()
+            for name in self.development_secrets
+            if (value := getattr(self, name)) is not None and not _secret(value).strip()
+        ]
+        if empty:  # a secret left blank (an empty Kubernetes Secret key, say) is no secret at all
+            raise ValueError(f"{', '.join(empty)} is empty; set a real secret (see deploy/)")
         if self.development_mode:
             return self
         if self.clock_offset_days:
             raise ValueError("CLOCK_OFFSET_DAYS moves the bureau's clock; it is refused outside DEVELOPMENT_MODE=1")
-        prefix = self.model_config.get("env_prefix", "")
         defaults = [
             f"{prefix}{name}".upper()
             for name, dev_value in self.development_secrets.items()

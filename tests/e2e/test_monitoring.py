@@ -5,6 +5,7 @@ blue warning, listed, published on `monitoring.warning.v1` and closed by an oper
 from __future__ import annotations
 
 import asyncio
+import json
 import shutil
 import subprocess
 from datetime import timedelta
@@ -134,3 +135,26 @@ async def test_every_metrics_page_passes_promtool_check_metrics(
     assert page.status_code == 200 and "# HELP" in page.text
     result = promtool_check_metrics(page.text)
     assert result.returncode == 0, f"{service}: {result.stdout}{result.stderr}"
+
+
+@pytest.mark.parametrize("service", ["gateway", "registry", "subsidy", "sharing"])
+async def test_every_log_line_is_json_without_colour_and_requests_are_logged_by_route(
+    system: RunningSystem, http: httpx.AsyncClient, service: str
+) -> None:
+    desk = await client(http, system, "hrss", "registry:read")
+    number = id_number()
+    looked_up = await desk.call("GET", f"/registry/v1/persons?id_number={number}")
+    assert looked_up.status_code == 200
+    log = (system.config.log_dir / f"{service}.log").read_text(encoding="utf-8")
+    lines = [line for line in log.splitlines() if line.strip()]
+    assert lines and "\x1b[" not in log and "\\u001b" not in log, "no colour codes, not even escaped"
+    entries = [json.loads(line) for line in lines]  # every line, uvicorn's first ones included
+    assert all({"time", "level", "service", "message"} <= entry.keys() for entry in entries)
+    assert any(entry["logger"].startswith("uvicorn") for entry in entries), "uvicorn's own lines are JSON too"
+    requests = [entry for entry in entries if entry["logger"] == "services.kit.access"]
+    assert requests and all({"method", "route", "status", "duration_ms", "request_id"} <= r.keys() for r in requests)
+    assert number not in log and number[6:14] not in log, "never a query string with an id number"
+    if service in ("gateway", "registry"):
+        [mine] = [r for r in requests if r["request_id"] == looked_up.headers["x-request-id"]]
+        assert mine["route"] in ("/registry/v1/persons", "/registry/v1/{path}") and mine["status"] == 200
+        assert mine["client_id"] and mine["agency"] == "hrss"

@@ -189,3 +189,36 @@ def test_an_id_number_held_as_an_integer_leaves_a_valid_json_line(json_log: tupl
     assert "110105194912310021" not in stream.getvalue()
     (entry,) = lines(stream)
     assert "110105194912310021" not in str(entry["id_number"])
+
+
+async def test_each_request_is_one_line_with_its_route_template_and_never_its_path_or_query(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    import httpx
+
+    from services.kit.app import ServiceDefinition, create_service_app
+    from services.kit.settings import ServiceSettings
+
+    app = create_service_app(
+        ServiceDefinition(name="widgets", title="Widgets", description="Test", routers=[]), ServiceSettings()
+    )
+    transport = httpx.ASGITransport(app=app)
+    with caplog.at_level(logging.DEBUG, logger="services.kit.access"):
+        async with httpx.AsyncClient(transport=transport, base_url="http://widgets.test") as client:
+            await client.get("/docs", headers={"x-request-id": "req-42"})
+            await client.get(f"/persons/{RAW}?id_number={OTHER_RAW}")
+            await client.get("/healthz")
+    records = [r for r in caplog.records if r.name == "services.kit.access"]
+    assert [(r.method, r.route, r.status, r.levelno) for r in records] == [  # type: ignore[attr-defined]
+        ("GET", "/docs", 200, logging.INFO),
+        ("GET", "unmatched", 401, logging.INFO),  # no signed identity: refused before routing
+        ("GET", "/healthz", 200, logging.DEBUG),
+    ]
+    assert all(isinstance(r.duration_ms, float) for r in records)  # type: ignore[attr-defined]
+    token = REQUEST_ID.set("req-42")
+    try:
+        lines = [json.loads(JsonFormatter("widgets").format(r)) for r in records]
+    finally:
+        REQUEST_ID.reset(token)
+    assert lines[0]["request_id"] == "req-42" and lines[0]["client_id"] is None
+    assert not any(RAW[6:14] in json.dumps(line) or OTHER_RAW[6:14] in json.dumps(line) for line in lines)

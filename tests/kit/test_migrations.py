@@ -4,6 +4,8 @@ migrated the same way."""
 
 from __future__ import annotations
 
+import asyncio
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +19,7 @@ from services.kit.migrations import KIT_TABLES, upgrade
 from services.registry.tables import TABLES as REGISTRY_TABLES
 from services.sharing.tables import TABLES as SHARING_TABLES
 from services.subsidy.tables import TABLES as SUBSIDY_TABLES
+from tests.support import ROOT, PostgresDatabases, query
 
 OWNED = {"registry": REGISTRY_TABLES, "sharing": SHARING_TABLES, "subsidy": SUBSIDY_TABLES}
 
@@ -42,3 +45,22 @@ def test_sqlite_migration_matches_the_models(tmp_path: Path, service: str) -> No
             assert compare_metadata(context, SQLModel.metadata) == []
     finally:
         engine.dispose()
+
+
+@pytest.mark.integration
+async def test_replicas_migrating_one_postgres_database_at_once_all_succeed(databases: PostgresDatabases) -> None:
+    """Four replicas' init containers start together (four processes: alembic's context is one per
+    process): the advisory lock lines them up, so none fails on a table another has just created,
+    and the database ends at head once."""
+    url = await databases.create("migrate-race")
+    code = f"from services.kit.migrations import upgrade; upgrade('subsidy', {url!r})"
+    runs = [
+        await asyncio.create_subprocess_exec(
+            sys.executable, "-c", code, cwd=ROOT, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT
+        )
+        for _ in range(4)
+    ]
+    outputs = [(await asyncio.wait_for(run.communicate(), 120))[0].decode() for run in runs]
+    assert [run.returncode for run in runs] == [0, 0, 0, 0], outputs
+    versions = await query(url, "SELECT version_num FROM alembic_version")
+    assert len(versions) == 1

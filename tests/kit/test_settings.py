@@ -71,3 +71,12 @@ def test_a_moved_clock_runs_ahead_by_whole_days() -> None:
 
     assert clock_of(0) is SYSTEM_CLOCK
     assert (clock_of(10).today() - SYSTEM_CLOCK.today()).days == 10
+
+
+@pytest.mark.parametrize("development", ["0", "1"])
+def test_an_empty_secret_is_refused_even_in_development_mode(production: pytest.MonkeyPatch, development: str) -> None:
+    production.setenv("DEVELOPMENT_MODE", development)
+    production.setenv("GATEWAY_INTERNAL_SECRET", "  ")
+    with pytest.raises(ValidationError) as failure:
+        GatewaySettings()
+    assert "GATEWAY_INTERNAL_SECRET is empty" in str(failure.value)
