@@ -1,5 +1,5 @@
 """The whole system as real processes: the four services under uvicorn on free ports, fresh
-PostgreSQL databases, the session's tansu broker. Requests go through the gateway over HTTP."""
+PostgreSQL databases, a tansu broker of their own. Requests go through the gateway over HTTP."""
 
 from __future__ import annotations
 
@@ -25,14 +25,16 @@ class RunningSystem:
 
 
 @pytest.fixture(scope="session")
-def e2e_config(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> SystemConfig:
+def e2e_config(tmp_path_factory: pytest.TempPathFactory) -> SystemConfig:
+    # A broker of its own, as a deployment has: what an integrator reads off its topics
+    # (tests/e2e/test_wire.py) is what the platform published, not what other tests injected.
     return SystemConfig(
         gateway_port=free_port(),
         registry_port=free_port(),
         subsidy_port=free_port(),
         sharing_port=free_port(),
-        start_broker=False,
-        bootstrap_servers=kafka_bootstrap,
+        broker_port=free_port(),
+        start_broker=True,
         admin_key="rk_e2e_" + secrets.token_urlsafe(24),
         log_dir=tmp_path_factory.mktemp("e2e-logs"),
     )

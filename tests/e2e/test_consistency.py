@@ -131,7 +131,7 @@ async def test_applying_right_after_the_registry_writes_is_judged_on_them(
     # within SUBSIDY_SUBMISSION_WAIT_S) is judged in the background: its first decision is its
     # first evaluated event, whatever it became after.
     waiting = {a["application_id"] for a in answers if a["status"] == "submitted"}
-    first = await first_evaluations(system.config.bootstrap_servers, waiting)
+    first = await first_evaluations(system.config.bootstrap, waiting)
     decisions = [first[a["application_id"]] if a["application_id"] in waiting else a for a in answers]
     print(f"\n{CASES} applications right after the writes: {CASES - len(waiting)} judged in the request")
     assert len(decisions) == CASES

@@ -115,7 +115,7 @@ async def test_indicators_move_and_twenty_separations_raise_one_blue_warning(
     assert closed.status_code == 200 and closed.json()["status"] == "closed", closed.text
 
     async def events() -> list[CloudEvent]:
-        records = await asyncio.to_thread(read_topic_sync, system.config.bootstrap_servers, MONITORING_WARNING)
+        records = await asyncio.to_thread(read_topic_sync, system.config.bootstrap, MONITORING_WARNING)
         found = (CloudEvent.from_bytes(r.value) for r in records if r.event_id is not None)
         return [e for e in found if e.data.get("warning_id") == warning_id]
 

@@ -282,7 +282,7 @@ async def test_statistics_reports_show_no_small_cell_and_no_recoverable_one(
     closed = (await statistics.call("GET", f"/sharing/v1/statistics/reports?period={_last_month()}")).json()
     assert closed["status"] == "final"
     _assert_disclosure_controlled(closed)
-    records = await asyncio.to_thread(read_topic_sync, system.config.bootstrap_servers, SHARING_STATISTICS_REPORT)
+    records = await asyncio.to_thread(read_topic_sync, system.config.bootstrap, SHARING_STATISTICS_REPORT)
     published = [CloudEvent.from_bytes(r.value) for r in records if r.event_id is not None]
     assert [e.data["report_id"] for e in published if e.data.get("period") == closed["period"]].count(
         closed["report_id"]
