@@ -11,7 +11,6 @@ import asyncio
 import csv
 import json
 import os
-import secrets
 import signal
 import subprocess
 import time
@@ -23,11 +22,10 @@ import pytest
 import pytest_asyncio
 
 from contracts.topics import SHARING_FACT
-from deploy.embedded import System, SystemConfig
-from tests.e2e.conftest import RunningSystem
+from tests.e2e.conftest import RunningSystem, own_config, started
 from tests.e2e.test_rebuild import rongchang
 from tests.registry.people import id_number
-from tests.support import PostgresDatabases, free_port, query
+from tests.support import PostgresDatabases, query
 
 pytestmark = pytest.mark.e2e
 
@@ -38,24 +36,9 @@ RECORDS, BATCH, INVALID_EVERY = 20_000, 500, 1000
 async def own_system(
     databases: PostgresDatabases, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[RunningSystem]:
-    config = SystemConfig(
-        gateway_port=free_port(),
-        registry_port=free_port(),
-        subsidy_port=free_port(),
-        sharing_port=free_port(),
-        broker_port=free_port(),
-        start_broker=True,
-        admin_key="rk_cli_" + secrets.token_urlsafe(24),
-        log_dir=tmp_path_factory.mktemp("cli-logs"),
-    )
-    for service in ("registry", "subsidy", "sharing", "gateway"):
-        config.database_urls[service] = await databases.migrated(service)
-    running = System(config)
-    await asyncio.to_thread(running.start)
-    try:
-        yield RunningSystem(config, f"http://127.0.0.1:{config.gateway_port}", config.admin_key, running)
-    finally:
-        await asyncio.to_thread(running.stop)
+    config = own_config(tmp_path_factory.mktemp("cli-logs"), "rk_cli_")
+    async with started(config, databases) as running:
+        yield running
 
 
 def cli_env(system: RunningSystem, **extra: str) -> dict[str, str]:

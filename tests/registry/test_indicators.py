@@ -22,12 +22,10 @@ from contracts.envelope import new_event
 from contracts.facts import LabourForceAttributes
 from contracts.sharing import FACT_RECORDED, Fact
 from contracts.topics import SHARING_FACT
-from services.kit.clock import FixedClock
-from services.registry.app import create_app
 from services.registry.indicators.metrics import refresh
-from services.registry.settings import RegistrySettings
+from tests.registry.conftest import registry_on
 from tests.registry.people import credit_code, id_number
-from tests.support import PostgresDatabases, ServiceClient, eventually, running
+from tests.support import PostgresDatabases, ServiceClient, eventually
 
 pytestmark = pytest.mark.integration
 
@@ -39,17 +37,8 @@ CENTRE, EAST = "昌元街道", "广顺街道"
 
 @pytest_asyncio.fixture(scope="module", loop_scope="session")
 async def registry(kafka_bootstrap: str, databases: PostgresDatabases) -> AsyncIterator[tuple[ServiceClient, FastAPI]]:
-    url = await databases.migrated("registry")
-    settings = RegistrySettings(
-        database_url=url,
-        kafka_bootstrap_servers=kafka_bootstrap,
-        kafka_consumer_group_prefix=f"t{uuid.uuid4().hex[:8]}.",
-        daily_sweep=False,
-        indicators_interval_s=3600,
-    )
-    app = create_app(settings, clock=FixedClock.on(TODAY))
-    async with running(app) as client:
-        yield client, app
+    async with registry_on(TODAY, kafka_bootstrap, databases) as started:
+        yield started
 
 
 async def register(client: ServiceClient, town: str, hukou_type: str = "urban") -> str:

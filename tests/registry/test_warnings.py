@@ -17,12 +17,10 @@ from prometheus_client import REGISTRY as METRICS
 
 from contracts.envelope import CloudEvent
 from contracts.topics import MONITORING_WARNING
-from services.kit.clock import FixedClock
-from services.registry.app import create_app
 from services.registry.indicators.metrics import refresh
-from services.registry.settings import RegistrySettings
+from tests.registry.conftest import registry_on
 from tests.registry.people import credit_code, id_number
-from tests.support import PostgresDatabases, ServiceClient, eventually, read_topic_sync, running
+from tests.support import PostgresDatabases, ServiceClient, eventually, read_topic_sync
 
 pytestmark = pytest.mark.integration
 
@@ -34,17 +32,8 @@ OPERATOR = {"scopes": ["monitoring:write"]}
 
 @pytest_asyncio.fixture(scope="module", loop_scope="session")
 async def registry(kafka_bootstrap: str, databases: PostgresDatabases) -> AsyncIterator[tuple[ServiceClient, FastAPI]]:
-    url = await databases.migrated("registry")
-    settings = RegistrySettings(
-        database_url=url,
-        kafka_bootstrap_servers=kafka_bootstrap,
-        kafka_consumer_group_prefix=f"t{uuid.uuid4().hex[:8]}.",
-        daily_sweep=False,
-        indicators_interval_s=3600,
-    )
-    app = create_app(settings, clock=FixedClock.on(TODAY))
-    async with running(app) as client:
-        yield client, app
+    async with registry_on(TODAY, kafka_bootstrap, databases) as started:
+        yield started
 
 
 async def hire(client: ServiceClient, employer: str, name: str = "荣昌陶瓷有限公司") -> str:
