@@ -21,6 +21,7 @@ from services.gateway.runtime import GatewayRuntime
 from services.gateway.settings import GatewaySettings
 from services.kit.app import add_operational_routes
 from services.kit.docs import install_docs
+from services.kit.openapi import install_openapi
 from services.kit.errors import install_problem_handlers
 from services.kit.logging import RequestIdMiddleware, configure_logging
 from services.kit.metrics import MetricsMiddleware
@@ -71,6 +72,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     app.include_router(clients_router)
     app.include_router(openapi_router)
     install_docs(app)  # /docs and /redoc of the merged document, with their own assets
+    install_openapi(app)
     add_operational_routes(app, None)
     # Added innermost first: request id -> metrics -> edge (auth, rate limit, proxy) -> routes.
     app.add_middleware(GatewayEdge, runtime=runtime)

@@ -25,10 +25,9 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from contracts.vocabulary import Scope as AccessScope
 from services.gateway.clients.auth import ClientIdentity, bearer_key
-from services.gateway.problems import RateLimited
 from services.gateway.ratelimit import retry_after_header
 from services.gateway.runtime import GatewayRuntime
-from services.kit.errors import AgencyMismatch, Forbidden, Unauthorized, unavailable_response
+from services.kit.errors import AgencyMismatch, Forbidden, RateLimited, Unauthorized, unavailable_response
 from services.kit.identity import Caller, declared_length, guard_body, payload_too_large
 from services.kit.logging import REQUEST_ID
 

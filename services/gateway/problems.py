@@ -10,10 +10,6 @@ class ClientNotFound(NotFound):
     slug, title = "client-not-found", "API client not found"
 
 
-class RateLimited(DomainError):
-    status, slug, title = 429, "rate-limited", "Too many requests"
-
-
 class UpstreamUnavailable(DomainError):
     status, slug, title = 502, "upstream-unavailable", "Bad gateway"
 

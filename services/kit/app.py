@@ -27,6 +27,7 @@ from .inbox import ConsumerRunner, EventHandler, purge_inbox_periodically
 from .kafka import BrokerWatch, broker_reachable, ensure_topics, make_producer
 from .logging import RequestIdMiddleware, configure_logging
 from .metrics import MetricsMiddleware
+from .openapi import install_openapi
 from .outbox import OutboxRelay
 from .settings import ServiceSettings
 
@@ -175,6 +176,7 @@ def create_service_app(
         redoc_url=None,
     )
     install_docs(app)
+    install_openapi(app)
     app.state.settings = settings
     app.state.clock = clock
     app.state.definition = definition

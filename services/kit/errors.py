@@ -77,6 +77,13 @@ class Unprocessable(DomainError):
     status, slug, title = 422, "unprocessable", "Unprocessable content"
 
 
+class RateLimited(DomainError):
+    """The client has used up its rate (the gateway's, or a route's tighter one): `Retry-After` says
+    when to try again."""
+
+    status, slug, title = 429, "rate-limited", "Too many requests"
+
+
 class ServiceUnavailable(DomainError):
     status, slug, title = 503, "unavailable", "Service unavailable"
 

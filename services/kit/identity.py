@@ -386,4 +386,6 @@ def require_scope(scope: AccessScope, *alternatives: AccessScope) -> Callable[[R
             raise Forbidden(f"this operation needs the scope '{scope}'", required_scope=str(scope))
         return caller
 
+    # Read by the OpenAPI document (openapi.py): the operation's required scopes.
+    dependency.required_scopes = (str(scope), *(str(s) for s in alternatives))  # type: ignore[attr-defined]
     return dependency
