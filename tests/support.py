@@ -9,7 +9,7 @@ import re
 import socket
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -245,12 +245,17 @@ class TopicRecord:
 
 
 def read_topic_sync(bootstrap: str, topic: str, idle_s: float = 1.5) -> list[TopicRecord]:
-    """Every record of every partition, from the beginning until nothing more arrives for `idle_s`
-    (confluent-kafka, a second client next to the services' aiokafka; assigned, so no consumer group
-    is joined). Not only up to the high watermark: tansu 0.6's ListOffsets answers the base offset of
-    a partition's last batch plus one, short of the end whenever that batch holds several records.
-    A topic that never falls idle (`outbox.watermark.v1`) is read until every partition is past the
-    high watermark taken at the start, and `idle_s` more: the rest of its last batch is in by then."""
+    return read_topics_sync(bootstrap, [topic], idle_s)[topic]
+
+
+def read_topics_sync(bootstrap: str, topics: Sequence[str], idle_s: float = 1.5) -> dict[str, list[TopicRecord]]:
+    """Every record of every partition of `topics`, from the beginning until nothing more arrives for
+    `idle_s` (confluent-kafka, a second client next to the services' aiokafka; assigned, so no
+    consumer group is joined). All topics are read at once, so the idle wait is paid once. Not only up
+    to the high watermark: tansu 0.6's ListOffsets answers the base offset of a partition's last
+    batch plus one, short of the end whenever that batch holds several records. A topic that never
+    falls idle (`outbox.watermark.v1`) is read until every partition is past the high watermark taken
+    at the start, and `idle_s` more: the rest of its last batch is in by then."""
     consumer = Consumer(
         {
             "bootstrap.servers": bootstrap,
@@ -260,14 +265,17 @@ def read_topic_sync(bootstrap: str, topic: str, idle_s: float = 1.5) -> list[Top
         }
     )
     try:
-        described = consumer.list_topics(topic, timeout=10).topics.get(topic)
-        if described is None or described.error is not None or not described.partitions:
-            return []
-        partitions = [TopicPartition(topic, p, OFFSET_BEGINNING) for p in described.partitions]
-        ends = {tp.partition: consumer.get_watermark_offsets(tp, timeout=10)[1] for tp in partitions}
+        records: dict[str, list[TopicRecord]] = {topic: [] for topic in topics}
+        partitions: list[TopicPartition] = []
+        for topic in topics:
+            described = consumer.list_topics(topic, timeout=10).topics.get(topic)
+            if described is not None and described.error is None:
+                partitions.extend(TopicPartition(topic, p, OFFSET_BEGINNING) for p in described.partitions)
+        if not partitions:
+            return records
+        ends = {(tp.topic, tp.partition): consumer.get_watermark_offsets(tp, timeout=10)[1] for tp in partitions}
         consumer.assign(partitions)
-        records: list[TopicRecord] = []
-        read_up_to = {p: 0 for p in ends}
+        read_up_to = dict.fromkeys(ends, 0)
         deadline = time.monotonic() + 120
         idle_since = time.monotonic()
         passed_ends_at: float | None = None
@@ -285,8 +293,9 @@ def read_topic_sync(bootstrap: str, topic: str, idle_s: float = 1.5) -> list[Top
                 except ValueError:
                     event_id = None
                 key = message.key()
-                read_up_to[message.partition()] = max(read_up_to[message.partition()], message.offset() + 1)
-                records.append(
+                where = (message.topic(), message.partition())
+                read_up_to[where] = max(read_up_to[where], message.offset() + 1)
+                records[where[0]].append(
                     TopicRecord(
                         partition=message.partition(),
                         offset=message.offset(),
@@ -305,3 +314,7 @@ def read_topic_sync(bootstrap: str, topic: str, idle_s: float = 1.5) -> list[Top
 
 async def read_topic(bootstrap: str, topic: str) -> list[TopicRecord]:
     return await asyncio.to_thread(read_topic_sync, bootstrap, topic)
+
+
+async def read_topics(bootstrap: str, topics: Sequence[str]) -> dict[str, list[TopicRecord]]:
+    return await asyncio.to_thread(read_topics_sync, bootstrap, topics)

@@ -21,10 +21,10 @@ from services.gateway.runtime import GatewayRuntime
 from services.gateway.settings import GatewaySettings
 from services.kit.app import add_operational_routes
 from services.kit.docs import install_docs
-from services.kit.openapi import install_openapi
 from services.kit.errors import install_problem_handlers
 from services.kit.logging import RequestIdMiddleware, configure_logging
 from services.kit.metrics import MetricsMiddleware
+from services.kit.openapi import install_openapi
 
 log = logging.getLogger(__name__)
 

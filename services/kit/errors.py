@@ -92,6 +92,12 @@ class BadRequest(DomainError):
     """400: the request itself is malformed (a header, an unreadable body)."""
 
 
+class MalformedBody(BadRequest):
+    """The body could not be read as the declared media type (not JSON, say)."""
+
+    slug, title = "malformed-body", "Malformed request body"
+
+
 class PayloadTooLarge(DomainError):
     status, slug, title = 413, "payload-too-large", "Payload too large"
 
@@ -250,6 +256,8 @@ def install_problem_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if exc.status_code == 400:  # FastAPI's "There was an error parsing the body"
+            return MalformedBody(str(exc.detail)).response()
         slug = {404: "not-found", 405: "method-not-allowed"}.get(exc.status_code, "http-error")
         return problem_response(exc.status_code, slug, str(exc.detail), str(exc.detail))
 

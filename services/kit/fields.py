@@ -42,7 +42,7 @@ IdNumber = Annotated[
             "minLength": 18,
             "maxLength": 18,
             "description": "Resident id number (GB 11643): 17 digits and a check character",
-            "examples": ["11010519491231002X"],
+            "examples": ["500226199003150025"],
         }
     ),
 ]

@@ -23,14 +23,17 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from .errors import (
     PROBLEM_JSON,
+    CommitOutcomeUnknown,
     DomainError,
     Forbidden,
     IdempotencyKeyInFlight,
     IdempotencyKeyReused,
     InvalidCursor,
     InvalidIdempotencyKey,
+    MalformedBody,
     PayloadTooLarge,
     RateLimited,
+    RequestAlreadyApplied,
     ServiceUnavailable,
     Unauthorized,
     ValidationFailed,
@@ -54,7 +57,12 @@ IDEMPOTENCY_KEY = {
 }
 # Every operation is reached through the gateway: a key, its rate, a database or broker that is up.
 EVERY_OPERATION: tuple[type[DomainError], ...] = (Unauthorized, RateLimited, ServiceUnavailable)
-IDEMPOTENT_POST: tuple[type[DomainError], ...] = (InvalidIdempotencyKey, IdempotencyKeyInFlight, IdempotencyKeyReused)
+IDEMPOTENT_POST: tuple[type[DomainError], ...] = (
+    InvalidIdempotencyKey,
+    IdempotencyKeyInFlight,
+    IdempotencyKeyReused,
+    RequestAlreadyApplied,
+)
 
 
 class ValidationErrorItem(BaseModel):
@@ -149,7 +157,7 @@ def complete_document(document: dict[str, Any], routes: Iterable[Any]) -> dict[s
         if not isinstance(route.original_route, APIRoute) or not route.include_in_schema:
             continue
         item = document.get("paths", {}).get(route.path_format, {})
-        for method in sorted(route.methods):
+        for method in sorted(route.methods or ()):
             operation = item.get(method.lower())
             if operation is not None:
                 _complete_operation(operation, route, method, schemas)
@@ -161,8 +169,10 @@ def complete_document(document: dict[str, Any], routes: Iterable[Any]) -> dict[s
 def _complete_operation(operation: dict[str, Any], route: RouteContext, method: str, schemas: dict[str, Any]) -> None:
     operation["operationId"] = route.name
     responses: dict[str, Any] = operation.setdefault("responses", {})
-    # FastAPI documents its own validation error shape; ours is a problem (errors.py).
-    responses.pop("422", None)
+    # FastAPI documents its own validation error shape when the route declares no 422; ours is a
+    # problem (errors.py). A route's own 422 problems stay.
+    if PROBLEM_JSON not in responses.get("422", {}).get("content", {}):
+        responses.pop("422", None)
     scopes = route_scopes(route.dependant)
     shared: list[type[DomainError]] = list(EVERY_OPERATION)
     if scopes:
@@ -177,10 +187,13 @@ def _complete_operation(operation: dict[str, Any], route: RouteContext, method: 
     if any(parameter["name"] == "cursor" for parameter in parameters):
         shared.append(InvalidCursor)
     if "requestBody" in operation:
-        shared.append(PayloadTooLarge)
+        shared.extend((MalformedBody, PayloadTooLarge))
     if method == "POST":
         parameters.append(dict(IDEMPOTENCY_KEY))
         shared.extend(IDEMPOTENT_POST)
+    if method != "GET":
+        # The connection failed while COMMIT was in flight: the caller cannot know the outcome.
+        shared.append(CommitOutcomeUnknown)
     declared = {str(status): response for status, response in responses.items()}
     for problem in shared:
         _add_problem(declared, problem)
@@ -204,14 +217,67 @@ def _set_example(media: dict[str, Any], schemas: dict[str, Any]) -> None:
         media["example"] = example
 
 
-def example_of(schema: dict[str, Any], schemas: dict[str, Any], seen: Sequence[str] = ()) -> Any:
+# What a free-text field holds in Rongchang, by property name: a composed example says "刘晓梅" and
+# "昌元街道" where the field's own schema gives no example, instead of "string". A field that declares
+# `examples=` wins; a value here must still fit the field's schema (the walking test validates).
+DOMAIN_EXAMPLES: dict[str, Any] = {
+    "name": "刘晓梅",
+    "name_masked": "刘*梅",
+    "town": "昌元街道",
+    "towns": ["昌元街道"],
+    "employer_name": "重庆荣昌某某食品有限公司",
+    "payee_name": "重庆荣昌某某食品有限公司",
+    "employer_credit_code": "91500226MA5U3P7X13",
+    "credit_code": "91500226MA5U3P7X13",
+    "id_number_masked": "500226********0025",
+    "household_no": "RC-2024-0815",
+    "hukou_area_code": "500226",
+    "phone": "13800000000",
+    "provider": "荣昌区职业教育中心",
+    "purpose": "就业困难人员认定核查",
+    "amount": "6000.00",
+    "reserved": "6000.00",
+    "spent": "0.00",
+    "available": "594000.00",
+    "period": "2026-11",
+    "labour_force_period": "2025",
+    "month": "2026-11",
+    "dataset": "dibao",
+    "agency": "civil_affairs",
+    "provider_agency": "civil_affairs",
+    "consumer_agency": "hrss",
+    "key_prefix": "rk_3Hq9",
+    "api_key": "rk_3Hq9x0mZbW7cT2nVd8sKfL4pYr6uJe1A",
+    "client_id": "c2b8d3e4-1f5a-4b6c-8d7e-9f0a1b2c3d4e",
+    "source": "civil_affairs",
+    "note": "材料齐全，符合条件",
+    "reason": "银行账户户名不符",
+    "bank_reference": "ICBC-500226-20261204-0001",
+    "id_number": "500226199003150025",
+    "business_credit_code": "92500226MA5U3P7X10",
+    "next_cursor": "eyJhZnRlciI6IjNmMmM5YTdlLTViMWQtNGU4Zi05YTZjLTJkN2IxZTBmNGE1MyJ9",
+    "recorded": ["2026-10", "2026-11"],
+    "already_recorded": ["2026-09"],
+    "content_type": "application/json",
+    "fields": ["id_number_masked", "status", "employer_name"],
+    "description": "城镇新增就业人数",
+    "field": "records[0].id_number",
+    "message": "校验码不符",
+}
+
+
+def example_of(
+    schema: dict[str, Any], schemas: dict[str, Any], seen: Sequence[str] = (), name: str | None = None
+) -> Any:
     """An example of `schema`: its own `examples[0]`, else one composed from its parts. None when no
     value can be given (an unconstrained pattern, say)."""
     if "$ref" in schema:
-        name = schema["$ref"].removeprefix(SCHEMAS)
-        if name in seen:
+        component = schema["$ref"].removeprefix(SCHEMAS)
+        if component in seen:
             return None
-        return example_of(schemas.get(name, {}), schemas, (*seen, name))
+        return example_of(schemas.get(component, {}), schemas, (*seen, component))
+    if name in DOMAIN_EXAMPLES and "examples" not in schema and "enum" not in schema and "const" not in schema:
+        return DOMAIN_EXAMPLES[name]
     if schema.get("examples"):
         return schema["examples"][0]
     if "example" in schema:
@@ -226,20 +292,20 @@ def example_of(schema: dict[str, Any], schemas: dict[str, Any], seen: Sequence[s
         if combined in schema:
             options = [option for option in schema[combined] if option.get("type") != "null"]
             for option in options:
-                value = example_of(option, schemas, seen)
+                value = example_of(option, schemas, seen, name)
                 if value is not None:
                     return value
             return None
     kind = schema.get("type")
     if kind == "object" or "properties" in schema:
-        value: dict[str, Any] = {}
-        for name, prop in schema.get("properties", {}).items():
-            part = example_of(prop, schemas, seen)
+        composed: dict[str, Any] = {}
+        for prop_name, prop in schema.get("properties", {}).items():
+            part = example_of(prop, schemas, seen, prop_name)
             if part is not None:
-                value[name] = part
-            elif name in schema.get("required", ()):
+                composed[prop_name] = part
+            elif prop_name in schema.get("required", ()):
                 return None
-        return value
+        return composed
     if kind == "array":
         item = example_of(schema.get("items", {}), schemas, seen)
         return [] if item is None else [item]

@@ -139,6 +139,15 @@ def test_every_operation_documents_its_scope_problems_and_examples(
                 validator(media["schema"]).validate(example)
 
 
+def test_a_route_s_own_problems_sit_beside_the_shared_ones() -> None:
+    registering = DOCUMENT["paths"]["/registry/v1/persons/{person_id}/unemployment-registrations"]["post"]
+    unprocessable = registering["responses"]["422"]["content"][PROBLEM_JSON]["examples"]
+    conflicts = registering["responses"]["409"]["content"][PROBLEM_JSON]["examples"]
+    assert {"validation-error", "idempotency-key-reused", "date-in-future", "date-before-birth"} <= unprocessable.keys()
+    assert {"employment-open", "already-registered-unemployed", "idempotency-key-in-flight"} <= conflicts.keys()
+    assert "person-not-found" in registering["responses"]["404"]["content"][PROBLEM_JSON]["examples"]
+
+
 def test_fastapi_s_validation_error_shape_is_gone() -> None:
     schemas = DOCUMENT["components"]["schemas"]
     assert "HTTPValidationError" not in schemas

@@ -9,8 +9,10 @@ from fastapi import APIRouter, Query, Response
 from contracts.vocabulary import Agency
 from services.gateway.clients import service
 from services.gateway.clients.schemas import ApiClientCreate, ApiClientIssued, ApiClientRead
+from services.gateway.problems import ClientNotFound
 from services.kit.access import Admin
 from services.kit.db import SessionDep
+from services.kit.openapi import problems
 from services.kit.pagination import CursorQuery, LimitQuery, Page
 
 # The edge already refused non-admins on `/gateway/v1`; `Admin` says so in each route's signature too.
@@ -40,7 +42,7 @@ async def list_clients(
     "/{client_id}",
     status_code=204,
     summary="Revoke an API key at once",
-    responses={404: {"description": "`client-not-found`: no such client"}},
+    responses=problems(ClientNotFound),
 )
 async def revoke_client(client_id: str, session: SessionDep, _: Admin) -> Response:
     await service.revoke_client(session, client_id)

@@ -7,6 +7,7 @@ import uuid
 from fastapi import APIRouter, Response
 
 from services.kit.access import RegistryReader, RegistryWriter
+from services.kit.openapi import problems
 from services.registry.dependencies import EmploymentServiceDep
 from services.registry.employments.schemas import (
     ContributionsCreate,
@@ -16,6 +17,17 @@ from services.registry.employments.schemas import (
     EmploymentRead,
 )
 from services.registry.employments.service import EmploymentService
+from services.registry.problems import (
+    DateBeforeBirth,
+    DateInFuture,
+    EmploymentBeforeRegistration,
+    EmploymentEnded,
+    EmploymentNotFound,
+    EndBeforeStart,
+    MonthOutsideEmployment,
+    PersonDeceased,
+    PersonNotFound,
+)
 from services.registry.tables import Employment
 
 router = APIRouter(prefix="/registry/v1", tags=["employments"])
@@ -33,6 +45,7 @@ async def to_read(employment: Employment, service: EmploymentService) -> Employm
     status_code=201,
     response_model=EmploymentRead,
     summary="Record an employment; closes the open unemployment registration",
+    responses=problems(PersonNotFound, PersonDeceased, DateInFuture, DateBeforeBirth, EmploymentBeforeRegistration),
 )
 async def record_employment(
     person_id: uuid.UUID, body: EmploymentCreate, _: RegistryWriter, service: EmploymentServiceDep, response: Response
@@ -42,12 +55,22 @@ async def record_employment(
     return await to_read(employment, service)
 
 
-@router.get("/employments/{employment_id}", response_model=EmploymentRead, summary="Read an employment")
+@router.get(
+    "/employments/{employment_id}",
+    response_model=EmploymentRead,
+    summary="Read an employment",
+    responses=problems(EmploymentNotFound),
+)
 async def read_employment(employment_id: uuid.UUID, _: RegistryReader, service: EmploymentServiceDep) -> EmploymentRead:
     return await to_read(await service.get(employment_id), service)
 
 
-@router.post("/employments/{employment_id}/end", response_model=EmploymentRead, summary="End an employment")
+@router.post(
+    "/employments/{employment_id}/end",
+    response_model=EmploymentRead,
+    summary="End an employment",
+    responses=problems(EmploymentNotFound, EmploymentEnded, EndBeforeStart, DateInFuture),
+)
 async def end_employment(
     employment_id: uuid.UUID, body: EmploymentEnd, _: RegistryWriter, service: EmploymentServiceDep
 ) -> EmploymentRead:
@@ -58,6 +81,7 @@ async def end_employment(
     "/employments/{employment_id}/contributions",
     response_model=ContributionsRecorded,
     summary="Record social-insurance months paid in an employment; a month on record changes nothing",
+    responses=problems(EmploymentNotFound, MonthOutsideEmployment),
 )
 async def record_contributions(
     employment_id: uuid.UUID, body: ContributionsCreate, _: RegistryWriter, service: EmploymentServiceDep

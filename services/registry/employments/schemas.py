@@ -36,8 +36,10 @@ class EmploymentEnd(BaseModel):
 class ContributionsCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    months: list[Month] = Field(min_length=1, max_length=600, description="Months paid, `YYYY-MM`")
-    insurances: list[Insurance] = Field(min_length=1)
+    months: list[Month] = Field(
+        min_length=1, max_length=600, description="Months paid, `YYYY-MM`", examples=[["2026-09", "2026-10", "2026-11"]]
+    )
+    insurances: list[Insurance] = Field(min_length=1, examples=[["pension", "medical", "unemployment"]])
 
     @field_validator("months")
     @classmethod

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Path, Query
 
 from contracts.vocabulary import HouseholdKind
 from services.kit.access import RegistryReader
+from services.kit.openapi import problems
 from services.kit.pagination import CursorQuery, LimitQuery, Page
 from services.kit.text import SingleLine
 from services.registry.dependencies import PersonServiceDep
@@ -48,7 +49,12 @@ async def list_households(
     )
 
 
-@router.get("/households/{household_no}", response_model=HouseholdRead, summary="Read a household")
+@router.get(
+    "/households/{household_no}",
+    response_model=HouseholdRead,
+    summary="Read a household",
+    responses=problems(HouseholdNotFound),
+)
 async def read_household(household_no: HouseholdNo, _: RegistryReader, persons: PersonServiceDep) -> HouseholdRead:
     household = await persons.repo.household(household_no)
     if household is None:

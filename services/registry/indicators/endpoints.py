@@ -7,9 +7,11 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from services.kit.access import MonitoringReader
+from services.kit.openapi import problems
 from services.kit.text import SingleLine
 
 from ..dependencies import IndicatorServiceDep
+from ..problems import InvalidPeriod, PeriodInFuture
 from .schemas import IndicatorsRead
 
 router = APIRouter(prefix="/registry/v1", tags=["indicators"])
@@ -23,7 +25,7 @@ router = APIRouter(prefix="/registry/v1", tags=["indicators"])
         "and `trained` for the district or one `town`, each with its year's target (REGISTRY_INDICATOR_TARGETS; "
         "the plan's figures by default) and the share reached. Read with `monitoring:read` or `registry:read`."
     ),
-    responses={422: {"description": "`invalid-period` or `period-in-future`"}},
+    responses=problems(InvalidPeriod, PeriodInFuture),
 )
 async def read_indicators(
     caller: MonitoringReader,

@@ -12,6 +12,7 @@ from services.kit.access import RegistryReader, RegistryWriter
 from services.kit.errors import Forbidden
 from services.kit.fields import IdNumber
 from services.kit.identity import Caller
+from services.kit.openapi import problems
 from services.kit.pagination import CursorQuery, LimitQuery, Page
 from services.registry.dependencies import PersonServiceDep
 from services.registry.persons.categories import age_on
@@ -22,6 +23,17 @@ from services.registry.persons.schemas import (
     UnemploymentRegistrationRead,
 )
 from services.registry.persons.service import PersonService, PersonState
+from services.registry.problems import (
+    AlreadyRegisteredUnemployed,
+    DateBeforeBirth,
+    DateInFuture,
+    EmploymentOpen,
+    PersonDeceased,
+    PersonExists,
+    PersonNotFound,
+    RegistrationBeforeEmployment,
+    RegistrationBeforeLastRegistration,
+)
 from services.registry.tables import UnemploymentRegistration
 
 router = APIRouter(prefix="/registry/v1", tags=["persons"])
@@ -64,7 +76,10 @@ def to_read(state: PersonState, caller: Caller, service: PersonService, reveal: 
     status_code=201,
     response_model=PersonRead,
     summary="Register a person",
-    responses={409: {"description": "Already registered; `person_id` names the existing person"}},
+    description=(
+        "A second registration of the same id number is 409 `person-exists`; its `person_id` names the existing person."
+    ),
+    responses=problems(PersonExists),
 )
 async def register_person(
     body: PersonCreate, caller: RegistryWriter, service: PersonServiceDep, response: Response
@@ -88,7 +103,16 @@ async def list_persons(
     return Page[PersonRead](items=[to_read(s, caller, service) for s in states], next_cursor=next_cursor)
 
 
-@router.get("/persons/{person_id}", response_model=PersonRead, summary="Read a person")
+@router.get(
+    "/persons/{person_id}",
+    response_model=PersonRead,
+    summary="Read a person",
+    description=(
+        "`reveal=id_number` also needs `registry:sensitive`: without it the answer is 403 `forbidden`, "
+        "its `required_scope` naming the missing scope."
+    ),
+    responses=problems(PersonNotFound),
+)
 async def read_person(
     person_id: uuid.UUID,
     caller: RegistryReader,
@@ -110,6 +134,16 @@ async def read_person(
     status_code=201,
     response_model=UnemploymentRegistrationRead,
     summary="Register a person as unemployed (失业登记)",
+    responses=problems(
+        PersonNotFound,
+        PersonDeceased,
+        EmploymentOpen,
+        AlreadyRegisteredUnemployed,
+        DateInFuture,
+        DateBeforeBirth,
+        RegistrationBeforeEmployment,
+        RegistrationBeforeLastRegistration,
+    ),
 )
 async def register_unemployment(
     person_id: uuid.UUID, body: UnemploymentRegistrationCreate, caller: RegistryWriter, service: PersonServiceDep

@@ -8,9 +8,11 @@ from fastapi import APIRouter
 
 from contracts.monitoring import EmploymentWarning, WarningLevel, WarningStatus
 from services.kit.access import MonitoringReader, MonitoringWriter
+from services.kit.openapi import problems
 from services.kit.pagination import CursorQuery, LimitQuery
 
 from ..dependencies import WarningServiceDep
+from ..problems import WarningNotFound
 from .schemas import WarningClose, WarningPage
 
 router = APIRouter(prefix="/registry/v1/warnings", tags=["warnings"])
@@ -36,7 +38,7 @@ async def list_warnings(
     "/{warning_id}/close",
     summary="Close a warning (monitoring:write)",
     description="Publishes `monitoring.warning.closed`; closing a closed warning changes nothing.",
-    responses={404: {"description": "`warning-not-found`"}},
+    responses=problems(WarningNotFound),
 )
 async def close_warning(
     warning_id: uuid.UUID, body: WarningClose, caller: MonitoringWriter, warnings: WarningServiceDep

@@ -10,9 +10,11 @@ from fastapi import APIRouter, Query, Response
 from contracts.vocabulary import Agency
 from services.kit.access import Admin, SharingReader
 from services.kit.fields import DatasetCode
+from services.kit.openapi import problems
 from services.kit.pagination import CursorQuery, LimitQuery
 
 from ..dependencies import AgreementServiceDep
+from ..problems import AgreementDeclared, AgreementNotFound, InvalidAgreement
 from .schemas import AgreementCreate, AgreementPage, AgreementRead, Direction
 
 router = APIRouter(prefix="/sharing/v1/agreements", tags=["agreements"])
@@ -24,9 +26,11 @@ router = APIRouter(prefix="/sharing/v1/agreements", tags=["agreements"])
     summary="Make an outward agreement (admin)",
     description=(
         "Deny by default: an agency receives nothing of a dataset without a valid agreement, and with one "
-        "only its fields. The statistics bureau receives aggregates only, so no agreement names it."
+        "only its fields. The statistics bureau receives aggregates only, so no agreement names it. "
+        "`invalid-agreement` names what cannot be agreed: a dataset not shared outward, a field it does not "
+        "have, the statistics bureau as consumer, or a validity that has already ended."
     ),
-    responses={422: {"description": "`invalid-agreement`: unknown dataset or field, statistics, ended validity"}},
+    responses=problems(InvalidAgreement),
 )
 async def create_agreement(
     body: AgreementCreate, response: Response, caller: Admin, agreements: AgreementServiceDep
@@ -55,7 +59,7 @@ async def list_agreements(
     )
 
 
-@router.get("/{agreement_id}", summary="An agreement", responses={404: {"description": "`agreement-not-found`"}})
+@router.get("/{agreement_id}", summary="An agreement", responses=problems(AgreementNotFound))
 async def read_agreement(
     agreement_id: uuid.UUID, caller: SharingReader, agreements: AgreementServiceDep
 ) -> AgreementRead:
@@ -65,10 +69,11 @@ async def read_agreement(
 @router.post(
     "/{agreement_id}/revoke",
     summary="Revoke an outward agreement at once (admin)",
-    responses={
-        404: {"description": "`agreement-not-found`"},
-        409: {"description": "`agreement-declared`: inbound agreements follow the dataset catalogue"},
-    },
+    description=(
+        "Revoking one twice keeps the first revocation. An inbound agreement follows the dataset catalogue "
+        "and is changed there, not revoked here: 409 `agreement-declared`."
+    ),
+    responses=problems(AgreementNotFound, AgreementDeclared),
 )
 async def revoke_agreement(agreement_id: uuid.UUID, caller: Admin, agreements: AgreementServiceDep) -> AgreementRead:
     return await agreements.revoke(agreement_id)

@@ -5,14 +5,26 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Request, Response
+from fastapi import APIRouter, Depends, Path, Request, Response
 
-from contracts.vocabulary import Agency
+from contracts.vocabulary import Agency, Scope
 from services.kit.access import SharingSubmitter
-from services.kit.identity import CallerDep
+from services.kit.errors import AgencyMismatch
+from services.kit.identity import Caller, require_scope
+from services.kit.openapi import problems
 from services.kit.pagination import CursorQuery, LimitQuery
 
 from ..dependencies import BatchServiceDep, SettingsDep
+from ..problems import (
+    BatchNotFound,
+    BatchTooLarge,
+    InvalidBatch,
+    InvalidCsv,
+    MalformedBatch,
+    UnknownAgency,
+    UnknownDataset,
+    UnsupportedBatchType,
+)
 from .parsing import too_large_bytes
 from .schemas import PUSH_REQUEST_BODY, BatchRead, BatchReceipt, Outcome
 from .service import Push
@@ -24,6 +36,9 @@ router = APIRouter(prefix="/sharing/v1", tags=["batches"])
 AgencyPath = Annotated[
     str, Path(description="The agency's code", json_schema_extra={"enum": [agency.value for agency in Agency]})
 ]
+# A batch is read by the keys that push (their own agency's) and by sharing readers; which batches
+# each may see is the service's rule (`BatchService.read`).
+BatchReader = Annotated[Caller, Depends(require_scope(Scope.sharing_read, Scope.sharing_submit))]
 
 
 @router.post(
@@ -35,6 +50,16 @@ AgencyPath = Annotated[
         "(a sensitive dataset's, special populations, only on `sharing.sensitive-fact.v1`), rejected ones "
         "come back with every error and are kept with the batch. A key pushes only its own agency's "
         "datasets (admin any). 201 with a Location of the batch, even when every record is rejected."
+    ),
+    responses=problems(
+        MalformedBatch,
+        AgencyMismatch,
+        UnknownAgency,
+        UnknownDataset,
+        BatchTooLarge,
+        UnsupportedBatchType,
+        InvalidBatch,
+        InvalidCsv,
     ),
     openapi_extra=PUSH_REQUEST_BODY,
 )
@@ -54,10 +79,19 @@ async def push_records(
     return receipt
 
 
-@router.get("/batches/{batch_id}", summary="A batch and its per-record outcomes")
+@router.get(
+    "/batches/{batch_id}",
+    summary="A batch and its per-record outcomes",
+    description=(
+        "The pushing agency's keys and admin read any of its batches; other `sharing:read` keys only "
+        "batches of datasets that are not sensitive. A batch the key may not read is `batch-not-found`, "
+        "so that its existence does not leak."
+    ),
+    responses=problems(BatchNotFound),
+)
 async def read_batch(
     batch_id: uuid.UUID,
-    caller: CallerDep,
+    caller: BatchReader,
     batches: BatchServiceDep,
     outcome: Outcome | None = None,
     limit: LimitQuery = 100,

@@ -5,8 +5,10 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from services.kit.access import SharingQuerier
+from services.kit.openapi import problems
 
 from ..dependencies import QueryServiceDep
+from ..problems import NotAgreed
 from .schemas import QueryAnswer, QueryRequest
 
 router = APIRouter(prefix="/sharing/v1", tags=["queries"])
@@ -21,7 +23,7 @@ router = APIRouter(prefix="/sharing/v1", tags=["queries"])
         "agency's, not yet valid, expired or revoked) the answer is 403 `not-agreed`. Answered or refused, "
         "the query is written to the audit log with the persons answered as `subject_ref`s."
     ),
-    responses={403: {"description": "`not-agreed`, or the key lacks `sharing:query`"}},
+    responses=problems(NotAgreed),
 )
 async def query(body: QueryRequest, caller: SharingQuerier, queries: QueryServiceDep) -> QueryAnswer:
     return await queries.answer(caller, body)

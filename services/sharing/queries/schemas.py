@@ -18,7 +18,7 @@ class QueryRequest(BaseModel):
 
     model_config = {
         "json_schema_extra": {
-            "examples": [{"agreement_id": "7d1f0c1e-8a53-4c56-9d0e-2a61f3b1c2d4", "id_numbers": ["11010519491231002X"]}]
+            "examples": [{"agreement_id": "7d1f0c1e-8a53-4c56-9d0e-2a61f3b1c2d4", "id_numbers": ["500226199003150025"]}]
         }
     }
 

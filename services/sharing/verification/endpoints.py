@@ -19,9 +19,9 @@ router = APIRouter(prefix="/sharing/v1/verifications", tags=["verifications"])
         "`{match, deceased}` against public security's latest `identity` record, nothing more: no record is "
         "`match: false`, and `deceased` is only ever true with a match. Every check is audited. The gateway "
         "limits this route per client far more tightly than others (`GATEWAY_ROUTE_RATE_LIMITS`), so it "
-        "cannot be used to enumerate names."
+        "cannot be used to enumerate names: once the client's limit on this route is used up, the answer is "
+        "429 `rate-limited` with a Retry-After."
     ),
-    responses={429: {"description": "The client's tighter limit on this route is used up; see Retry-After"}},
 )
 async def verify_identity(
     body: IdentityCheck, caller: SharingVerifier, verifications: VerificationServiceDep

@@ -14,7 +14,7 @@ class IdentityCheck(BaseModel):
     id_number: IdNumber
     name: Annotated[SingleLine, Field(min_length=1, max_length=100)]
 
-    model_config = {"json_schema_extra": {"examples": [{"id_number": "11010519491231002X", "name": "刘小梅"}]}}
+    model_config = {"json_schema_extra": {"examples": [{"id_number": "500226199003150025", "name": "刘小梅"}]}}
 
 
 class IdentityVerdict(BaseModel):

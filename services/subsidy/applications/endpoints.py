@@ -10,11 +10,27 @@ from fastapi import APIRouter, Query, Response
 from contracts.subsidy import ApplicationStatus
 from contracts.vocabulary import Programme
 from services.kit.access import SubsidyApplicant, SubsidyReader, SubsidyReviewer
+from services.kit.openapi import problems
 from services.kit.pagination import CursorQuery, LimitQuery, Page
 from services.subsidy.applications.schemas import ApplicationCreate, ApplicationRead, DecisionCreate
 from services.subsidy.applications.service import ApplicationView
 from services.subsidy.dependencies import ApplicationServiceDep
 from services.subsidy.money import cny
+from services.subsidy.problems import (
+    AlreadyDecided,
+    AlreadyGranted,
+    ApplicantNotPayee,
+    ApplicationInProgress,
+    ApplicationNotFound,
+    BudgetExhausted,
+    FourEyes,
+    GrantAlreadyPaid,
+    InvalidClaim,
+    NoBudget,
+    NoLongerEligible,
+    NotEligible,
+    UnknownProgramme,
+)
 
 router = APIRouter(prefix="/subsidy/v1", tags=["applications"])
 
@@ -69,11 +85,9 @@ def to_read(view: ApplicationView) -> ApplicationRead:
     "with the registry and sharing writes acknowledged before it (usually well under a second); otherwise it is "
     "answered `submitted` and judged in the background. One that names a person, employment, training or business "
     "the projections have not seen waits in `submitted`, and after `SUBSIDY_FACTS_WAIT_S` (10 minutes) is judged "
-    "`ineligible` with a failed `beneficiary_known` check.",
-    responses={
-        409: {"description": "`application-in-progress`: an open application of this one-time programme exists"},
-        422: {"description": "`unknown-programme`, `invalid-claim`, `applicant-not-payee`, or a malformed request"},
-    },
+    "`ineligible` with a failed `beneficiary_known` check. A one-time programme takes one open application per "
+    "beneficiary: while one is open, another is answered `application-in-progress`.",
+    responses=problems(ApplicationInProgress, UnknownProgramme, InvalidClaim, ApplicantNotPayee),
 )
 async def submit_application(
     body: ApplicationCreate, caller: SubsidyApplicant, service: ApplicationServiceDep, response: Response
@@ -99,7 +113,12 @@ async def list_applications(
     return Page[ApplicationRead](items=[to_read(v) for v in views], next_cursor=next_cursor)
 
 
-@router.get("/applications/{application_id}", response_model=ApplicationRead, summary="Read an application")
+@router.get(
+    "/applications/{application_id}",
+    response_model=ApplicationRead,
+    summary="Read an application",
+    responses=problems(ApplicationNotFound),
+)
 async def read_application(
     application_id: uuid.UUID, _: SubsidyReader, service: ApplicationServiceDep
 ) -> ApplicationRead:
@@ -111,13 +130,19 @@ async def read_application(
     response_model=ApplicationRead,
     summary="Approve an eligible application or reject an undecided one (four-eyes); approval evaluates once "
     "more, reserves budget, instructs payment and publishes the notice",
-    responses={
-        403: {"description": "`four-eyes`: the reviewer submitted the application"},
-        409: {
-            "description": "`not-eligible`, `already-decided`, `no-longer-eligible` (with the checks), "
-            "`already-granted`, `grant-already-paid`, `no-budget` or `budget-exhausted`"
-        },
-    },
+    description="The API client that submitted the application may not decide it (`four-eyes`). An approval that "
+    "no longer meets every rule is answered `no-longer-eligible` with the `checks`.",
+    responses=problems(
+        ApplicationNotFound,
+        FourEyes,
+        NotEligible,
+        AlreadyDecided,
+        NoLongerEligible,
+        AlreadyGranted,
+        GrantAlreadyPaid,
+        NoBudget,
+        BudgetExhausted,
+    ),
 )
 async def decide_application(
     application_id: uuid.UUID, body: DecisionCreate, caller: SubsidyReviewer, service: ApplicationServiceDep

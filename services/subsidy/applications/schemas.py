@@ -35,7 +35,26 @@ class ApplicantIn(BaseModel):
 
 
 class ApplicationCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "programme": "hiring_key_groups",
+                    "beneficiary_person_id": "3f2c9a7e-5b1d-4e8f-9a6c-2d7b1e0f4a53",
+                    "applicant": {"kind": "employer", "credit_code": "91500226MA5U3P7X13"},
+                    "employment_id": "8d41b6e2-07c3-4f5a-b9e1-6a2c3d4e5f70",
+                },
+                {
+                    "programme": "social_insurance",
+                    "beneficiary_person_id": "3f2c9a7e-5b1d-4e8f-9a6c-2d7b1e0f4a53",
+                    "applicant": {"kind": "person", "person_id": "3f2c9a7e-5b1d-4e8f-9a6c-2d7b1e0f4a53"},
+                    "employment_id": "8d41b6e2-07c3-4f5a-b9e1-6a2c3d4e5f70",
+                    "months": ["2026-01", "2026-02", "2026-03"],
+                },
+            ]
+        },
+    )
 
     # A string, not the Programme enumeration: an unknown code is answered `unknown-programme` with
     # the list of programmes, not a bare validation error.
@@ -121,7 +140,15 @@ class ApplicationRead(BaseModel):
 
 
 class DecisionCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {"decision": "approve", "note": "劳动合同与12个月社保缴费已核实"},
+                {"decision": "reject", "note": "材料不全：缺少劳动合同"},
+            ]
+        },
+    )
 
     decision: Literal["approve", "reject"] = Field(
         description="`approve` an eligible application, or `reject` an eligible or ineligible one"

@@ -8,10 +8,12 @@ from fastapi import APIRouter, Path, Query
 
 from contracts.vocabulary import Programme
 from services.kit.access import Admin, SubsidyReader
+from services.kit.openapi import problems
 from services.kit.pagination import CursorQuery, LimitQuery, Page
 from services.subsidy.budgets.schemas import FIRST_YEAR, LAST_YEAR, BudgetRead, BudgetSet
 from services.subsidy.dependencies import BudgetServiceDep
 from services.subsidy.money import cny
+from services.subsidy.problems import BudgetBelowCommitted, ProgrammeNotFound
 from services.subsidy.tables import Budget
 
 router = APIRouter(prefix="/subsidy/v1", tags=["budgets"])
@@ -40,10 +42,9 @@ def to_read(budget: Budget) -> BudgetRead:
     "/budgets/{programme}/{year}",
     response_model=BudgetRead,
     summary="Set a programme's budget for a year (admin)",
-    responses={
-        404: {"description": "`programme-not-found`: no such programme"},
-        409: {"description": "Below what is already reserved and spent"},
-    },
+    description="The amount may not be below what approvals have already reserved and settlements spent "
+    "in that year (`budget-below-committed`).",
+    responses=problems(ProgrammeNotFound, BudgetBelowCommitted),
 )
 async def set_budget(
     programme: Annotated[str, Path(description="Programme code, e.g. `hiring_key_groups`")],

@@ -18,7 +18,9 @@ FIRST_YEAR, LAST_YEAR = 2000, 2100
 class BudgetSet(BaseModel):
     """A programme's budget for a year, in CNY (`amount`, up to two decimals) or in fen (`amount_fen`)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"amount": "600000.00"}, {"amount_fen": 60_000_000}]}
+    )
 
     amount: Decimal | None = Field(
         default=None, ge=0, max_digits=15, decimal_places=2, description='CNY, e.g. `"600000.00"`'

@@ -8,10 +8,20 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response
 
 from services.kit.access import SubsidyReader, SubsidyReviewer, SubsidySettler
+from services.kit.openapi import problems
 from services.kit.pagination import CursorQuery, LimitQuery, Page
 from services.subsidy.dependencies import PaymentServiceDep
 from services.subsidy.money import cny
 from services.subsidy.payments.schemas import Payee, PaymentRead, SettlementCreate
+from services.subsidy.problems import (
+    ApplicationNotFound,
+    BudgetExhausted,
+    GrantAlreadyPaid,
+    NoBudget,
+    PaymentNotFailed,
+    PaymentNotFound,
+    SettlementConflict,
+)
 from services.subsidy.tables import Payment
 
 router = APIRouter(prefix="/subsidy/v1", tags=["payments"])
@@ -55,7 +65,12 @@ async def list_payments(
     return Page[PaymentRead](items=[to_read(p) for p in payments], next_cursor=next_cursor)
 
 
-@router.get("/payments/{payment_id}", response_model=PaymentRead, summary="Read a payment")
+@router.get(
+    "/payments/{payment_id}",
+    response_model=PaymentRead,
+    summary="Read a payment",
+    responses=problems(PaymentNotFound),
+)
 async def read_payment(payment_id: uuid.UUID, _: SubsidyReader, service: PaymentServiceDep) -> PaymentRead:
     return to_read(await service.get(payment_id))
 
@@ -64,7 +79,9 @@ async def read_payment(payment_id: uuid.UUID, _: SubsidyReader, service: Payment
     "/payments/{payment_id}/settlement",
     response_model=PaymentRead,
     summary="The treasury's callback: the payment settled or failed",
-    responses={409: {"description": "The payment was already resolved otherwise"}},
+    description="The same callback again answers the payment as it is; one that contradicts the outcome already "
+    "recorded (the payment was already resolved otherwise) is answered `settlement-conflict`.",
+    responses=problems(PaymentNotFound, SettlementConflict),
 )
 async def settle_payment(
     payment_id: uuid.UUID, body: SettlementCreate, _: SubsidySettler, service: PaymentServiceDep
@@ -77,10 +94,10 @@ async def settle_payment(
     status_code=201,
     response_model=PaymentRead,
     summary="Instruct a new payment after a failed one; reserves the budget again",
-    responses={
-        404: {"description": "`application-not-found`"},
-        409: {"description": "`payment-not-failed`: the application's payment has not failed; or no budget left"},
-    },
+    description="Only for an application whose payment failed (`payment-not-failed` otherwise). The grant is "
+    "reserved again in the budget of the year the new payment is instructed in, which must have it left "
+    "(`no-budget`, `budget-exhausted`).",
+    responses=problems(ApplicationNotFound, PaymentNotFailed, NoBudget, BudgetExhausted, GrantAlreadyPaid),
 )
 async def instruct_payment_again(
     application_id: uuid.UUID, _: SubsidyReviewer, service: PaymentServiceDep, response: Response

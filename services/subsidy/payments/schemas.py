@@ -45,7 +45,15 @@ class PaymentsCursor(CursorPosition):
 class SettlementCreate(BaseModel):
     """The treasury's callback: `settled` with its bank reference, or `failed` with a reason."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {"outcome": "settled", "bank_reference": "ICBC-500226-20261204-0001"},
+                {"outcome": "failed", "reason": "收款账户已销户 (payee account closed)"},
+            ]
+        },
+    )
 
     outcome: Literal["settled", "failed"]
     bank_reference: SingleLine | None = Field(default=None, min_length=1, max_length=100)

@@ -8,6 +8,7 @@ from fastapi import APIRouter
 
 from contracts.registry import EmploymentSnapshot, PersonSnapshot
 from services.kit.access import SubsidyReader
+from services.kit.openapi import problems
 from services.subsidy.dependencies import ProjectionRepositoryDep
 from services.subsidy.problems import BeneficiaryNotFound
 from services.subsidy.projections.schemas import BeneficiaryRead, ProjectedEmploymentRead
@@ -21,7 +22,7 @@ router = APIRouter(prefix="/subsidy/v1", tags=["beneficiaries"])
     summary="What this service knows of a person from the registry's events",
     description="The projection lags the registry by the time an event takes to cross the broker; "
     "`version` tells which registry snapshot it holds.",
-    responses={404: {"description": "`beneficiary-not-found`: no registry event about this person has arrived"}},
+    responses=problems(BeneficiaryNotFound),
 )
 async def read_beneficiary(
     person_id: uuid.UUID, _: SubsidyReader, projection: ProjectionRepositoryDep
