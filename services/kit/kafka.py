@@ -7,10 +7,11 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Iterable
+from typing import Any
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import TopicAlreadyExistsError
+from aiokafka.errors import KafkaError, TopicAlreadyExistsError, for_code
 
 from contracts.topics import dead_letter
 
@@ -39,13 +40,30 @@ async def ensure_topics(settings: ServiceSettings, topics: Iterable[str]) -> Non
         missing = [t for t in wanted if t not in existing]
         if missing:
             try:
-                await admin.create_topics(
+                response = await admin.create_topics(
                     [NewTopic(t, settings.kafka_topic_partitions, settings.kafka_replication_factor) for t in missing]
                 )
             except TopicAlreadyExistsError:
-                pass  # another service created it first
+                return  # another service created it first
+            # The broker answers per topic, and aiokafka does not raise for it: a replication factor
+            # above the cluster's brokers, say, would otherwise leave the topics missing in silence.
+            refused = refused_topics(response.topic_errors)
+            if refused:
+                raise KafkaError(
+                    f"the broker refused to create topics (partitions {settings.kafka_topic_partitions}, "
+                    f"replication factor {settings.kafka_replication_factor}): " + "; ".join(refused)
+                )
     finally:
         await admin.close()
+
+
+def refused_topics(topic_errors: Iterable[tuple[Any, ...]]) -> list[str]:
+    """`topic: ErrorName` for each topic of a CreateTopics answer that is neither created nor there."""
+    return [
+        f"{error[0]}: {for_code(error[1]).__name__}"
+        for error in topic_errors
+        if error[1] not in (0, TopicAlreadyExistsError.errno)
+    ]
 
 
 async def broker_reachable(bootstrap_servers: str, timeout: float = 1.0) -> bool:

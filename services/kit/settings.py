@@ -36,8 +36,8 @@ class ServiceSettings(BaseSettings):
     # Only a real Kafka cluster supports the idempotent producer; the embedded broker refuses
     # InitProducerId. Exactly-once effects come from the outbox and inbox either way.
     kafka_enable_idempotence: bool = False
-    kafka_topic_partitions: int = 3
-    kafka_replication_factor: int = 1
+    kafka_topic_partitions: int = Field(default=3, ge=1)
+    kafka_replication_factor: int = Field(default=1, ge=1)
     kafka_session_timeout_ms: int = 6000
     # Consumer groups are `<prefix><service>.<consumer>`; a prefix keeps test runs or a replayed
     # projection apart from the live groups on the same cluster.

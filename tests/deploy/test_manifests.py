@@ -169,7 +169,7 @@ def test_every_object_lives_in_the_namespace() -> None:
     assert k8s_object("Namespace", "rongchang-employment")
     assert KUSTOMIZATION["namespace"] == "rongchang-employment"
     for obj in K8S_OBJECTS:
-        if obj["kind"] != "Namespace":
+        if obj["kind"] not in {"Namespace", "ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding"}:
             assert obj["metadata"]["namespace"] == "rongchang-employment", obj["metadata"]["name"]
 
 
@@ -244,10 +244,15 @@ def test_each_service_reads_its_prefixed_settings_from_the_secret_and_config(ser
             "GATEWAY_SHARING_URL",
         } <= set(env)
     else:
-        assert {prefix + "KAFKA_BOOTSTRAP_SERVERS", prefix + "KAFKA_ENABLE_IDEMPOTENCE", prefix + "SUBJECT_KEY"} <= set(
-            env
-        )
+        assert {
+            prefix + "KAFKA_BOOTSTRAP_SERVERS",
+            prefix + "KAFKA_ENABLE_IDEMPOTENCE",
+            prefix + "KAFKA_REPLICATION_FACTOR",
+            prefix + "SUBJECT_KEY",
+        } <= set(env)
         assert config["kafka-enable-idempotence"] == "true"
+        # Topics a service creates in production are replicated (the single-broker compose keeps 1).
+        assert int(config["kafka-replication-factor"]) >= 3
 
 
 @pytest.mark.parametrize("service", sorted(SERVICES))
