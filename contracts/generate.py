@@ -24,6 +24,7 @@ from pydantic.json_schema import models_json_schema
 
 from . import monitoring, outbox, registry, sharing, statistics, subsidy, topics
 from .envelope import SPECVERSION, CloudEvent
+from .examples import SCHEMAS, example_of
 
 CONTRACTS_DIR = Path(__file__).resolve().parent
 SCHEMAS_DIR = "schemas"
@@ -353,8 +354,38 @@ def _placeholder_message_id(contract: TopicContract) -> str:
     return f"{contract.topic}.{NOT_YET_PUBLISHED}"
 
 
-def _event_message(contract: TopicContract, event: EventType, schema_name: str) -> dict[str, Any]:
-    """One event type on the wire: Kafka key and headers, and the envelope with its `data`."""
+def _message_example(
+    contract: TopicContract, event: EventType, schema_name: str, schemas: dict[str, Any]
+) -> dict[str, Any]:
+    """One event of the type as a consumer reads it, its `data` composed from the payload's fields
+    (contracts/examples.py); a payload none can be composed for fails the generator, naming it."""
+    data = example_of({"$ref": SCHEMAS + schema_name}, schemas)
+    if not isinstance(data, dict):
+        raise ValueError(f"no example can be composed for {schema_name}: give its patterned fields examples=[...]")
+    envelope: dict[str, Any] = {
+        "specversion": SPECVERSION,
+        "id": "0b9f6c2e-4d7a-4f1e-9c3b-5a8d2e6f1b70",
+        "source": f"/{contract.producer}",
+        "type": event.name,
+        "time": "2026-12-01T01:30:00Z",
+        "datacontenttype": DATA_CONTENT_TYPE,
+        "data": data,
+    }
+    subject = data.get("person_id") or data.get("subject_ref")
+    if isinstance(subject, str):
+        envelope["subject"] = subject
+    return {
+        "name": f"{event.name}.example",
+        "summary": f"{event.title}: one event as a consumer reads it.",
+        "headers": {"content-type": MESSAGE_CONTENT_TYPE},
+        "payload": envelope,
+    }
+
+
+def _event_message(
+    contract: TopicContract, event: EventType, schema_name: str, schemas: dict[str, Any]
+) -> dict[str, Any]:
+    """One event type on the wire: Kafka key and headers, the envelope with its `data`, an example."""
     assert contract.key is not None
     key: dict[str, Any] = {"type": "string", "title": contract.key.field, "description": contract.key.description}
     if contract.key.format:
@@ -375,6 +406,7 @@ def _event_message(contract: TopicContract, event: EventType, schema_name: str) 
             {"const": event.name, "description": "Event type."}, {"$ref": f"#/components/schemas/{schema_name}"}
         ),
         "bindings": {"kafka": {"key": key, "bindingVersion": KAFKA_BINDING_VERSION}},
+        "examples": [_message_example(contract, event, schema_name, schemas)],
     }
 
 
@@ -478,7 +510,7 @@ def _asyncapi() -> dict[str, Any]:
     for contract in CATALOGUE:
         if contract.published:
             for event in contract.events:
-                message = _event_message(contract, event, schema_names[event.payload])
+                message = _event_message(contract, event, schema_names[event.payload], component_schemas)
                 # An event type on two topics is one message, so both must describe it alike.
                 if messages.setdefault(event.name, message) != message:
                     raise ValueError(f"{event.name} is described differently on {contract.topic}")

@@ -25,6 +25,7 @@ from services.kit.errors import install_problem_handlers
 from services.kit.logging import RequestIdMiddleware, configure_logging
 from services.kit.metrics import MetricsMiddleware
 from services.kit.openapi import install_openapi
+from services.kit.tracing import TraceContextMiddleware, configure_tracing
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +39,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         configure_logging(SERVICE, settings.log_level, settings.log_json)
+        configure_tracing(SERVICE, settings.traces_exporter)
         try:
             await runtime.start()
             # The kit's session dependency and readiness probe find the database here.
@@ -78,4 +80,5 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     app.add_middleware(GatewayEdge, runtime=runtime)
     app.add_middleware(MetricsMiddleware, service=SERVICE)
     app.add_middleware(RequestIdMiddleware)
+    app.add_middleware(TraceContextMiddleware)
     return app

@@ -45,6 +45,7 @@ from yarl import URL
 from services.gateway.clients.auth import ClientIdentity
 from services.gateway.problems import UpstreamTimeout, UpstreamUnavailable
 from services.kit.identity import declared_length, digest_header, payload_too_large, signed_headers
+from services.kit.tracing import current_headers
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +69,9 @@ _DROPPED_REQUEST_HEADERS = frozenset(
         b"content-length",
         b"authorization",
         b"x-request-id",
+        # The trace goes on as the gateway's span (tracing.py), not as the caller's.
+        b"traceparent",
+        b"tracestate",
         b"x-forwarded-for",
         b"x-forwarded-proto",
         # The body is read whole before the hop, so any 100-continue was answered here already.
@@ -337,6 +341,7 @@ class ServiceProxy:
         if forwarded_for:
             headers.append(("x-forwarded-for", forwarded_for))
         headers.append(("x-forwarded-proto", scope.get("scheme", "http")))
+        headers.extend(current_headers().items())
         headers.extend(
             signed_headers(
                 self.secret,

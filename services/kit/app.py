@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -30,6 +31,7 @@ from .metrics import MetricsMiddleware
 from .openapi import install_openapi
 from .outbox import OutboxRelay
 from .settings import ServiceSettings
+from .tracing import TraceContextMiddleware, configure_tracing
 
 log = logging.getLogger(__name__)
 
@@ -89,12 +91,24 @@ async def _start_producer_with_retry(app: FastAPI, settings: ServiceSettings, at
         return
 
 
+async def _shutdown_step(name: str, step: Awaitable[None]) -> None:
+    started = time.monotonic()
+    try:
+        await step
+    except Exception:
+        log.exception("shutdown step failed", extra={"step": name})
+    took = time.monotonic() - started
+    if took >= 1.0:  # a slow shutdown is what gets a pod SIGKILLed: say which part was slow
+        log.info("shutdown step slow", extra={"step": name, "duration_s": round(took, 1)})
+
+
 def create_service_app(
     definition: ServiceDefinition, settings: ServiceSettings, clock: Clock = SYSTEM_CLOCK
 ) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         configure_logging(definition.name, settings.log_level, settings.log_json)
+        configure_tracing(definition.name, settings.traces_exporter)
         db = Database(settings.database_url, pool_size=settings.database_pool_size)
         app.state.db = db
         app.state.settings = settings
@@ -153,12 +167,12 @@ def create_service_app(
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
-            # Each step runs even when one before it fails (a broker already gone, say).
-            for step in (watch.stop, *(runner.stop for runner in runners), relay.stop, producer.stop, db.dispose):
-                try:
-                    await step()
-                except Exception:
-                    log.exception("shutdown step failed", extra={"step": getattr(step, "__qualname__", "?")})
+            # Each step runs even when one before it fails (a broker already gone, say). The consumers
+            # stop side by side: each leaves its group and closes, which on a busy broker takes seconds.
+            await _shutdown_step("broker watch", watch.stop())
+            await asyncio.gather(*(_shutdown_step(f"consumer {r.group_id}", r.stop()) for r in runners))
+            for name, step in (("outbox relay", relay.stop), ("producer", producer.stop), ("database", db.dispose)):
+                await _shutdown_step(name, step())
 
     app = FastAPI(
         title=definition.title,
@@ -193,6 +207,7 @@ def create_service_app(
     )
     app.add_middleware(MetricsMiddleware, service=definition.name)
     app.add_middleware(RequestIdMiddleware)
+    app.add_middleware(TraceContextMiddleware)
     return app
 
 

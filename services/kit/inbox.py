@@ -46,6 +46,7 @@ from .metrics import (
     EVENTS_FAILED,
 )
 from .settings import ServiceSettings
+from .tracing import consuming
 
 log = logging.getLogger(__name__)
 
@@ -390,6 +391,10 @@ class ConsumerRunner:
             )
 
     async def _apply_once(self, event: CloudEvent, record: ConsumerRecord[bytes, bytes]) -> bool:
+        with consuming(record.topic, record.headers):
+            return await self._apply_in_trace(event, record)
+
+    async def _apply_in_trace(self, event: CloudEvent, record: ConsumerRecord[bytes, bytes]) -> bool:
         if not self.inbox:
             async with self.db.sessionmaker() as session, session.begin():
                 await self.handler(session, event, record.topic)

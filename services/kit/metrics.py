@@ -8,6 +8,8 @@ import time
 from prometheus_client import Counter, Gauge, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from .tracing import current_trace_id
+
 HTTP_REQUESTS = Counter(
     "http_requests_total",
     "HTTP requests by route template, method and status",
@@ -98,5 +100,6 @@ class MetricsMiddleware:
                     "duration_ms": round(elapsed * 1000, 1),
                     "client_id": getattr(caller, "client_id", None),
                     "agency": str(getattr(caller, "agency", "") or "") or None,
+                    "trace_id": current_trace_id(),
                 },
             )

@@ -202,3 +202,20 @@ def kit_progress_downgrade() -> None:
     op.drop_table("outbox_position")
     if op.get_bind().dialect.name == "postgresql":
         op.alter_column("outbox_message", "created_at", server_default=None)
+
+
+def kit_trace_context_upgrade() -> None:
+    """Kit schema step shared by the services' migrations (issue 10): the W3C `traceparent` of the
+    request or event that wrote an outbox row, sent with it as a Kafka header."""
+    import sqlalchemy as sa
+    from alembic import op
+    from sqlmodel.sql.sqltypes import AutoString
+
+    op.add_column("outbox_message", sa.Column("traceparent", AutoString(), nullable=True))
+
+
+def kit_trace_context_downgrade() -> None:
+    from alembic import op
+
+    with op.batch_alter_table("outbox_message") as batch:
+        batch.drop_column("traceparent")

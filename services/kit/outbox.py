@@ -45,6 +45,7 @@ from .db import Database, UTCDateTime, before_commit_writer, utcnow
 from .errors import is_infrastructure_error
 from .faults import crash_point
 from .metrics import OUTBOX_BACKLOG, OUTBOX_PUBLISHED, OUTBOX_RESENT
+from .tracing import TRACEPARENT, current_traceparent
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +74,8 @@ class OutboxMessage(SQLModel, table=True):
     attempts: int = 0
     next_attempt_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     last_error: str | None = None
+    # W3C trace context of the request or event that wrote the row, sent as a `traceparent` header.
+    traceparent: str | None = None
 
 
 class OutboxPosition(SQLModel, table=True):
@@ -108,6 +111,12 @@ EARLIER = OUTBOX.alias("earlier")
 STRUCTURED_MODE = [("content-type", b"application/cloudevents+json")]
 
 
+def _headers(row: Any) -> list[tuple[str, bytes]]:
+    if row.traceparent is None:
+        return list(STRUCTURED_MODE)
+    return [*STRUCTURED_MODE, (TRACEPARENT, row.traceparent.encode("ascii"))]
+
+
 def add_event(session: AsyncSession, topic: str, key: str, event: CloudEvent) -> None:
     """Queue an event in the caller's transaction; it leaves only if the transaction commits.
 
@@ -121,6 +130,7 @@ def add_event(session: AsyncSession, topic: str, key: str, event: CloudEvent) ->
             "payload": event.to_bytes(),
             "created_at": utcnow(),
             "attempts": 0,
+            "traceparent": current_traceparent(),
         }
     )
     session.info[PENDING_FLAG] = True
@@ -404,7 +414,7 @@ class OutboxRelay:
             .prefix_with("MATERIALIZED")
         )
         query = (
-            sa.select(c.id, c.topic, c.key, c.event_id, c.payload, c.attempts)
+            sa.select(c.id, c.topic, c.key, c.event_id, c.payload, c.attempts, c.traceparent)
             .where(c.sent_at.is_(None))
             .where(sa.or_(c.next_attempt_at.is_(None), c.next_attempt_at <= now))
             .where(~sa.exists().where(held.c.key == c.key, held.c.first_id < c.id))
@@ -424,9 +434,7 @@ class OutboxRelay:
         for row in rows:
             try:
                 futures.append(
-                    await self.producer.send(
-                        row.topic, row.payload, key=row.key.encode(), headers=list(STRUCTURED_MODE)
-                    )
+                    await self.producer.send(row.topic, row.payload, key=row.key.encode(), headers=_headers(row))
                 )
             except Exception as exc:  # the broker refused before queueing (no metadata, say)
                 failed: asyncio.Future[Any] = asyncio.get_running_loop().create_future()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import ClassVar, Self
+from typing import ClassVar, Literal, Self
 
 from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -64,6 +64,8 @@ class ServiceSettings(BaseSettings):
     consumer_stall_after_s: float = 30.0
     log_level: str = "INFO"
     log_json: bool = True
+    # OpenTelemetry spans (tracing.py): exported nowhere by default; `console` prints each as JSON.
+    traces_exporter: Literal["none", "console"] = "none"
     # Bounded resources, enforced by the server `python -m services.kit.serve <service>` starts
     # (services/kit/server.py). A connection must send its request line and headers within
     # header_timeout_s of opening (or of the request's first byte) and in at most max_header_bytes;
