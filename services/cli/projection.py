@@ -56,19 +56,7 @@ async def rebuild(
         await producer.start()
         subscriptions = [s for s in definition.subscriptions if s.consumer in definition.rebuildable.consumers]
         await ensure_topics(settings, [t for s in subscriptions for t in s.topics])
-        runners = [
-            ConsumerRunner(
-                service=definition.name,
-                consumer=s.consumer,
-                topics=s.topics,
-                handler=s.handler,
-                inbox=s.inbox,
-                db=db,
-                producer=producer,
-                settings=moved,
-            )
-            for s in subscriptions
-        ]
+        runners = [s.runner(definition.name, db, producer, moved) for s in subscriptions]
         for runner in runners:
             await runner.start()
         task = progress.add_task(f"{definition.name} projection", total=None)

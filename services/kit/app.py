@@ -49,6 +49,20 @@ class Subscription:
     # True for news that is worthless once old (watermarks): a new group starts at the topic's end.
     from_latest: bool = False
 
+    def runner(self, service: str, db: Database, producer: Any, settings: ServiceSettings) -> ConsumerRunner:
+        """The consumer that runs this subscription (the service's lifespan; `rongchang projection rebuild`)."""
+        return ConsumerRunner(
+            service=service,
+            consumer=self.consumer,
+            topics=self.topics,
+            handler=self.handler,
+            inbox=self.inbox,
+            from_latest=self.from_latest,
+            db=db,
+            producer=producer,
+            settings=settings,
+        )
+
 
 @dataclass(frozen=True)
 class Rebuildable:
@@ -131,20 +145,7 @@ def create_service_app(
         db.on_commit(relay.wake_if_pending)
         watch = BrokerWatch(settings.kafka_bootstrap_servers, interval_s=settings.broker_watch_interval_s)
         watch.on_new_cluster(relay.on_new_cluster)
-        runners = [
-            ConsumerRunner(
-                service=definition.name,
-                consumer=sub.consumer,
-                topics=sub.topics,
-                handler=sub.handler,
-                inbox=sub.inbox,
-                from_latest=sub.from_latest,
-                db=db,
-                producer=producer,
-                settings=settings,
-            )
-            for sub in definition.subscriptions
-        ]
+        runners = [sub.runner(definition.name, db, producer, settings) for sub in definition.subscriptions]
         for runner in runners:
             watch.on_new_cluster(runner.on_new_cluster)
         await watch.start()
