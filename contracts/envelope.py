@@ -23,7 +23,7 @@ class CloudEvent(BaseModel):
     """CloudEvents 1.0 structured-mode event.
 
     `source` + `id` is unique per event and is the inbox key. `subject` names a person by
-    `person_id` or `subject_ref`, never by id number or name.
+    `person_id` or `subject_ref` (a household by `household_no`), never by id number or name.
     """
 
     model_config = ConfigDict(extra="allow", frozen=True)
@@ -33,7 +33,12 @@ class CloudEvent(BaseModel):
     source: str = Field(min_length=1, description="URI-reference of the producing service, e.g. /registry")
     type: str = Field(min_length=1, description="Event type, e.g. registry.person.registered")
     time: datetime = Field(default_factory=lambda: datetime.now(UTC))
-    subject: str | None = Field(default=None, description="person_id or subject_ref")
+    subject: str | None = Field(
+        default=None,
+        description="Whom the event is about: a `person_id` (person, employment and subsidy events) or `subject_ref` "
+        "(facts); the `household_no` on registry.household.v1, the service on outbox.watermark.v1; absent for "
+        "warnings, reports and aggregate facts. Never an id number or a name",
+    )
     datacontenttype: str = "application/json"
     data: dict[str, Any]
 

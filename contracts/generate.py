@@ -81,7 +81,8 @@ HOUSEHOLD_KEY = MessageKey(
 )
 FACT_KEY = MessageKey(
     "key",
-    "The fact's `key`: the `subject_ref` for a record about a person, else the credit code or period.",
+    "The fact's `key`: the `subject_ref` for a record about a person, the credit code for a business (its "
+    "legal representative travels only as `subject_ref`), the period for an aggregate.",
 )
 
 # One event type, one message: sharing.fact.v1 and sharing.sensitive-fact.v1 carry the same one.
@@ -371,7 +372,8 @@ def _message_example(
         "datacontenttype": DATA_CONTENT_TYPE,
         "data": data,
     }
-    subject = data.get("person_id") or data.get("subject_ref")
+    assert contract.key is not None
+    subject = data.get(contract.key.field) if contract.key.field != "key" else data.get("subject_ref")
     if isinstance(subject, str):
         envelope["subject"] = subject
     return {
@@ -533,8 +535,13 @@ def _asyncapi() -> dict[str, Any]:
                     "`specversion`, `time`, `subject`, `datacontenttype`, `data`); `source` + `id` is unique per "
                     "event and is the consumers' inbox key. JSON Schemas of each topic's envelope and payload are "
                     "in contracts/schemas/.",
-                    "Records are keyed by `person_id` or `subject_ref` so one person's events keep their order, "
-                    "and `subject` names a person the same way. Raw resident id numbers never travel on Kafka.",
+                    "Each topic's records are keyed so that one entity's events keep their order: a person's by "
+                    "`person_id` (or, for agency facts, `subject_ref`), a household's by `household_no`, an "
+                    "employer's warnings and business facts by credit code, statistics reports by period, "
+                    "watermarks by service (each channel's Kafka binding names its key). `subject` names the "
+                    "entity the same way. Raw resident id numbers never travel on Kafka.",
+                    "A record carries a `traceparent` header (W3C Trace Context) when what wrote it was traced: "
+                    "the trace of the request or event that caused it.",
                     "Events leave through a transactional outbox (at least once) and are applied through an "
                     "idempotent inbox (exactly once in effect).",
                     "A record a consumer cannot decode, that fails validation, or that keeps failing goes to "

@@ -24,19 +24,39 @@ class WarningLevel(StrEnum):
 
 
 class WarningStatus(StrEnum):
+    """`open` until a bureau operator closes the warning."""
+
     open = "open"
     closed = "closed"
 
 
 class EmploymentWarning(BaseModel):
-    warning_id: uuid.UUID
-    employer_credit_code: str
-    employer_name: str
-    level: WarningLevel
-    separations_30d: int = Field(description="Separations at the employer in the 30 days to `as_of` when raised")
-    threshold: int = Field(description="The tier's threshold that was crossed")
-    as_of: date = Field(description="The bureau's day the separations were counted to")
-    raised_at: datetime
-    status: WarningStatus
-    closed_at: datetime | None = None
-    note: str | None = Field(default=None, description="The operator's note on closing")
+    """A large-scale unemployment warning about one employer; it names the employer, never a person."""
+
+    warning_id: uuid.UUID = Field(
+        description="The warning's id, as listed by `GET /registry/v1/warnings` and closed by "
+        "`POST /registry/v1/warnings/{warning_id}/close`"
+    )
+    employer_credit_code: str = Field(
+        description="The employer's unified social credit code (GB 32100, 18 characters); also the Kafka key"
+    )
+    employer_name: str = Field(description="The employer's name as recorded on the employment whose end raised it")
+    level: WarningLevel = Field(
+        description="The tier crossed: `blue`, `yellow`, `orange` or `red` (lowest first); raised once per tier "
+        "per episode"
+    )
+    separations_30d: int = Field(
+        description="Separations (ends other than retirement or death) at the employer in the 30 days up to and "
+        "including `as_of` (the window is configurable, 30 by default), counted when raised"
+    )
+    threshold: int = Field(
+        description="The configured threshold of `level` that was crossed (defaults: blue 20, yellow 50, orange "
+        "100, red 200)"
+    )
+    as_of: date = Field(description="The bureau's calendar day (Asia/Shanghai) the separations were counted to")
+    raised_at: datetime = Field(description="When the warning was raised: an instant, sent in UTC")
+    status: WarningStatus = Field(description="`open` when raised; `closed` once a bureau operator has closed it")
+    closed_at: datetime | None = Field(
+        default=None, description="When an operator closed it (an instant, sent in UTC); null while `open`"
+    )
+    note: str | None = Field(default=None, description="The operator's note on closing (free text); null while `open`")

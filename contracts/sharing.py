@@ -21,18 +21,41 @@ FACT_RECORDED = "sharing.fact.recorded"
 
 
 class Fact(BaseModel):
-    fact_id: uuid.UUID
-    agency: Agency
+    """One accepted agency record: the person only as `subject_ref`, never an id number or a name."""
+
+    fact_id: uuid.UUID = Field(description="The fact's id, unique per accepted record; a redelivery carries the same")
+    agency: Agency = Field(description="The agency that pushed the record (its agency code)")
     dataset: str = Field(description="The dataset's name within its agency; `attributes.dataset` is `agency/dataset`")
-    batch_id: uuid.UUID
-    record_index: int = Field(ge=0)
-    subject_ref: str | None = Field(
-        default=None, description="HMAC-SHA256 of the id number; absent for aggregate datasets"
+    batch_id: uuid.UUID = Field(
+        description="The agency's push the record came in: the push's answer names it; `GET /sharing/v1/batches/"
+        "{batch_id}` reads it"
     )
-    key: str = Field(description="The record's supersession key: subject_ref, credit code or period")
-    valid_from: date | None = None
-    valid_until: date | None = None
-    attributes: FactAttributes
+    record_index: int = Field(
+        ge=0, description="The record's 0-based position in that push, counted as the push's `rejected[].index` is"
+    )
+    subject_ref: str | None = Field(
+        default=None,
+        description="HMAC-SHA256 (hex) of the person's id number under the subject key every service shares, the "
+        "same as a registry snapshot's `subject_ref`; for `business` the legal representative; null for aggregate "
+        "datasets (`statistics/labour_force`)",
+    )
+    key: str = Field(
+        description="The record's supersession key: subject_ref, credit code (`business`) or period "
+        "(`labour_force`); a newer fact with the same dataset and key replaces the older"
+    )
+    valid_from: date | None = Field(
+        default=None,
+        description="First day the record holds, from the dataset's start date (`since`, `discharged_on`, "
+        "`graduated_on`, `established_on`, the period's first day); null when the dataset has none",
+    )
+    valid_until: date | None = Field(
+        default=None,
+        description="Last day the record holds (`until`, `exited_on`, `valid_until`, `deregistered_on`, "
+        "`deceased_on`, the period's last day); null while open-ended",
+    )
+    attributes: FactAttributes = Field(
+        description="The dataset's agreed fields, one model per dataset told apart by `attributes.dataset`"
+    )
 
     @model_validator(mode="before")
     @classmethod

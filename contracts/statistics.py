@@ -21,6 +21,8 @@ CATEGORY_MEASURE_PREFIX = "category:"
 
 
 class ReportStatus(StrEnum):
+    """`final` once the month has closed (bureau time); `draft` for the current month, over REST only."""
+
     final = "final"
     draft = "draft"
 
@@ -47,22 +49,39 @@ MEASURE_DESCRIPTIONS = {
 
 
 class ReportCell(BaseModel):
+    """One count of the table, or its suppression."""
+
     measure: str = Field(description="A measure of `measures`")
     value: int | None = Field(description="The count; null when suppressed")
-    suppressed: bool
+    suppressed: bool = Field(
+        description="True when the count is withheld: below `threshold`, or one that would let a withheld count be "
+        "worked out from the totals; `value` is then null"
+    )
 
 
 class ReportRow(BaseModel):
+    """One town's counts."""
+
     town: str = Field(description="The town persons live in, as the registry records it; `unknown` when none")
-    cells: list[ReportCell]
+    cells: list[ReportCell] = Field(description="One per measure, in the order of `measures`")
 
 
 class StatisticsReport(BaseModel):
-    report_id: uuid.UUID
-    period: Month
-    status: ReportStatus = Field(description="`final` once the month has closed (bureau time); `draft` before")
-    generated_at: datetime
-    threshold: int = Field(description="Cells below this are suppressed")
+    """A month's statistics report for the statistics bureau: counts per town, no personal data."""
+
+    report_id: uuid.UUID = Field(
+        description="The report's id; a final report is produced once per period and keeps its id, a draft gets a "
+        "new one each time"
+    )
+    period: Month = Field(
+        description="The month reported on, `YYYY-MM` (the bureau's calendar, Asia/Shanghai); also the Kafka key"
+    )
+    status: ReportStatus = Field(
+        description="`final` once the month has closed (bureau time); `draft` before. Events carry only `final` "
+        "reports; a draft is only ever answered over REST"
+    )
+    generated_at: datetime = Field(description="When the report was produced: an instant, sent in UTC")
+    threshold: int = Field(description="Cells below this are suppressed (5 by default)")
     measures: list[str] = Field(
         description="Column order: `registered_unemployed` (open registrations on the month's last day), "
         "`new_employments`, `separations` (ends but by retirement or death), `trainings_completed` (in the "
@@ -70,4 +89,7 @@ class StatisticsReport(BaseModel):
         "never appear)"
     )
     rows: list[ReportRow] = Field(description="One per town, by name")
-    totals: list[ReportCell] = Field(description="District totals per measure (the table's column totals)")
+    totals: list[ReportCell] = Field(
+        description="District totals per measure (the table's column totals), in the order of `measures`; "
+        "suppressed like any other cell"
+    )

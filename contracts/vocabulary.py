@@ -11,6 +11,8 @@ from typing import Literal
 
 
 class Agency(StrEnum):
+    """Agency codes (SPEC 3): who pushes a dataset; `hrss` is the bureau itself."""
+
     public_security = "public_security"
     civil_affairs = "civil_affairs"
     disabled_federation = "disabled_federation"
@@ -22,6 +24,8 @@ class Agency(StrEnum):
 
 
 class Scope(StrEnum):
+    """API scopes a client key can hold (SPEC 3)."""
+
     admin = "admin"
     registry_read = "registry:read"
     registry_write = "registry:write"
@@ -64,6 +68,8 @@ PublishedCategory = Category | Literal["restricted_difficulty"]
 
 
 class Programme(StrEnum):
+    """Subsidy programme codes (补贴, SPEC 2.3)."""
+
     hiring_key_groups = "hiring_key_groups"
     startup_one_time = "startup_one_time"
     social_insurance = "social_insurance"
@@ -72,6 +78,8 @@ class Programme(StrEnum):
 
 
 class EmploymentKind(StrEnum):
+    """Kinds of employment (SPEC 2.1): self-employed is 自主创业, flexible 灵活就业, public welfare post 公益性岗位."""
+
     employee = "employee"
     self_employed = "self_employed"
     flexible = "flexible"
@@ -79,6 +87,8 @@ class EmploymentKind(StrEnum):
 
 
 class EndReason(StrEnum):
+    """Why an employment ended (SPEC 2.1); all but `retired` and `deceased` count as separations."""
+
     resigned = "resigned"
     contract_expired = "contract_expired"
     dismissed = "dismissed"
@@ -94,6 +104,8 @@ class EndReason(StrEnum):
 
 
 class Insurance(StrEnum):
+    """Social-insurance kinds a contribution month covers."""
+
     pension = "pension"
     medical = "medical"
     unemployment = "unemployment"
@@ -102,11 +114,15 @@ class Insurance(StrEnum):
 
 
 class TrainingKind(StrEnum):
+    """Kinds of training: vocational skills (职业技能) or entrepreneurship (创业)."""
+
     vocational = "vocational"
     entrepreneurship = "entrepreneurship"
 
 
 class CertificateLevel(StrEnum):
+    """Vocational qualification certificate levels, lowest first."""
+
     elementary = "elementary"
     intermediate = "intermediate"
     advanced = "advanced"
@@ -132,21 +148,29 @@ COLLEGE_LEVELS: frozenset[EducationLevel] = frozenset(
 
 
 class HukouType(StrEnum):
+    """Household registration (户口) type."""
+
     urban = "urban"
     rural = "rural"
 
 
 class Gender(StrEnum):
+    """Gender; the registry derives it from the id number's sequence digit (odd male, even female)."""
+
     male = "male"
     female = "female"
 
 
 class PersonStatus(StrEnum):
+    """A person's status: `employed` (an open employment), `unemployed` (an open registration), else `none`."""
+
     none = "none"
     unemployed = "unemployed"
     employed = "employed"
 
 
 class HouseholdKind(StrEnum):
+    """Why a household is in the zero-employment work queue (SPEC 2.2)."""
+
     zero_employment = "zero_employment"
     low_income_all_unemployed = "low_income_all_unemployed"

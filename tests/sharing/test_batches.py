@@ -142,8 +142,9 @@ class TestMixedJsonBatch:
             assert message.key == ref.encode()
             assert message.event.type == FACT_RECORDED and message.event.source == "/sharing"
             assert message.event.subject == ref
-            # Structured content mode: the event in the value, no `ce_` header.
-            assert message.headers == [("content-type", b"application/cloudevents+json")]
+            # Structured content mode: the event in the value, no `ce_` header; the push's trace goes on.
+            assert dict(message.headers)["content-type"] == b"application/cloudevents+json"
+            assert [name for name, _ in message.headers] == ["content-type", "traceparent"]
             assert (fact.agency, fact.dataset, str(fact.batch_id)) == ("civil_affairs", "dibao", batch_id)
             assert fact.subject_ref == fact.key == ref
             assert str(fact.valid_from) == valid_from
