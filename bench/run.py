@@ -13,6 +13,8 @@
 7. (issue 9, bench/indicators.py) The indicators endpoint at 1,000,000 persons: p50 / p99 / max for a
    year and a month of the district and a month of one town, on persons, registrations,
    employments and trainings seeded with SQL into the registry's database (the module says why).
+8. (issue 11, bench/bulk.py) A bulk dibao push through the gateway: from the push to every category in
+   the registry and in the subsidy projection, facts per second (`--bulk-records`, 2,000).
 
 Everything runs on this machine: a fresh tansu on a free port, fresh PostgreSQL databases (dropped
 afterwards), the services as uvicorn processes (uvloop, httptools), as `make run` starts them.
@@ -41,6 +43,7 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.bulk import bulk  # noqa: E402
 from bench.decisions import decisions  # noqa: E402
 from bench.indicators import indicators  # noqa: E402
 from bench.loadgen import LoadResult, run_load  # noqa: E402
@@ -53,7 +56,7 @@ from services.kit.settings import DEV_INTERNAL_SECRET  # noqa: E402
 from tests.support import free_port, wait_for_port  # noqa: E402
 
 ADMIN_DSN = "postgresql://postgres@127.0.0.1:5432/postgres"
-SECTIONS = ("throughput", "facts", "decisions", "sharing", "indicators")
+SECTIONS = ("throughput", "facts", "decisions", "sharing", "indicators", "bulk")
 RUN = uuid.uuid4().hex[:6]
 
 
@@ -332,6 +335,8 @@ async def main(args: argparse.Namespace) -> None:
             )
         if "indicators" in sections:
             await indicators(config, admin_key, calls=args.indicator_calls)
+        if "bulk" in sections:
+            await bulk(config, admin_key, records=args.bulk_records, id_number=id_number)
     finally:
         if system is not None:
             await asyncio.to_thread(system.stop)
@@ -355,5 +360,6 @@ if __name__ == "__main__":
     parser.add_argument("--queries", type=int, default=20, help="outward queries of 10,000 id numbers")
     parser.add_argument("--audit-entries", type=int, default=100_000, help="audit entries added before verifying")
     parser.add_argument("--indicator-calls", type=int, default=30, help="indicator calls of each kind")
+    parser.add_argument("--bulk-records", type=int, default=2000, help="dibao records of the bulk push")
     parser.add_argument("--only", action="append", choices=SECTIONS, help="run only this section (repeatable)")
     asyncio.run(main(parser.parse_args()))

@@ -31,9 +31,14 @@ from .metrics import MetricsMiddleware
 from .openapi import install_openapi
 from .outbox import OutboxRelay
 from .settings import ServiceSettings
+from .tasks import cancel_and_wait
 from .tracing import TraceContextMiddleware, configure_tracing
 
 log = logging.getLogger(__name__)
+
+# Each step of the shutdown (background tasks, the broker watch, each consumer, the relay, the
+# producer, the pool) gets this long; Kubernetes' grace period is 30 s.
+SHUTDOWN_STEP_TIMEOUT_S = 10.0
 
 
 @dataclass(frozen=True)
@@ -105,10 +110,14 @@ async def _start_producer_with_retry(app: FastAPI, settings: ServiceSettings, at
         return
 
 
-async def _shutdown_step(name: str, step: Awaitable[None]) -> None:
+async def _shutdown_step(name: str, step: Awaitable[Any]) -> None:
+    """One step of a service's shutdown, bounded: a step that fails or hangs is logged, and the
+    shutdown goes on, so the process ends (and the relay, the producer and the pool close) anyway."""
     started = time.monotonic()
     try:
-        await step
+        await asyncio.wait_for(step, SHUTDOWN_STEP_TIMEOUT_S)
+    except TimeoutError:
+        log.error("shutdown step timed out", extra={"step": name, "timeout_s": SHUTDOWN_STEP_TIMEOUT_S})
     except Exception:
         log.exception("shutdown step failed", extra={"step": name})
     took = time.monotonic() - started
@@ -165,9 +174,7 @@ def create_service_app(
         try:
             yield
         finally:
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
+            await _shutdown_step("background tasks", asyncio.gather(*(cancel_and_wait(task) for task in tasks)))
             # Each step runs even when one before it fails (a broker already gone, say). The consumers
             # stop side by side: each leaves its group and closes, which on a busy broker takes seconds.
             await _shutdown_step("broker watch", watch.stop())

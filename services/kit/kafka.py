@@ -16,6 +16,7 @@ from aiokafka.errors import KafkaError, TopicAlreadyExistsError, for_code
 from contracts.topics import dead_letter
 
 from .settings import ServiceSettings
+from .tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
 
@@ -106,11 +107,8 @@ class BrokerWatch:
         self._task = asyncio.create_task(self._run(), name="broker-watch")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await cancel_and_wait(self._task)
+        self._task = None
         await self._close_admin()
 
     async def _run(self) -> None:

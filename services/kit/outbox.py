@@ -45,6 +45,7 @@ from .db import Database, UTCDateTime, before_commit_writer, utcnow
 from .errors import is_infrastructure_error
 from .faults import crash_point
 from .metrics import OUTBOX_BACKLOG, OUTBOX_PUBLISHED, OUTBOX_RESENT
+from .tasks import cancel_and_wait
 from .tracing import TRACEPARENT, current_traceparent
 
 log = logging.getLogger(__name__)
@@ -230,13 +231,8 @@ class OutboxRelay:
         self._task = asyncio.create_task(self.run(), name=f"{self.service}-outbox-relay")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
-            self._task = None
+        await cancel_and_wait(self._task)
+        self._task = None
 
     async def run(self) -> None:
         """Relay until cancelled; a failed round (database or broker down) is retried, never fatal."""

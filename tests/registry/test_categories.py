@@ -54,3 +54,19 @@ def test_age_4050_needs_a_registration_and_the_age() -> None:
     assert active_categories(unemployed_since=date(2026, 1, 5), **man) == []
     [held] = active_categories(unemployed_since=date(2019, 1, 1), **woman)
     assert held.valid_from == date(2020, 3, 1)  # from her 40th birthday, not from the registration
+
+
+def test_a_fact_without_a_start_shows_the_day_it_was_received_every_day_after() -> None:
+    # A disability certificate gives only its end: the category's start must not move with the
+    # calendar, or every midnight's sweep would see it changed and publish the person again.
+    certificate = CategoryFact("disabled", "disabled_federation", None, date(2030, 6, 30), received_on=TODAY)
+
+    def shown_from(today: date) -> date:
+        [held] = active_categories(
+            facts=[certificate], gender="female", birth_date=date(1990, 1, 1), unemployed_since=None, today=today
+        )
+        return held.valid_from
+
+    assert shown_from(TODAY) == shown_from(date(2026, 11, 26)) == shown_from(date(2027, 3, 1)) == TODAY
+    # Never after the day it is shown on (a clock set back in a rehearsal, say).
+    assert shown_from(date(2026, 11, 1)) == date(2026, 11, 1)

@@ -20,6 +20,9 @@ class CategoryFact:
     source: str
     valid_from: date | None
     valid_until: date | None
+    # The bureau day the fact was received: shown as the start of a category whose fact names none
+    # (a disability certificate gives only its end), so the start stays put from one day to the next.
+    received_on: date | None = None
 
 
 def _years_later(born: date, years: int) -> date:
@@ -73,7 +76,7 @@ def active_categories(
                 {
                     "category": fact.category,
                     "source": fact.source,
-                    "valid_from": fact.valid_from or today,
+                    "valid_from": fact.valid_from or min(fact.received_on or today, today),
                     "valid_until": fact.valid_until,
                 }
             )

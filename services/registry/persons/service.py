@@ -23,7 +23,7 @@ from contracts.registry import (
 )
 from contracts.topics import REGISTRY_PERSON
 from contracts.vocabulary import COLLEGE_LEVELS, RESTRICTED_DIFFICULTY, SENSITIVE_CATEGORIES, Category
-from services.kit.clock import SYSTEM_CLOCK, Clock
+from services.kit.clock import SYSTEM_CLOCK, Clock, bureau_date
 from services.kit.db import utcnow
 from services.kit.identifiers import birth_date_of, gender_of, mask_id_number, subject_ref
 from services.kit.outbox import add_event
@@ -93,7 +93,7 @@ def published(categories: list[DifficultyCategory]) -> list[PublishedDifficulty]
 
 def category_facts(facts: list[PersonFact]) -> list[CategoryFact]:
     return [
-        CategoryFact(grant.category, f.agency, grant.valid_from, grant.valid_until)
+        CategoryFact(grant.category, f.agency, grant.valid_from, grant.valid_until, bureau_date(f.received_at))
         for f in facts
         for grant in grants_of(f.code, f.attributes)
     ]
