@@ -11,7 +11,7 @@ SHARING_STATISTICS_REPORT = "sharing.statistics-report.v1"
 SUBSIDY_APPLICATION = "subsidy.application.v1"
 SUBSIDY_PAYMENT = "subsidy.payment.v1"
 MONITORING_WARNING = "monitoring.warning.v1"
-# Every relay's progress (contracts/watermark.py): keyed by service, never personal data.
+# Every relay's progress (contracts/outbox.py): keyed by service, never personal data.
 OUTBOX_WATERMARK = "outbox.watermark.v1"
 
 ALL_TOPICS = (

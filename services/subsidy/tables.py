@@ -96,7 +96,7 @@ class ProjectedBusiness(SQLModel, table=True):
 
 
 class Watermark(SQLModel, table=True):
-    """A producer's watermark (contracts/watermark.py) as received; kept a while, then purged."""
+    """A producer's watermark (contracts/outbox.py) as received; kept a while, then purged."""
 
     __tablename__ = "subsidy_watermark"
 

@@ -1,6 +1,6 @@
 """How far the subsidy service's projections have caught up with the services they project.
 
-Every relay publishes watermarks (contracts/watermark.py): "everything I committed before `as_of` is
+Every relay publishes watermarks (contracts/outbox.py): "everything I committed before `as_of` is
 on the broker below these offsets". The projections' consumers record how far they have applied
 each partition (`consumer_position`, written before the offset commit). A watermark is *reached*
 when every partition it names, of the topics this service consumes, has been applied up to its
