@@ -18,13 +18,10 @@ import asyncpg
 import httpx
 
 from deploy.embedded import SystemConfig
+from tests.support import asyncpg_dsn
 
 BATCH = 10_000
 REGISTER_CONCURRENCY = 32
-
-
-def _dsn(url: str) -> str:
-    return url.replace("postgresql+asyncpg://", "postgresql://")
 
 
 async def _count(dsn: str, sql: str) -> int:
@@ -68,8 +65,8 @@ async def bulk(config: SystemConfig, admin_key: str, *, records: int, id_number:
         await asyncio.gather(*(register(number) for number in numbers))
         print(f"  {records} persons registered in {time.perf_counter() - started:.1f} s (not timed below)")
 
-        registry = _dsn(config.database_urls["registry"])
-        subsidy = _dsn(config.database_urls["subsidy"])
+        registry = asyncpg_dsn(config.database_urls["registry"])
+        subsidy = asyncpg_dsn(config.database_urls["subsidy"])
         facts_before = await _count(registry, "SELECT count(*) FROM registry_person_fact")
         held_before = await _count(
             subsidy, "SELECT count(*) FROM subsidy_person_category WHERE category = 'low_income_family'"

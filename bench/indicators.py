@@ -33,6 +33,7 @@ from bench.decisions import _percentile
 from deploy.embedded import SystemConfig
 from services.kit.clock import BUREAU_TZ, BureauClock
 from services.registry.settings import RegistrySettings
+from tests.support import asyncpg_dsn
 
 PERSONS = 1_000_000
 OPEN_REGISTRATIONS = 60_000
@@ -60,10 +61,6 @@ EMPLOYERS = [
 ]
 END_REASONS = ["resigned", "contract_expired", "dismissed", "layoff", "enterprise_closed"]
 PROVIDERS = ["荣昌区职业教育中心", "荣昌区就业培训中心", "重庆某某职业技能培训学校"]
-
-
-def _asyncpg_dsn(url: str) -> str:
-    return url.replace("postgresql+asyncpg://", "postgresql://", 1)
 
 
 def _town_slots(towns: list[str]) -> list[str | None]:
@@ -280,7 +277,7 @@ async def _expected(dsn: str, answer: dict[str, Any]) -> dict[str, int]:
 async def indicators(config: SystemConfig, admin_key: str, *, calls: int) -> None:
     """Section 7."""
     gateway = f"http://127.0.0.1:{config.gateway_port}"
-    dsn = _asyncpg_dsn(config.database_urls["registry"])
+    dsn = asyncpg_dsn(config.database_urls["registry"])
     towns = list(RegistrySettings.model_fields["towns"].default)
     today = BureauClock().today()
     month = today.replace(day=1) - timedelta(days=1)

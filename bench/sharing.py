@@ -36,6 +36,7 @@ from services.sharing.datasets.catalog import CATALOG
 from services.sharing.settings import SharingSettings
 from services.sharing.verification.service import IDENTITY_DATASET
 from services.sharing.verification.service import PURPOSE as VERIFICATION_PURPOSE
+from tests.support import asyncpg_dsn
 
 BASE_OFFSET = 7_000_000
 DATASET = "hrss/employment_status"
@@ -70,10 +71,6 @@ PERSON_COLUMNS = (
 REGISTRATION_COLUMNS = ("registration_id", "person_id", "registered_on", "closed_on")
 EMPLOYMENT_COLUMNS = ("employment_id", "person_id", "version", "employer_name", "started_on", "ended_on", "end_reason")
 CATEGORY_COLUMNS = ("person_id", "category", "valid_from", "valid_until")
-
-
-def _asyncpg_dsn(url: str) -> str:
-    return url.replace("postgresql+asyncpg://", "postgresql://", 1)
 
 
 def _day(rng: random.Random, first: date, last: date) -> date:
@@ -209,7 +206,7 @@ async def outward_queries(
     """Section 5; returns the seeded subject_refs, for the audit entries of section 6."""
     persons, known, unknown = 10_000, 9_000, 1_000
     gateway = f"http://127.0.0.1:{config.gateway_port}"
-    dsn = _asyncpg_dsn(config.database_urls["sharing"])
+    dsn = asyncpg_dsn(config.database_urls["sharing"])
     # The key the running service derives subject_refs with (the development key under `make bench`).
     subject_key = SharingSettings(development_mode=True).subject_key_bytes
     print(
@@ -293,7 +290,7 @@ async def audit_verification(config: SystemConfig, admin_key: str, *, entries: i
     gateway = f"http://127.0.0.1:{config.gateway_port}"
     print(f"\n6. Audit chain verification: {entries} entries added, then GET /sharing/v1/audit/verify 3 times")
     started = time.perf_counter()
-    await _seed_audit(_asyncpg_dsn(config.database_urls["sharing"]), entries, refs)
+    await _seed_audit(asyncpg_dsn(config.database_urls["sharing"]), entries, refs)
     print(
         f"  ({entries} chained entries of pushes, queries and verifications written with SQL after the head "
         f"in {time.perf_counter() - started:.1f} s, rather than made by as many requests)"

@@ -22,11 +22,11 @@ from fastapi.responses import JSONResponse
 from services.gateway.dependencies import RuntimeDep
 from services.gateway.proxy import Upstream
 from services.gateway.runtime import GatewayRuntime
+from services.kit.openapi import SCHEMAS as SCHEMA_REF
+from services.kit.openapi import SECURITY_SCHEME
 
 log = logging.getLogger(__name__)
 
-SCHEMA_REF = "#/components/schemas/"
-SECURITY_SCHEME = "apiKey"
 CACHE_S = 30.0
 FETCH_TIMEOUT_S = 3.0
 

@@ -21,7 +21,7 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.routing import APIRoute, RouteContext, iter_route_contexts
 from pydantic import BaseModel, ConfigDict, Field
 
-from contracts.examples import example_of
+from contracts.examples import SCHEMAS, example_of
 
 from .errors import (
     PROBLEM_JSON,
@@ -42,7 +42,6 @@ from .errors import (
     problem_body,
 )
 
-SCHEMAS = "#/components/schemas/"
 PROBLEM_SCHEMA = "Problem"
 SECURITY_SCHEME = "apiKey"
 IDEMPOTENCY_KEY = {

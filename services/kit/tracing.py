@@ -11,7 +11,7 @@ sets the provider itself. The trace id is in every access log line either way.""
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -97,7 +97,3 @@ class TraceContextMiddleware:
         headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"]]
         with span(f"{scope['method']} {scope['path']}", SpanKind.SERVER, extract(headers)):
             await self.app(scope, receive, send)
-
-
-def headers_of(mapping: Mapping[str, str]) -> list[tuple[str, bytes]]:
-    return [(name, value.encode("latin-1")) for name, value in mapping.items()]

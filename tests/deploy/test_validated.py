@@ -22,6 +22,7 @@ import pytest
 import yaml
 from compose_spec import PyCompose
 
+from tests.deploy.test_manifests import load_all
 from tests.support import ROOT
 
 DEPLOY = ROOT / "deploy"
@@ -29,10 +30,6 @@ K8S = DEPLOY / "k8s"
 KUBERNETES_VERSION = "1.33"
 KNOWN_FIELDS = {"apiVersion", "kind", "namespace", "labels", "resources", "secretGenerator", "images"}
 CLUSTER_SCOPED = {"Namespace", "ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding"}
-
-
-def load_all(path: Path) -> list[dict[str, Any]]:
-    return [doc for doc in yaml.safe_load_all(path.read_text(encoding="utf-8")) if doc is not None]
 
 
 def render(directory: Path, secrets_env: Path) -> list[dict[str, Any]]:
