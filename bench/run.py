@@ -15,6 +15,8 @@
    employments and trainings seeded with SQL into the registry's database (the module says why).
 8. (issue 11, bench/bulk.py) A bulk dibao push through the gateway: from the push to every category in
    the registry and in the subsidy projection, facts per second (`--bulk-records`, 2,000).
+9. (issue 11, bench/relay.py) The outbox relay with 100,000 unsent rows: the claim's plans
+   (EXPLAIN ANALYZE) and times on a young and an analyzed table, and the rows per second it drains.
 
 Everything runs on this machine: a fresh tansu on a free port, fresh PostgreSQL databases (dropped
 afterwards), the services as uvicorn processes (uvloop, httptools), as `make run` starts them.
@@ -47,6 +49,7 @@ from bench.bulk import bulk  # noqa: E402
 from bench.decisions import decisions  # noqa: E402
 from bench.indicators import indicators  # noqa: E402
 from bench.loadgen import LoadResult, run_load  # noqa: E402
+from bench.relay import relay  # noqa: E402
 from bench.sharing import sharing  # noqa: E402
 from deploy.embedded import System, SystemConfig, ready, tansu_command, wait_until  # noqa: E402
 from services.kit.identifiers import CREDIT_ALPHABET, credit_check_character, id_check_character  # noqa: E402
@@ -56,7 +59,7 @@ from services.kit.settings import DEV_INTERNAL_SECRET  # noqa: E402
 from tests.support import free_port, wait_for_port  # noqa: E402
 
 ADMIN_DSN = "postgresql://postgres@127.0.0.1:5432/postgres"
-SECTIONS = ("throughput", "facts", "decisions", "sharing", "indicators", "bulk")
+SECTIONS = ("throughput", "facts", "decisions", "sharing", "indicators", "bulk", "relay")
 RUN = uuid.uuid4().hex[:6]
 
 
@@ -241,7 +244,7 @@ async def _fact_to_category(
 
 async def main(args: argparse.Namespace) -> None:
     sections = set(args.only or SECTIONS)
-    names = [f"bench_{RUN}_{s}" for s in ("registry", "subsidy", "sharing", "gateway", "bare")]
+    names = [f"bench_{RUN}_{s}" for s in ("registry", "subsidy", "sharing", "gateway", "relay", "bare")]
     processes: list[subprocess.Popen[bytes]] = []
     system: System | None = None
     logs = Path(tempfile.mkdtemp(prefix="bench-logs-"))
@@ -337,6 +340,10 @@ async def main(args: argparse.Namespace) -> None:
             await indicators(config, admin_key, calls=args.indicator_calls)
         if "bulk" in sections:
             await bulk(config, admin_key, records=args.bulk_records, id_number=id_number)
+        if "relay" in sections:
+            url = await create_database(f"bench_{RUN}_relay")
+            await asyncio.to_thread(upgrade, "registry", url)
+            await relay(url, config.bootstrap, rows=args.relay_rows)
     finally:
         if system is not None:
             await asyncio.to_thread(system.stop)
@@ -361,5 +368,6 @@ if __name__ == "__main__":
     parser.add_argument("--audit-entries", type=int, default=100_000, help="audit entries added before verifying")
     parser.add_argument("--indicator-calls", type=int, default=30, help="indicator calls of each kind")
     parser.add_argument("--bulk-records", type=int, default=2000, help="dibao records of the bulk push")
+    parser.add_argument("--relay-rows", type=int, default=100_000, help="unsent outbox rows for the relay step")
     parser.add_argument("--only", action="append", choices=SECTIONS, help="run only this section (repeatable)")
     asyncio.run(main(parser.parse_args()))

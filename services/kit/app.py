@@ -24,7 +24,7 @@ from .docs import install_docs
 from .errors import install_problem_handlers
 from .idempotency import IdempotencyMiddleware
 from .identity import GatewayIdentityMiddleware
-from .inbox import ConsumerRunner, EventHandler, purge_inbox_periodically
+from .inbox import BatchHandler, ConsumerRunner, EventHandler, purge_inbox_periodically
 from .kafka import BrokerWatch, broker_reachable, ensure_topics, make_producer
 from .logging import RequestIdMiddleware, configure_logging
 from .metrics import MetricsMiddleware
@@ -53,6 +53,9 @@ class Subscription:
     inbox: bool = True
     # True for news that is worthless once old (watermarks): a new group starts at the topic's end.
     from_latest: bool = False
+    # Applies a poll's events of a partition in one go (set-based SQL); `handler` stays the one
+    # event at a time path it falls back to (see inbox.BatchHandler).
+    batch_handler: BatchHandler | None = None
 
     def runner(self, service: str, db: Database, producer: Any, settings: ServiceSettings) -> ConsumerRunner:
         """The consumer that runs this subscription (the service's lifespan; `rongchang projection rebuild`)."""
@@ -63,6 +66,7 @@ class Subscription:
             handler=self.handler,
             inbox=self.inbox,
             from_latest=self.from_latest,
+            batch_handler=self.batch_handler,
             db=db,
             producer=producer,
             settings=settings,
@@ -153,6 +157,7 @@ def create_service_app(
         app.state.relay = relay
         db.on_commit(relay.wake_if_pending)
         watch = BrokerWatch(settings.kafka_bootstrap_servers, interval_s=settings.broker_watch_interval_s)
+        relay.confirm_broker = watch.check
         watch.on_new_cluster(relay.on_new_cluster)
         runners = [sub.runner(definition.name, db, producer, settings) for sub in definition.subscriptions]
         for runner in runners:

@@ -28,6 +28,9 @@ def make_producer(settings: ServiceSettings) -> AIOKafkaProducer:
         acks="all",
         linger_ms=2,
         request_timeout_ms=10000,
+        # The relay hands over whole record batches per partition (see OutboxRelay._publish): room
+        # for a claim's rows in few of them, under the 1 MiB a Kafka broker takes by default.
+        max_batch_size=512 * 1024,
     )
 
 
@@ -98,6 +101,7 @@ class BrokerWatch:
         self._admin: AIOKafkaAdminClient | None = None
         self._task: asyncio.Task[None] | None = None
         self._changed = asyncio.Event()
+        self._checking = asyncio.Lock()  # the watch's own round and the relay's confirmation
 
     def on_new_cluster(self, listener: Callable[[str], Awaitable[None]]) -> None:
         self._listeners.append(listener)
@@ -122,7 +126,12 @@ class BrokerWatch:
                 log.exception("broker watch round failed")
 
     async def check(self) -> str | None:
-        """Ask the broker for its cluster id; call the listeners when it changed."""
+        """Ask the broker for its cluster id; call the listeners when it changed. None while the
+        broker does not answer."""
+        async with self._checking:
+            return await self._check()
+
+    async def _check(self) -> str | None:
         try:
             if self._admin is None:
                 self._admin = AIOKafkaAdminClient(

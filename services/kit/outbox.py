@@ -27,10 +27,11 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
-from typing import Any, cast
+from typing import Any, NamedTuple, cast
 
 import sqlalchemy as sa
 from aiokafka import AIOKafkaProducer
+from aiokafka.partitioner import DefaultPartitioner
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session, SessionTransaction
@@ -56,18 +57,35 @@ SAVEPOINT_MARKS = "outbox_savepoint_marks"
 BACKLOG_INTERVAL_S = 1.0
 PURGE_INTERVAL_S = 60.0
 PURGE_BATCH = 5000
+# Pages of a claim scanned for rows whose key is not held back for a retry (see `_claim`).
+CLAIM_PAGES = 10
 # pg_try_advisory_xact_lock key held by the relay that is publishing (each service has its own database).
 RELAY_LOCK = 0x6F7574626F78  # "outbox"
 
 
+UNSENT: dict[str, Any] = {"postgresql_where": sa.text("sent_at IS NULL"), "sqlite_where": sa.text("sent_at IS NULL")}
+RETRYING: dict[str, Any] = {
+    "postgresql_where": sa.text("sent_at IS NULL AND next_attempt_at IS NOT NULL"),
+    "sqlite_where": sa.text("sent_at IS NULL AND next_attempt_at IS NOT NULL"),
+}
+
+
 class OutboxMessage(SQLModel, table=True):
     __tablename__ = "outbox_message"
-    __table_args__ = (sa.Index("ix_outbox_message_unsent", "sent_at", "id"),)
+    __table_args__ = (
+        # Sent rows by age, for the purge.
+        sa.Index("ix_outbox_message_unsent", "sent_at", "id"),
+        # What the relay reads, each index as small as its backlog: unsent ids in order (the claim),
+        # each key's earliest unsent row (`_in_key_order`), the keys waiting for a retry.
+        sa.Index("ix_outbox_message_unsent_id", "id", **UNSENT),
+        sa.Index("ix_outbox_message_unsent_key", "key", "id", **UNSENT),
+        sa.Index("ix_outbox_message_retry", "key", **RETRYING),
+    )
 
     # SQLite numbers only INTEGER primary keys by itself; PostgreSQL gets a bigint.
     id: int | None = Field(default=None, sa_type=sa.BigInteger().with_variant(sa.Integer(), "sqlite"), primary_key=True)
     topic: str
-    key: str = Field(index=True)
+    key: str
     event_id: str
     payload: bytes = Field(sa_type=sa.LargeBinary)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
@@ -104,12 +122,24 @@ class OutboxCluster(SQLModel, table=True):
 OUTBOX = cast(sa.Table, OutboxMessage.__table__)  # type: ignore[attr-defined]
 CLUSTERS = cast(sa.Table, OutboxCluster.__table__)  # type: ignore[attr-defined]
 POSITIONS = cast(sa.Table, OutboxPosition.__table__)  # type: ignore[attr-defined]
-EARLIER = OUTBOX.alias("earlier")
 
 # The CloudEvents Kafka binding's structured content mode: the whole event in the value, and only
 # `content-type` as a header. No `ce_` header: a CloudEvents SDK that finds one reads the message in
 # binary mode and looks for every attribute in headers.
 STRUCTURED_MODE = [("content-type", b"application/cloudevents+json")]
+
+
+# A claimed row left for the next round because an earlier batch of its partition failed in this one.
+NOT_SENT: Any = object()
+PARTITIONER = DefaultPartitioner()
+
+
+class Acknowledged(NamedTuple):
+    """Where the broker stored one record of an acknowledged batch."""
+
+    topic: str
+    partition: int
+    offset: int
 
 
 def _headers(row: Any) -> list[tuple[str, bytes]]:
@@ -214,6 +244,10 @@ class OutboxRelay:
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._new_cluster: str | None = None
+        # Asks the broker for its cluster id, calling `on_new_cluster` when it changed (the app sets
+        # `BrokerWatch.check`); None while the broker does not answer.
+        self.confirm_broker: Callable[[], Awaitable[str | None]] | None = None
+        self._broker_in_doubt = False
 
     async def on_new_cluster(self, cluster_id: str) -> None:
         """BrokerWatch listener: adopt the cluster (re-sending if it is not the one on record) next round."""
@@ -239,6 +273,15 @@ class OutboxRelay:
         backlog_measured = purged = 0.0
         while True:
             try:
+                if self._broker_in_doubt and self.confirm_broker is not None:
+                    # A publish failed: before sending again, learn whether the broker that answers
+                    # now is the one on record. A broker restarted empty has its topics created (by
+                    # `adopt_cluster`) before any event reaches it; tansu accepts records for a
+                    # topic it does not have yet, and later writes there then collide with them.
+                    if await self.confirm_broker() is None:
+                        await asyncio.sleep(1.0)
+                        continue
+                    self._broker_in_doubt = False
                 if self._new_cluster is not None:
                     await self.adopt_cluster(self._new_cluster)
                     self._last_watermark = 0.0
@@ -257,6 +300,7 @@ class OutboxRelay:
                 raise
             except Exception as exc:
                 if is_infrastructure_error(exc):
+                    self._broker_in_doubt = True
                     log.warning("outbox relay waits for the database or broker", extra={"error": repr(exc)[:200]})
                 else:
                     log.exception("outbox relay round failed")
@@ -395,81 +439,142 @@ class OutboxRelay:
         self._last_watermark = time.monotonic()
 
     async def _claim(self, session: AsyncSession) -> list[Any]:
+        """The next batch of unsent rows in id order, leaving out every key that has a row waiting
+        for a retry (that key waits whole, so its events keep their order).
+
+        Two plain statements whose plans cannot degrade with the backlog, whatever the statistics
+        say: the held keys from the small partial index on rows waiting for a retry, then the unsent
+        rows from the partial index on unsent ids, a page at a time, held keys filtered out here.
+        (One statement with a NOT EXISTS over the held rows was planned from a young table's
+        statistics as a scan of the held rows per unsent row: a claim took 50-80 s at 20,000 unsent
+        rows and minutes at 100,000. `bench/relay.py` shows the plans at 100,000.)"""
         c = OUTBOX.c
         now = utcnow()
-        # The rows held back for a retry, computed once per claim (MATERIALIZED): a key whose earlier
-        # event waits for a retry waits with it, and does not fill the batch. As a correlated
-        # NOT EXISTS the planner, misled by a young table's statistics (165 rows estimated, 18,000
-        # there), re-ran the scan of the held rows for every unsent row: one claim of 200 took 10 s
-        # at 18,000 unsent rows and over a minute at 20,000 under load.
-        held = (
-            sa.select(EARLIER.c.key, sa.func.min(EARLIER.c.id).label("first_id"))
-            .where(EARLIER.c.sent_at.is_(None), EARLIER.c.next_attempt_at > now)
-            .group_by(EARLIER.c.key)
-            .cte("held")
-            .prefix_with("MATERIALIZED")
+        held = set(
+            await session.scalars(sa.select(c.key).where(c.sent_at.is_(None), c.next_attempt_at > now).distinct())
         )
-        query = (
-            sa.select(c.id, c.topic, c.key, c.event_id, c.payload, c.attempts, c.traceparent)
-            .where(c.sent_at.is_(None))
-            .where(sa.or_(c.next_attempt_at.is_(None), c.next_attempt_at <= now))
-            .where(~sa.exists().where(held.c.key == c.key, held.c.first_id < c.id))
-            .order_by(c.id)
-            .limit(self.batch_size)
-        )
-        if self.db.is_postgres:
-            query = query.with_for_update(of=OUTBOX, skip_locked=True)
-        rows: list[Any] = list((await session.execute(query)).all())
+        rows: list[Any] = []
+        after = 0
+        for _ in range(CLAIM_PAGES):
+            query = (
+                sa.select(c.id, c.topic, c.key, c.event_id, c.payload, c.attempts, c.traceparent)
+                .where(c.sent_at.is_(None), c.id > after)
+                .where(sa.or_(c.next_attempt_at.is_(None), c.next_attempt_at <= now))
+                .order_by(c.id)
+                .limit(self.batch_size)
+            )
+            if self.db.is_postgres:
+                query = query.with_for_update(of=OUTBOX, skip_locked=True)
+            page = list((await session.execute(query)).all())
+            rows += [row for row in page if row.key not in held]
+            if len(page) < self.batch_size or len(rows) >= self.batch_size:
+                break
+            after = page[-1].id
         if not rows:
             return rows
-        return await self._in_key_order(session, rows)
+        return await self._in_key_order(session, rows[: self.batch_size])
 
     async def _publish(self, rows: list[Any]) -> list[Any]:
+        """Send the claimed rows as record batches, one lane per partition: a lane's batches go one
+        after another, each only once the one before it is acknowledged, and none after a failure
+        (the rest get `NOT_SENT` and go next round, after the failed ones). A batch is stored whole
+        or not at all, so a key's events reach its partition in order. Handed to the producer one
+        by one, a failed produce request could leave a later event of a key on the topic before an
+        earlier one (a broker just restarted answered one request `NodeNotReady` and the next one
+        fine), and consumers apply the first copy they read."""
         crash_point("relay.after_claim")
-        futures = []
-        for row in rows:
+        results: list[Any] = [NOT_SENT] * len(rows)
+        lanes: dict[tuple[str, int], list[int]] = {}
+        for index, row in enumerate(rows):
             try:
-                futures.append(
-                    await self.producer.send(row.topic, row.payload, key=row.key.encode(), headers=_headers(row))
-                )
-            except Exception as exc:  # the broker refused before queueing (no metadata, say)
-                failed: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-                failed.set_exception(exc)
-                futures.append(failed)
-        results = await asyncio.gather(*futures, return_exceptions=True)
+                partition = await self._partition_of(row)
+            except Exception as exc:  # no metadata for the topic (the broker away, say)
+                results[index] = exc
+                continue
+            lanes.setdefault((row.topic, partition), []).append(index)
+        await asyncio.gather(
+            *(self._send_lane(topic, partition, lane, rows, results) for (topic, partition), lane in lanes.items())
+        )
         crash_point("relay.after_publish")
         return results
+
+    async def _partition_of(self, row: Any) -> int:
+        """The partition `producer.send` would choose for the row's key (murmur2, as Kafka's clients)."""
+        partitions = sorted(await self.producer.partitions_for(row.topic))
+        return int(PARTITIONER(row.key.encode(), partitions, partitions))
+
+    async def _send_lane(
+        self, topic: str, partition: int, lane: list[int], rows: list[Any], results: list[Any]
+    ) -> None:
+        position = 0
+        while position < len(lane):
+            batch = self.producer.create_batch()
+            taken: list[int] = []
+            for index in lane[position:]:
+                row = rows[index]
+                if batch.append(key=row.key.encode(), value=row.payload, timestamp=None, headers=_headers(row)) is None:
+                    break  # full: the rest go in the next batch
+                taken.append(index)
+            batch.close()
+            try:
+                acknowledged = await (await self.producer.send_batch(batch, topic, partition=partition))
+            except Exception as exc:
+                for index in taken:
+                    results[index] = exc
+                return  # the lane's later rows stay NOT_SENT
+            for offset, index in enumerate(taken):
+                results[index] = Acknowledged(topic, partition, acknowledged.offset + offset)
+            position += len(taken)
 
     async def _record(self, session: AsyncSession, rows: list[Any], results: list[Any]) -> int:
         c = OUTBOX.c
         now = utcnow()
-        # Per key, only the events before its first failure count as sent: the rest go again after
-        # the failed one, so the last copy a consumer receives is always in order.
+        # Per key, only the events before its first failure count as sent; `_publish` sent none
+        # after it in its partition, so the rest go after the failed one, in order.
         failed_keys: set[str] = set()
         sent_ids = []
         for row, result in zip(rows, results, strict=True):
-            if isinstance(result, BaseException) or row.key in failed_keys:
+            if isinstance(result, BaseException) or result is NOT_SENT or row.key in failed_keys:
                 failed_keys.add(row.key)
             else:
                 sent_ids.append(row.id)
         if sent_ids:
             await session.execute(sa.update(OUTBOX).where(c.id.in_(sent_ids)).values(sent_at=now))
-            acknowledged = [r for r in results if not isinstance(r, BaseException)]
+            acknowledged = [r for r in results if not isinstance(r, BaseException) and r is not NOT_SENT]
             await _advance_positions(session, acknowledged, postgres=self.db.is_postgres)
+        retries = []
         for row, result in zip(rows, results, strict=True):
             if isinstance(result, BaseException):
                 attempts = row.attempts + 1
                 delay = min(self.max_backoff_s, 0.5 * 2 ** (attempts - 1))
-                await session.execute(
-                    sa.update(OUTBOX)
-                    .where(c.id == row.id)
-                    .values(
-                        attempts=attempts,
-                        next_attempt_at=now + timedelta(seconds=delay),
-                        last_error=repr(result)[:500],
-                    )
+                retries.append(
+                    {
+                        "row_id": row.id,
+                        "attempts": attempts,
+                        "next_attempt_at": now + timedelta(seconds=delay),
+                        "last_error": repr(result)[:500],
+                    }
                 )
-                log.warning("outbox publish failed", extra={"topic": row.topic, "attempts": attempts})
+        if retries:
+            self._broker_in_doubt = True
+            await session.execute(
+                sa.update(OUTBOX)
+                .where(c.id == sa.bindparam("row_id"))
+                .values(
+                    attempts=sa.bindparam("attempts"),
+                    next_attempt_at=sa.bindparam("next_attempt_at"),
+                    last_error=sa.bindparam("last_error"),
+                ),
+                retries,
+            )
+            log.warning(
+                "outbox publish failed",
+                extra={
+                    "events": len(retries),
+                    "attempts": max(r["attempts"] for r in retries),
+                    "error": retries[0]["last_error"][:200],
+                },
+            )
         OUTBOX_PUBLISHED.labels(self.service).inc(len(sent_ids))
         return len(sent_ids)
 

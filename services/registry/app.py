@@ -16,7 +16,7 @@ from contracts.topics import (
 from services.kit.app import ServiceDefinition, Subscription, create_service_app
 from services.kit.clock import Clock, clock_of
 from services.registry.employments.endpoints import router as employments_router
-from services.registry.facts.handlers import fact_handler
+from services.registry.facts.handlers import fact_batch_handler, fact_handler
 from services.registry.households.endpoints import router as households_router
 from services.registry.indicators.endpoints import router as indicators_router
 from services.registry.indicators.metrics import keep_indicators_fresh
@@ -55,7 +55,14 @@ def create_app(settings: RegistrySettings | None = None, clock: Clock | None = N
                 warnings_router,
             ],
             publishes=[REGISTRY_PERSON, REGISTRY_EMPLOYMENT, REGISTRY_HOUSEHOLD, MONITORING_WARNING],
-            subscriptions=[Subscription("facts", [SHARING_FACT, SHARING_SENSITIVE_FACT], fact_handler(persons))],
+            subscriptions=[
+                Subscription(
+                    "facts",
+                    [SHARING_FACT, SHARING_SENSITIVE_FACT],
+                    fact_handler(persons),
+                    batch_handler=fact_batch_handler(persons),
+                )
+            ],
             background=[*([daily_sweep] if settings.daily_sweep else []), keep_indicators_fresh],
         ),
         settings,

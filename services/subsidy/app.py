@@ -81,7 +81,12 @@ def create_app(
             ],
             publishes=[SUBSIDY_APPLICATION, SUBSIDY_PAYMENT],
             subscriptions=[
-                Subscription(PROJECTION_CONSUMER, [REGISTRY_PERSON, REGISTRY_EMPLOYMENT], projections.registry),
+                Subscription(
+                    PROJECTION_CONSUMER,
+                    [REGISTRY_PERSON, REGISTRY_EMPLOYMENT],
+                    projections.registry,
+                    batch_handler=projections.registry_together,
+                ),
                 Subscription(SHARING_CONSUMER, [SHARING_FACT], projections.sharing),
                 Subscription(
                     WATERMARK_CONSUMER, [OUTBOX_WATERMARK], projections.watermarks, inbox=False, from_latest=True

@@ -26,15 +26,21 @@ EVENTS = 90
 
 
 class PositionFailsOnce(ConsumerRunner):
-    """The database fails once, just after the first partition's effects committed."""
+    """The database fails at the first partition's position, twice: in the transaction that applies
+    the partition's records together (which then rolls back, and they are applied one by one), and
+    again just after those one-by-one effects committed, which fails the round."""
 
-    failed = False
+    failures = 2
 
-    async def _record_position(self, partition: TopicPartition, next_offset: int) -> None:
-        if not self.failed:
-            self.failed = True
+    @property
+    def failed(self) -> bool:
+        return self.failures == 0
+
+    async def _record_position_in(self, session: AsyncSession, partition: TopicPartition, next_offset: int) -> None:
+        if self.failures:
+            self.failures -= 1
             raise OSError("connection reset by peer (injected)")
-        await super()._record_position(partition, next_offset)
+        await super()._record_position_in(session, partition, next_offset)
 
 
 async def test_a_round_failing_after_one_partition_reads_the_others_again(

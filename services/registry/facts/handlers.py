@@ -19,12 +19,103 @@ from contracts.envelope import CloudEvent
 from contracts.facts import BusinessAttributes, LabourForceAttributes
 from contracts.sharing import FACT_RECORDED, Fact
 from services.kit.db import upsert, utcnow
-from services.kit.inbox import PermanentEventError
+from services.kit.inbox import BatchHandler, Delivered, PermanentEventError
 from services.registry.facts.appliers import APPLIERS
 from services.registry.households.service import HouseholdService
 from services.registry.persons.categories import fingerprint
 from services.registry.persons.service import PersonService, PersonServiceFactory, apply_person_update
 from services.registry.tables import Business, LabourForce, PersonFact
+
+
+def fact_batch_handler(persons: PersonServiceFactory) -> BatchHandler:
+    """A poll's facts in one go: the facts that only give or end a category (most of a bulk push)
+    are applied together with set-based statements (`apply_together`); the others (a death, a new
+    household, a business, a labour force figure) and every other fact about the same person, one by
+    one as `fact_handler` applies them. The result is what applying them one by one leaves, but for
+    how many snapshots a person changed twice in the batch publishes: one, the last."""
+    one_by_one = fact_handler(persons)
+
+    async def handle(session: AsyncSession, delivered: list[Delivered]) -> None:
+        facts: list[tuple[Delivered, Fact]] = []
+        for item in delivered:
+            if item.event.type != FACT_RECORDED:
+                continue
+            try:
+                facts.append((item, item.event.payload(Fact)))
+            except ValidationError as exc:
+                raise PermanentEventError(f"invalid fact payload: {exc}") from exc
+        alone_subjects = {fact.subject_ref for _, fact in facts if not _changes_only_categories(fact)}
+        together = [(item, fact) for item, fact in facts if fact.subject_ref not in alone_subjects]
+        alone = [item for item, fact in facts if fact.subject_ref in alone_subjects]
+        service = persons(session)
+        # Every subject of the batch locked first, in one order: a registration of one of them
+        # cannot then hold its subject while waiting for a household lock this batch holds.
+        await service.repo.lock_subjects(sorted({fact.subject_ref for _, fact in facts if fact.subject_ref}))
+        # Together first: nothing of theirs is in the session yet, so everything read is fresh.
+        await apply_together(service, together)
+        for item in alone:
+            with item.span():
+                await one_by_one(session, item.event, item.topic)
+
+    return handle
+
+
+def _changes_only_categories(fact: Fact) -> bool:
+    """A fact of a person-keyed dataset that changes nothing on the person's record."""
+    return (
+        fact.code in APPLIERS
+        and fact.subject_ref is not None
+        and APPLIERS[fact.code].person_update(fact.attributes) is None
+    )
+
+
+async def apply_together(service: PersonService, facts: list[tuple[Delivered, Fact]]) -> None:
+    """Facts that only give or end categories, for distinct or repeated subjects, in a few statements
+    whatever their number: the latest fact per subject and dataset upserted, the people's states
+    worked out together, their households refreshed, one snapshot per person whose categories
+    changed (carrying the trace of the last fact about them)."""
+    if not facts:
+        return
+    session = service.session
+    received_at = utcnow()
+    await upsert(
+        session,
+        PersonFact,
+        [
+            {
+                "subject_ref": fact.subject_ref,
+                "agency": fact.agency,
+                "dataset": fact.dataset,
+                "fact_id": fact.fact_id,
+                "valid_from": fact.valid_from,
+                "valid_until": fact.valid_until,
+                "attributes": fact.attributes.model_dump(mode="json"),
+                "received_at": received_at,
+            }
+            for _, fact in facts
+        ],
+        key=["subject_ref", "agency", "dataset"],
+    )
+    people = await service.repo.by_subject_refs(sorted({fact.subject_ref or "" for _, fact in facts}))
+    if not people:
+        return  # kept until the people register
+    present = list(people.values())
+    states = await service.states(present)
+    changed = [p for p, state in zip(present, states, strict=True) if fingerprint(state) != p.published_categories]
+    if not changed:
+        return
+    ids = {p.person_id for p in changed}
+    households = HouseholdService(service)
+    for household_no in sorted({p.household_no for p in changed if p.household_no}):
+        await households.refresh(household_no, changed_members=ids)
+    last = {fact.subject_ref: item for item, fact in facts}
+    for person, state in zip(changed, await service.states(changed), strict=True):
+        person.version += 1
+        person.updated_at = utcnow()
+        person.published_categories = fingerprint(state)
+        session.add(person)
+        with last[person.subject_ref].span():
+            service.publish(state, events.PERSON_DIFFICULTY_CHANGED)
 
 
 def fact_handler(persons: PersonServiceFactory) -> Callable[[AsyncSession, CloudEvent, str], Awaitable[None]]:
@@ -128,4 +219,4 @@ async def close_on_death(service: PersonService, person_id: uuid.UUID, deceased_
         service.session.add(registration)
 
 
-__all__ = ["apply_fact", "fact_handler"]
+__all__ = ["apply_fact", "apply_together", "fact_batch_handler", "fact_handler"]

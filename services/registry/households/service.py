@@ -8,6 +8,7 @@ members changes and by the daily sweep, and each change of its state is publishe
 from __future__ import annotations
 
 import uuid
+from collections.abc import Collection
 from typing import TYPE_CHECKING
 
 from contracts.envelope import new_event
@@ -48,10 +49,10 @@ class HouseholdService:
         self.session = persons.session
         self.repo = persons.repo
 
-    async def refresh(self, household_no: str, *, changed_member: uuid.UUID | None = None) -> Household:
+    async def refresh(self, household_no: str, *, changed_members: Collection[uuid.UUID] = ()) -> Household:
         """Work the household out again under its lock and publish it when its queue state,
         town or members changed; republish the other members whose `zero_employment_family` follows
-        (`changed_member`, whose own change is being published by the caller, is left to it)."""
+        (`changed_members`, whose own changes are being published by the caller, are left to it)."""
         # One refresh of a household at a time, the household's first included (no row to lock yet).
         await self.repo.lock_subject(f"household:{household_no}")
         household = await self.repo.household(household_no)
@@ -93,7 +94,7 @@ class HouseholdService:
             # order: a concurrent change to that sibling otherwise publishes the same version twice,
             # and projections keep the first (a lost update of its categories).
             for member in sorted(living, key=lambda m: m.person_id):
-                if member.person_id != changed_member:
+                if member.person_id not in changed_members:
                     locked = await self.repo.lock_person(member.person_id)
                     await self.persons.changed(locked, PERSON_DIFFICULTY_CHANGED, refresh_household=False)
         return household

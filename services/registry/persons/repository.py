@@ -38,6 +38,13 @@ class PersonRepository:
         result = await self.session.execute(select(Person).where(Person.id_number_index == index))
         return result.scalar_one_or_none()
 
+    async def by_subject_refs(self, subject_refs: list[str]) -> dict[str, Person]:
+        """The registered people among `subject_refs`, their rows locked."""
+        result = await self.session.execute(
+            select(Person).where(col(Person.subject_ref).in_(subject_refs)).with_for_update()
+        )
+        return {p.subject_ref: p for p in result.scalars()}
+
     async def by_subject_ref(self, subject_ref: str, *, for_update: bool = False) -> Person | None:
         query = select(Person).where(Person.subject_ref == subject_ref)
         if for_update:
@@ -72,6 +79,18 @@ class PersonRepository:
         serial already). Without it, a fact arriving while the person registers could be missed by both."""
         if self.session.bind is not None and self.session.bind.dialect.name == "postgresql":
             await self.session.execute(sa.text("SELECT pg_advisory_xact_lock(hashtext(:ref))"), {"ref": subject_ref})
+
+    async def lock_subjects(self, subject_refs: list[str]) -> None:
+        """`lock_subject` for many at once, in one statement and in the locks' order (two batches
+        locking overlapping subjects wait for each other instead of deadlocking)."""
+        if self.session.bind is not None and self.session.bind.dialect.name == "postgresql" and subject_refs:
+            await self.session.execute(
+                sa.text(
+                    "SELECT pg_advisory_xact_lock(h) FROM "
+                    "(SELECT DISTINCT hashtext(r) AS h FROM unnest(CAST(:refs AS text[])) AS r ORDER BY h) AS locks"
+                ),
+                {"refs": subject_refs},
+            )
 
     async def latest_employment_day(self, person_id: uuid.UUID) -> date | None:
         """The last day any employment of the person is known to have run (its end, else its start)."""

@@ -152,7 +152,7 @@ class PersonService:
         await self._insert(person, index)
         if person.household_no is not None:
             # Joining a household may list it in the queue, which gives this person a category too.
-            await HouseholdService(self).refresh(person.household_no, changed_member=person.person_id)
+            await HouseholdService(self).refresh(person.household_no, changed_members={person.person_id})
             state = await self.state(person, fresh=True, facts=facts)
             person.published_categories = fingerprint(state)
             await self.session.execute(
@@ -296,7 +296,7 @@ class PersonService:
         """Bump the person's version and publish the new snapshot. The person's household is worked
         out again first (its members' categories may follow from this change)."""
         if refresh_household and person.household_no is not None:
-            await HouseholdService(self).refresh(person.household_no, changed_member=person.person_id)
+            await HouseholdService(self).refresh(person.household_no, changed_members={person.person_id})
         person.version += 1
         person.updated_at = utcnow()
         state = await self.state(person)

@@ -15,6 +15,7 @@ published exactly when the change that caused it is applied.
 
 from __future__ import annotations
 
+import uuid
 from datetime import date
 from typing import TypeVar
 
@@ -29,7 +30,7 @@ from contracts.sharing import Fact
 from contracts.topics import REGISTRY_EMPLOYMENT, REGISTRY_PERSON, SHARING_FACT
 from services.kit.clock import Clock, bureau_date
 from services.kit.db import utcnow
-from services.kit.inbox import PermanentEventError
+from services.kit.inbox import Delivered, PermanentEventError
 from services.subsidy.applications.consistency import Consistency
 from services.subsidy.applications.evaluation import Evaluator
 from services.subsidy.programmes.registry import Catalogue
@@ -67,6 +68,33 @@ class Projections:
         else:
             raise PermanentEventError(f"the registry projection does not consume {topic}")
 
+    async def registry_together(self, session: AsyncSession, delivered: list[Delivered]) -> None:
+        """`registry-projection`, a poll of person snapshots at once: the people and their categories
+        read in two statements, every snapshot kept in order as `registry` keeps it, and the
+        applications of everyone changed judged again once. Employment snapshots go one by one."""
+        if any(item.topic != REGISTRY_PERSON for item in delivered):
+            for item in delivered:
+                with item.span():
+                    await self.registry(session, item.event, item.topic)
+            return
+        repo = ProjectionRepository(session)
+        snapshots = [(item, _decode(item.event, PersonSnapshot)) for item in delivered]
+        ids = {snapshot.person_id for _, snapshot in snapshots}
+        people = await repo.persons_for_update(ids)
+        histories = await repo.categories_of(ids)
+        changed: set[uuid.UUID] = set()
+        for item, snapshot in snapshots:
+            current = people.get(snapshot.person_id)
+            if current is not None and current.version >= snapshot.version:
+                continue
+            history = histories.setdefault(snapshot.person_id, [])
+            people[snapshot.person_id] = keep_person(repo, current, history, snapshot, bureau_date(item.event.time))
+            changed.add(snapshot.person_id)
+        await session.flush()
+        if changed:
+            with delivered[-1].span():
+                await Evaluator(session, self.clock, self.catalogue).reevaluate_for(beneficiaries=changed)
+
     async def sharing(self, session: AsyncSession, event: CloudEvent, topic: str) -> None:
         """`sharing-projection`: the businesses of market supervision; other datasets are not needed."""
         if topic != SHARING_FACT:
@@ -100,56 +128,72 @@ async def apply_person(repo: ProjectionRepository, snapshot: PersonSnapshot, eve
     current = await repo.person(snapshot.person_id, for_update=True)
     if current is not None and current.version >= snapshot.version:
         return False
+    history = await repo.categories(snapshot.person_id)
+    keep_person(repo, current, history, snapshot, bureau_date(event.time))
+    await repo.session.flush()
+    return True
+
+
+def keep_person(
+    repo: ProjectionRepository,
+    current: ProjectedPerson | None,
+    history: list[ProjectedCategory],
+    snapshot: PersonSnapshot,
+    published_on: date,
+) -> ProjectedPerson:
+    """Keep a snapshot newer than `current` (None: the person is new), with its categories recorded
+    against the person's category `history` (to which new rows are added)."""
     data = snapshot.model_dump(mode="json")
     if current is None:
-        repo.add(
-            ProjectedPerson(
-                person_id=snapshot.person_id,
-                subject_ref=snapshot.subject_ref,
-                version=snapshot.version,
-                deceased_on=snapshot.deceased_on,
-                snapshot=data,
-            )
+        current = ProjectedPerson(
+            person_id=snapshot.person_id,
+            subject_ref=snapshot.subject_ref,
+            version=snapshot.version,
+            deceased_on=snapshot.deceased_on,
+            snapshot=data,
         )
+        repo.add(current)
     else:
         current.subject_ref = snapshot.subject_ref
         current.version = snapshot.version
         current.deceased_on = snapshot.deceased_on
         current.snapshot = data
         current.updated_at = utcnow()
-    await _record_categories(repo, snapshot, bureau_date(event.time))
-    await repo.session.flush()
-    return True
+    _record_categories(repo, history, snapshot, published_on)
+    return current
 
 
-async def _record_categories(repo: ProjectionRepository, snapshot: PersonSnapshot, published_on: date) -> None:
+def _record_categories(
+    repo: ProjectionRepository, history: list[ProjectedCategory], snapshot: PersonSnapshot, published_on: date
+) -> None:
     """Keep every category the registry has listed, active or ended. An ended category carries its
     real end, which may lie before this event (an agency reporting late): that date, not the day the
     registry stopped listing it, decides what held at a hiring."""
-    history = {(c.category, c.source, c.valid_from): c for c in await repo.categories(snapshot.person_id)}
+    by_key = {(c.category, c.source, c.valid_from): c for c in history}
     listed: set[tuple[str, str, date]] = set()
     for category in (*snapshot.difficulty_categories, *snapshot.ended_difficulty_categories):
         key: tuple[str, str, date] = (category.category, category.source, category.valid_from)
         if key in listed:
             continue
         listed.add(key)
-        row = history.get(key)
+        row = by_key.get(key)
         if row is None:
-            repo.add(
-                ProjectedCategory(
-                    person_id=snapshot.person_id,
-                    category=category.category,
-                    source=category.source,
-                    valid_from=category.valid_from,
-                    valid_until=category.valid_until,
-                    last_listed_version=snapshot.version,
-                )
+            row = ProjectedCategory(
+                person_id=snapshot.person_id,
+                category=category.category,
+                source=category.source,
+                valid_from=category.valid_from,
+                valid_until=category.valid_until,
+                last_listed_version=snapshot.version,
             )
+            repo.add(row)
+            history.append(row)
+            by_key[key] = row
         else:
             row.valid_until = category.valid_until
             row.withdrawn_on = None
             row.last_listed_version = snapshot.version
-    for key, row in history.items():
+    for key, row in by_key.items():
         if key not in listed and row.withdrawn_on is None:
             row.withdrawn_on = published_on
 

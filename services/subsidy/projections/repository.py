@@ -56,6 +56,29 @@ class ProjectionRepository:
         )
         return list(result.scalars())
 
+    async def persons_for_update(self, person_ids: set[uuid.UUID]) -> dict[uuid.UUID, ProjectedPerson]:
+        """The projected persons among `person_ids`, their rows taken FOR UPDATE in one order."""
+        if not person_ids:
+            return {}
+        result = await self.session.execute(
+            select(ProjectedPerson)
+            .where(col(ProjectedPerson.person_id).in_(person_ids))
+            .order_by(col(ProjectedPerson.person_id))
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
+        return {p.person_id: p for p in result.scalars()}
+
+    async def categories_of(self, person_ids: set[uuid.UUID]) -> dict[uuid.UUID, list[ProjectedCategory]]:
+        found: dict[uuid.UUID, list[ProjectedCategory]] = {}
+        if person_ids:
+            result = await self.session.execute(
+                select(ProjectedCategory).where(col(ProjectedCategory.person_id).in_(person_ids))
+            )
+            for row in result.scalars():
+                found.setdefault(row.person_id, []).append(row)
+        return found
+
     async def categories(self, person_id: uuid.UUID) -> list[ProjectedCategory]:
         result = await self.session.execute(select(ProjectedCategory).where(ProjectedCategory.person_id == person_id))
         return list(result.scalars())

@@ -1,0 +1,167 @@
+"""The outbox relay on real PostgreSQL and a real broker: a failed produce request holds back the
+rest of its partition, so no key's event reaches the topic before an earlier one of the same key;
+keys waiting for a retry never fill a claim; and the claim reads the relay's partial indexes."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from datetime import timedelta
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from aiokafka import AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import KafkaConnectionError
+
+from contracts.envelope import CloudEvent
+from services.kit.db import Database, utcnow
+from services.kit.outbox import OUTBOX, OutboxRelay, add_event
+from tests.support import PostgresDatabases, read_topic
+
+pytestmark = pytest.mark.integration
+
+
+async def new_topic(bootstrap: str, partitions: int = 3) -> str:
+    name = f"kit-test.relay-{uuid.uuid4().hex[:8]}"
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        await admin.create_topics([NewTopic(name, partitions, 1)])
+    finally:
+        await admin.close()
+    await asyncio.sleep(0.5)  # tansu drops what is produced to a topic in its first moments
+    return name
+
+
+class FailingOnce:
+    """Wraps a real producer: the `nth` record batch handed to it fails as a produce request that
+    never reached the broker would; every other batch goes to the broker."""
+
+    def __init__(self, producer: AIOKafkaProducer, nth: int) -> None:
+        self.producer = producer
+        self.nth = nth
+        self.batches = 0
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.producer, name)
+
+    async def send_batch(self, batch: Any, topic: str, *, partition: int) -> asyncio.Future[Any]:
+        self.batches += 1
+        if self.batches == self.nth:
+            failed: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+            failed.set_exception(KafkaConnectionError("injected: the produce request failed"))
+            return failed
+        return await self.producer.send_batch(batch, topic, partition=partition)
+
+
+async def test_a_failed_batch_holds_back_its_partition_so_no_key_overtakes_itself(
+    kafka_bootstrap: str, databases: PostgresDatabases
+) -> None:
+    db = Database(await databases.migrated("registry"))
+    topic = await new_topic(kafka_bootstrap, partitions=1)
+    # Small batches, so one claim goes out as many produce requests on the one partition.
+    producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap, max_batch_size=1024)
+    await producer.start()
+    try:
+        failing = FailingOnce(producer, nth=2)
+        relay = OutboxRelay(db, failing, service="kit-test", batch_size=200)  # type: ignore[arg-type]
+        keys = [f"key-{k}" for k in range(4)]
+        async with db.sessionmaker() as session, session.begin():
+            for seq in range(15):
+                for key in keys:
+                    add_event(session, topic, key, CloudEvent(source="/t", type="t.e", subject=key, data={"seq": seq}))
+
+        first = await relay.relay_once()
+        assert 0 < first < 60  # the first batch went out; the failed one and all after it did not
+        on_topic = await read_topic(kafka_bootstrap, topic)
+        assert len(on_topic) == first  # nothing after the failed batch reached the partition
+
+        async def everything_sent() -> bool:
+            await relay.relay_once()
+            async with db.sessionmaker() as session:
+                return not await session.scalar(sa.select(sa.func.count()).where(OUTBOX.c.sent_at.is_(None)))
+
+        for _ in range(100):
+            if await everything_sent():
+                break
+            await asyncio.sleep(0.2)
+        else:
+            raise AssertionError("the relay did not send the held-back events")
+    finally:
+        await producer.stop()
+        await db.dispose()
+
+    records = await read_topic(kafka_bootstrap, topic)
+    assert failing.batches > 2
+    first_copies: dict[str, list[int]] = {key: [] for key in keys}
+    seen: set[str | None] = set()
+    for record in sorted(records, key=lambda r: r.offset):
+        if record.event_id in seen:
+            continue
+        seen.add(record.event_id)
+        first_copies[str(record.key)].append(json.loads(record.value)["data"]["seq"])
+    assert first_copies == {key: list(range(15)) for key in keys}
+
+
+async def test_keys_waiting_for_a_retry_never_fill_a_claim(databases: PostgresDatabases) -> None:
+    db = Database(await databases.migrated("registry"))
+    try:
+        relay = OutboxRelay(db, producer=None, service="kit-test", batch_size=50)  # type: ignore[arg-type]
+        async with db.sessionmaker() as session, session.begin():
+            for n in range(300):  # more rows than several claims, all of one key
+                add_event(session, "t", "held", CloudEvent(source="/t", type="t.e", data={"n": n}))
+            for n in range(10):
+                add_event(session, "t", f"free-{n}", CloudEvent(source="/t", type="t.e", data={"n": n}))
+        async with db.sessionmaker() as session, session.begin():
+            first_held = await session.scalar(sa.select(sa.func.min(OUTBOX.c.id)).where(OUTBOX.c.key == "held"))
+            await session.execute(
+                sa.update(OUTBOX)
+                .where(OUTBOX.c.id == first_held)
+                .values(attempts=1, next_attempt_at=utcnow() + timedelta(minutes=5))
+            )
+        async with db.sessionmaker() as session, session.begin():
+            claimed = await relay._claim(session)
+        assert sorted(row.key for row in claimed) == sorted(f"free-{n}" for n in range(10))
+
+        # Once its retry is due, the held key goes first again, in id order.
+        async with db.sessionmaker() as session, session.begin():
+            await session.execute(sa.update(OUTBOX).where(OUTBOX.c.id == first_held).values(next_attempt_at=utcnow()))
+        async with db.sessionmaker() as session, session.begin():
+            claimed = await relay._claim(session)
+        assert [row.key for row in claimed] == ["held"] * 50
+        assert claimed[0].id == first_held
+    finally:
+        await db.dispose()
+
+
+async def test_the_claim_reads_the_partial_indexes(databases: PostgresDatabases) -> None:
+    url = await databases.migrated("registry")
+    db = Database(url)
+    try:
+        async with db.sessionmaker() as session, session.begin():
+            rows = [
+                {"topic": "t", "key": f"k{n % 500}", "event_id": str(n), "payload": b"{}", "attempts": 0}
+                for n in range(20_000)
+            ]
+            await session.execute(sa.insert(OUTBOX), rows)
+            await session.execute(sa.update(OUTBOX).where(OUTBOX.c.id % 10 != 0).values(sent_at=utcnow()))
+        async with db.engine.connect() as connection:
+            await connection.execute(sa.text("ANALYZE outbox_message"))
+            plans = {}
+            for name, statement in {
+                "claim": "SELECT id FROM outbox_message WHERE sent_at IS NULL AND id > 0 "
+                "AND (next_attempt_at IS NULL OR next_attempt_at <= now()) ORDER BY id LIMIT 200",
+                "held": "SELECT DISTINCT key FROM outbox_message WHERE sent_at IS NULL AND next_attempt_at > now()",
+                "heads": "SELECT key, min(id) FROM outbox_message WHERE sent_at IS NULL AND key IN ('k1', 'k2') "
+                "GROUP BY key",
+            }.items():
+                plan = (await connection.execute(sa.text(f"EXPLAIN {statement}"))).scalars().all()
+                plans[name] = "\n".join(plan)
+        assert "ix_outbox_message_unsent_id" in plans["claim"], plans["claim"]
+        assert "ix_outbox_message_retry" in plans["held"], plans["held"]
+        assert "ix_outbox_message_unsent_key" in plans["heads"], plans["heads"]
+    finally:
+        await db.dispose()
