@@ -20,7 +20,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from contracts.envelope import CloudEvent
 from services.kit.db import Database, utcnow
-from services.kit.outbox import OUTBOX, OutboxRelay
+from services.kit.outbox import OUTBOX, OutboxRelay, steady_plans
 from tests.support import asyncpg_dsn
 
 TOPIC = "bench.relay.v1"
@@ -28,16 +28,15 @@ CHUNK = 10_000
 HELD_EVERY = 50
 
 
-async def _explain(dsn: str, statements: dict[str, str]) -> None:
-    conn = await asyncpg.connect(dsn)
-    try:
+async def _explain(db: Database, statements: dict[str, str]) -> None:
+    """Each statement's plan in a transaction set up as the relay's (`steady_plans`)."""
+    async with db.sessionmaker() as session, session.begin():
+        await steady_plans(session)
         for name, statement in statements.items():
-            plan = [row[0] for row in await conn.fetch(f"EXPLAIN (ANALYZE, BUFFERS) {statement}")]
+            plan = (await session.execute(sa.text(f"EXPLAIN (ANALYZE, BUFFERS) {statement}"))).scalars().all()
             print(f"     {name}:")
             for line in plan:
                 print(f"       {line}")
-    finally:
-        await conn.close()
 
 
 async def _claim_ms(relay: OutboxRelay, db: Database, repeat: int = 5) -> list[float]:
@@ -87,7 +86,7 @@ async def relay(database_url: str, bootstrap: str, *, rows: int) -> None:
         }
         relay_ = OutboxRelay(db, producer=None, service="bench", batch_size=200)  # type: ignore[arg-type]
         print("   young table (never analyzed):")
-        await _explain(dsn, statements)
+        await _explain(db, statements)
         young = await _claim_ms(relay_, db)
         conn = await asyncpg.connect(dsn)
         try:

@@ -260,7 +260,7 @@ class ConsumerRunner:
         consumer = self.consumer
         if consumer.assignment():
             self._last_assigned = time.monotonic()
-        batch = await consumer.getmany(timeout_ms=200, max_records=200)
+        batch = await consumer.getmany(timeout_ms=200, max_records=self.settings.consumer_batch_size)
         if time.monotonic() < self.rewind_until:
             batch = await self._rewind_new_partitions(consumer, batch)
         # Where each partition of the batch is to be read from again if this round fails part way
@@ -394,9 +394,10 @@ class ConsumerRunner:
                         }
                         for event, record in events
                     ]
-                    insert = postgresql.insert(InboxEntry) if self.db.is_postgres else sqlite.insert(InboxEntry)
+                    insert = postgresql.insert(INBOX) if self.db.is_postgres else sqlite.insert(INBOX)
+                    # Parameter sets, not `.values(entries)`: compiled once and cached, not per batch.
                     inserted = await session.execute(
-                        insert.values(entries).on_conflict_do_nothing().returning(INBOX.c.event_id)
+                        insert.on_conflict_do_nothing().returning(INBOX.c.event_id), entries
                     )
                     if len(inserted.all()) != len(entries):
                         raise _OneByOne("an event of the batch is in the inbox already")

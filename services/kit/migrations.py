@@ -224,25 +224,33 @@ def kit_trace_context_downgrade() -> None:
 def kit_relay_indexes_upgrade() -> None:
     """Kit schema step shared by the services' migrations (issue 11): the relay reads partial
     indexes as small as its backlog (unsent ids, each key's unsent rows, the rows waiting for a
-    retry) instead of a whole-table index on `key`. On a large outbox, create them CONCURRENTLY by
-    hand before upgrading: the statements below skip an index that exists."""
+    retry) instead of a whole-table index on `key`, and the purge one of sent rows only. On a large
+    outbox, create them CONCURRENTLY by hand before upgrading: the statements below skip an index
+    that exists."""
     import sqlalchemy as sa
     from alembic import op
 
     unsent = sa.text("sent_at IS NULL")
-    retrying = sa.text("sent_at IS NULL AND next_attempt_at IS NOT NULL")
     for name, columns, where in (
         ("ix_outbox_message_unsent_id", ["id"], unsent),
         ("ix_outbox_message_unsent_key", ["key", "id"], unsent),
-        ("ix_outbox_message_retry", ["key"], retrying),
+        ("ix_outbox_message_retry", ["key"], sa.text("sent_at IS NULL AND next_attempt_at IS NOT NULL")),
+        ("ix_outbox_message_sent", ["sent_at"], sa.text("sent_at IS NOT NULL")),
     ):
         op.create_index(name, "outbox_message", columns, postgresql_where=where, sqlite_where=where, if_not_exists=True)
     op.drop_index("ix_outbox_message_key", table_name="outbox_message")
+    op.drop_index("ix_outbox_message_unsent", table_name="outbox_message")
 
 
 def kit_relay_indexes_downgrade() -> None:
     from alembic import op
 
     op.create_index("ix_outbox_message_key", "outbox_message", ["key"])
-    for name in ("ix_outbox_message_retry", "ix_outbox_message_unsent_key", "ix_outbox_message_unsent_id"):
+    op.create_index("ix_outbox_message_unsent", "outbox_message", ["sent_at", "id"])
+    for name in (
+        "ix_outbox_message_sent",
+        "ix_outbox_message_retry",
+        "ix_outbox_message_unsent_key",
+        "ix_outbox_message_unsent_id",
+    ):
         op.drop_index(name, table_name="outbox_message")

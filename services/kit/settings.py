@@ -50,6 +50,8 @@ class ServiceSettings(BaseSettings):
     relay_idle_interval_s: float = 0.5
     # How often the relay publishes a watermark on outbox.watermark.v1 (0: never).
     relay_watermark_interval_s: float = Field(default=0.1, ge=0)
+    # Records a consumer takes per poll; a partition's share of them is applied in one transaction.
+    consumer_batch_size: int = Field(default=1000, ge=1)
     consumer_max_attempts: int = 5
     consumer_backoff_s: float = 0.1
     idempotency_in_flight_lease_s: float = 60.0

@@ -65,6 +65,7 @@ async def test_the_lag_is_what_is_not_committed_and_falls_to_zero_when_caught_up
         kafka_bootstrap_servers=kafka_bootstrap,
         kafka_consumer_group_prefix=f"lag-{uuid.uuid4().hex[:6]}.",
         kafka_session_timeout_ms=6000,
+        consumer_batch_size=100,  # polls of 100: the ones before the held event commit
     )
     runner = ConsumerRunner(
         service=service,

@@ -106,10 +106,15 @@ async def apply_together(service: PersonService, facts: list[tuple[Delivered, Fa
         return
     ids = {p.person_id for p in changed}
     households = HouseholdService(service)
-    for household_no in sorted({p.household_no for p in changed if p.household_no}):
+    numbers = sorted({p.household_no for p in changed if p.household_no})
+    for household_no in numbers:
         await households.refresh(household_no, changed_members=ids)
+    if numbers:  # a household's new kind may give or take its members' categories
+        new_states = await service.states(changed)
+    else:
+        new_states = [state for p, state in zip(present, states, strict=True) if p.person_id in ids]
     last = {fact.subject_ref: item for item, fact in facts}
-    for person, state in zip(changed, await service.states(changed), strict=True):
+    for person, state in zip(changed, new_states, strict=True):
         person.version += 1
         person.updated_at = utcnow()
         person.published_categories = fingerprint(state)
