@@ -17,6 +17,8 @@
    the registry and in the subsidy projection, facts per second (`--bulk-records`, 2,000).
 9. (issue 11, bench/relay.py) The outbox relay with 100,000 unsent rows: the claim's plans
    (EXPLAIN ANALYZE) and times on a young and an analyzed table, and the rows per second it drains.
+10. (issue 11, bench/persons.py) Reading 1,000,000 persons through the gateway: look-ups by id
+   number and by id at 1 and 16 clients, the person list at `limit` 100 and 500, households.
 
 Everything runs on this machine: a fresh tansu on a free port, fresh PostgreSQL databases (dropped
 afterwards), the services as uvicorn processes (uvloop, httptools), as `make run` starts them.
@@ -49,6 +51,7 @@ from bench.bulk import bulk  # noqa: E402
 from bench.decisions import decisions  # noqa: E402
 from bench.indicators import indicators  # noqa: E402
 from bench.loadgen import LoadResult, run_load  # noqa: E402
+from bench.persons import persons  # noqa: E402
 from bench.relay import relay  # noqa: E402
 from bench.sharing import sharing  # noqa: E402
 from deploy.embedded import System, SystemConfig, ready, tansu_command, wait_until  # noqa: E402
@@ -59,7 +62,7 @@ from services.kit.settings import DEV_INTERNAL_SECRET  # noqa: E402
 from tests.support import free_port, wait_for_port  # noqa: E402
 
 ADMIN_DSN = "postgresql://postgres@127.0.0.1:5432/postgres"
-SECTIONS = ("throughput", "facts", "decisions", "sharing", "indicators", "bulk", "relay")
+SECTIONS = ("throughput", "facts", "decisions", "sharing", "indicators", "bulk", "relay", "persons")
 RUN = uuid.uuid4().hex[:6]
 
 
@@ -344,6 +347,8 @@ async def main(args: argparse.Namespace) -> None:
             url = await create_database(f"bench_{RUN}_relay")
             await asyncio.to_thread(upgrade, "registry", url)
             await relay(url, config.bootstrap, rows=args.relay_rows)
+        if "persons" in sections:
+            await persons(config, admin_key, requests=args.lookups, id_number=id_number)
     finally:
         if system is not None:
             await asyncio.to_thread(system.stop)
@@ -369,5 +374,6 @@ if __name__ == "__main__":
     parser.add_argument("--indicator-calls", type=int, default=30, help="indicator calls of each kind")
     parser.add_argument("--bulk-records", type=int, default=2000, help="dibao records of the bulk push")
     parser.add_argument("--relay-rows", type=int, default=100_000, help="unsent outbox rows for the relay step")
+    parser.add_argument("--lookups", type=int, default=2000, help="look-ups of each kind at each client count")
     parser.add_argument("--only", action="append", choices=SECTIONS, help="run only this section (repeatable)")
     asyncio.run(main(parser.parse_args()))

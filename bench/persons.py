@@ -1,0 +1,123 @@
+"""Issue 11: reading a registry of 1,000,000 persons, through the gateway.
+
+10. On the registry seeded by section 7 (seeded here when section 7 did not run), 1,000 persons get
+    the blind index of a real id number (the registry's own `IdNumberProtector`, the development
+    keys the benchmark's services run with). Then, through the gateway, after a warm-up:
+    `GET /registry/v1/persons?id_number=` and `GET /registry/v1/persons/{id}` at 1 and 16 clients
+    (p50 / p99 / requests per second), the person list at `limit` 100 and 500, and the household list
+    at `limit` 100. The plans of the look-ups are printed: each an index scan.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from collections.abc import Callable
+from urllib.parse import quote
+
+import asyncpg
+import httpx
+
+from bench.decisions import _percentile
+from bench.indicators import PERSONS, _seed
+from deploy.embedded import SystemConfig
+from services.kit.clock import BureauClock
+from services.registry.persons.protection import IdNumberProtector
+from services.registry.settings import DEV_BLIND_INDEX_KEY, DEV_ID_NUMBER_KEY, RegistrySettings
+from tests.support import asyncpg_dsn
+
+SAMPLE = 1000
+
+
+async def _prepare(dsn: str, id_number: Callable[[int], str]) -> tuple[list[str], list[str]]:
+    """(id numbers, person ids) of the sample, their blind indexes written."""
+    protector = IdNumberProtector(DEV_ID_NUMBER_KEY, DEV_BLIND_INDEX_KEY)  # what the bench's services run with
+    conn = await asyncpg.connect(dsn)
+    try:
+        if int(await conn.fetchval("SELECT count(*) FROM registry_person")) < PERSONS:
+            await conn.close()
+            towns = list(RegistrySettings.model_fields["towns"].default)
+            started = time.perf_counter()
+            await _seed(dsn, towns, BureauClock().today())
+            print(f"  ({PERSONS:,} persons seeded with SQL as in section 7, {time.perf_counter() - started:.0f} s)")
+            conn = await asyncpg.connect(dsn)
+        ids = [
+            str(r["person_id"])
+            for r in await conn.fetch(
+                "SELECT person_id FROM registry_person ORDER BY md5(person_id::text) LIMIT $1", SAMPLE
+            )
+        ]
+        numbers = [id_number(8_000_000 + n) for n in range(SAMPLE)]
+        await conn.executemany(
+            "UPDATE registry_person SET id_number_index = $1 WHERE person_id = $2::uuid",
+            [(protector.blind_index(number), person_id) for number, person_id in zip(numbers, ids, strict=True)],
+        )
+        for label, sql in (
+            ("by id number", "SELECT * FROM registry_person WHERE id_number_index = $1"),
+            ("by id", "SELECT * FROM registry_person WHERE person_id = $1::uuid"),
+            ("a page of 500", "SELECT * FROM registry_person ORDER BY person_id LIMIT 501"),
+        ):
+            value = protector.blind_index(numbers[0]) if label == "by id number" else ids[0]
+            args = () if "$1" not in sql else (value,)
+            plan = [r[0] for r in await conn.fetch(f"EXPLAIN {sql}", *args)]
+            print(f"  plan, {label}: {' / '.join(line.strip() for line in plan[:2])}")
+    finally:
+        await conn.close()
+    return numbers, ids
+
+
+async def _measure(
+    http: httpx.AsyncClient, urls: list[str], headers: dict[str, str], clients: int, requests: int
+) -> tuple[float, float, float]:
+    """(p50 ms, p99 ms, requests/s) of `requests` GETs spread over `clients` concurrent clients."""
+    latencies: list[float] = []
+    per_client = max(1, requests // clients)
+
+    async def client() -> None:
+        for _ in range(per_client):
+            url = random.choice(urls)
+            sent = time.perf_counter()
+            response = await http.get(url, headers=headers)
+            latencies.append((time.perf_counter() - sent) * 1000)
+            if response.status_code != 200:
+                raise RuntimeError(f"{url}: {response.status_code} {response.text[:200]}")
+
+    started = time.perf_counter()
+    await asyncio.gather(*(client() for _ in range(clients)))
+    elapsed = time.perf_counter() - started
+    latencies.sort()
+    return _percentile(latencies, 0.5), _percentile(latencies, 0.99), len(latencies) / elapsed
+
+
+async def persons(config: SystemConfig, admin_key: str, *, requests: int, id_number: Callable[[int], str]) -> None:
+    print(f"\n10. Reading a registry of {PERSONS:,} persons through the gateway")
+    gateway = f"http://127.0.0.1:{config.gateway_port}"
+    numbers, ids = await _prepare(asyncpg_dsn(config.database_urls["registry"]), id_number)
+    limits = httpx.Limits(max_connections=64, max_keepalive_connections=64)
+    async with httpx.AsyncClient(timeout=60, limits=limits) as http:
+        response = await http.post(
+            f"{gateway}/gateway/v1/clients",
+            headers={"authorization": f"Bearer {admin_key}"},
+            json={"name": "bench persons", "agency": "hrss", "scopes": ["registry:read"]},
+        )
+        response.raise_for_status()
+        reader = {"authorization": f"Bearer {response.json()['api_key']}"}
+        by_number = [f"{gateway}/registry/v1/persons?id_number={quote(n)}" for n in numbers]
+        by_id = [f"{gateway}/registry/v1/persons/{person_id}" for person_id in ids]
+        await _measure(http, by_number + by_id, reader, 4, 200)  # warm-up, not counted
+        for label, urls in (("by id number", by_number), ("by id", by_id)):
+            for clients in (1, 16):
+                p50, p99, rate = await _measure(http, urls, reader, clients, requests)
+                print(
+                    f"  GET persons {label:<13} {clients:>2} client(s): p50 {p50:6.1f} ms  p99 {p99:6.1f} ms  "
+                    f"{rate:7.0f} req/s"
+                    + ("   (target p99 <= 10 ms)" if label == "by id number" and clients == 16 else "")
+                )
+        for label, url, target in (
+            ("person list, limit 100", f"{gateway}/registry/v1/persons?limit=100", ""),
+            ("person list, limit 500", f"{gateway}/registry/v1/persons?limit=500", "   (target <= 60 ms)"),
+            ("household list, limit 100", f"{gateway}/registry/v1/households?limit=100", ""),
+        ):
+            p50, p99, _ = await _measure(http, [url], reader, 1, 30)
+            print(f"  {label:<27} 1 client: p50 {p50:6.1f} ms  p99 {p99:6.1f} ms{target}")
