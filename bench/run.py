@@ -342,7 +342,12 @@ async def main(args: argparse.Namespace) -> None:
         if "indicators" in sections:
             await indicators(config, admin_key, calls=args.indicator_calls)
         if "bulk" in sections:
-            await bulk(config, admin_key, records=args.bulk_records, id_number=id_number)
+            pids = {
+                name: process.pid
+                for name, process in system.processes
+                if name in ("registry", "subsidy", "sharing", "gateway")
+            }
+            await bulk(config, admin_key, records=args.bulk_records, id_number=id_number, pids=pids)
         if "relay" in sections:
             url = await create_database(f"bench_{RUN}_relay")
             await asyncio.to_thread(upgrade, "registry", url)

@@ -30,7 +30,7 @@ from .agreements.service import record_inbound_agreements
 from .audit.endpoints import router as audit_router
 from .audit.tasks import verify_periodically
 from .batches.endpoints import router as batches_router
-from .projection.handlers import project_registry
+from .projection.handlers import project_registry, project_registry_together
 from .queries.endpoints import router as queries_router
 from .settings import SharingSettings
 from .statistics.endpoints import router as statistics_router
@@ -74,7 +74,14 @@ def create_app(settings: SharingSettings | None = None, clock: Clock | None = No
             statistics_router,
         ],
         publishes=[SHARING_FACT, SHARING_SENSITIVE_FACT, SHARING_STATISTICS_REPORT],
-        subscriptions=[Subscription(PROJECTION_CONSUMER, [REGISTRY_PERSON, REGISTRY_EMPLOYMENT], project_registry)],
+        subscriptions=[
+            Subscription(
+                PROJECTION_CONSUMER,
+                [REGISTRY_PERSON, REGISTRY_EMPLOYMENT],
+                project_registry,
+                batch_handler=project_registry_together,
+            )
+        ],
         on_startup=[record_declared_agreements],
         background=[verify_periodically, publish_closed_months],
         rebuildable=Rebuildable(

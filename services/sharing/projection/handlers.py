@@ -8,6 +8,7 @@ may break it out."""
 
 from __future__ import annotations
 
+import uuid
 from typing import TypeVar
 
 from pydantic import BaseModel, ValidationError
@@ -17,9 +18,9 @@ from contracts.envelope import CloudEvent
 from contracts.registry import EmploymentSnapshot, PersonSnapshot
 from contracts.topics import REGISTRY_EMPLOYMENT, REGISTRY_PERSON
 from contracts.vocabulary import RESTRICTED_DIFFICULTY
-from services.kit.inbox import PermanentEventError
+from services.kit.inbox import Delivered, PermanentEventError
 
-from .repository import ProjectionRepository
+from .repository import PersonRows, ProjectionRepository
 
 SnapshotT = TypeVar("SnapshotT", bound=BaseModel)
 
@@ -47,9 +48,37 @@ async def apply_person(repo: ProjectionRepository, person: PersonSnapshot) -> bo
     kept = await repo.person_version(person.person_id)
     if kept is not None and kept >= person.version:
         return False
+    await repo.put_persons([person_rows(person)])
+    return True
+
+
+async def project_registry_together(session: AsyncSession, delivered: list[Delivered]) -> None:
+    """`registry-projection`, a poll of person snapshots at once: each person's newest snapshot of
+    the poll, when newer than the kept one, put with its lists in a few statements for all. The
+    lists are replaced whole, so the newest snapshot leaves what applying each in order leaves.
+    Employment snapshots go one by one."""
+    if any(item.topic != REGISTRY_PERSON for item in delivered):
+        for item in delivered:
+            with item.span():
+                await project_registry(session, item.event, item.topic)
+        return
+    newest: dict[uuid.UUID, PersonSnapshot] = {}
+    for item in delivered:
+        person = _decode(item.event, PersonSnapshot)
+        if person.person_id not in newest or newest[person.person_id].version < person.version:
+            newest[person.person_id] = person
+    repo = ProjectionRepository(session)
+    kept = await repo.person_versions(set(newest))
+    await repo.put_persons(
+        [person_rows(p) for p in newest.values() if p.person_id not in kept or kept[p.person_id] < p.version]
+    )
+
+
+def person_rows(person: PersonSnapshot) -> PersonRows:
+    """The projection's rows of a person snapshot."""
     open_registrations = [r.registered_on for r in person.unemployment_registrations if r.closed_on is None]
-    await repo.put_person(
-        {
+    return PersonRows(
+        person={
             "person_id": person.person_id,
             "subject_ref": person.subject_ref,
             "version": person.version,
@@ -82,7 +111,6 @@ async def apply_person(repo: ProjectionRepository, person: PersonSnapshot) -> bo
             for t in person.trainings
         ],
     )
-    return True
 
 
 async def apply_employment(repo: ProjectionRepository, employment: EmploymentSnapshot) -> bool:

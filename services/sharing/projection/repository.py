@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Collection
+from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
@@ -43,23 +44,31 @@ class ProjectionRepository:
             )
         ).scalar_one_or_none()
 
-    async def put_person(
-        self,
-        person: dict[str, Any],
-        *,
-        registrations: list[dict[str, Any]],
-        categories: list[dict[str, Any]],
-        trainings: list[dict[str, Any]],
-    ) -> None:
-        """The person and their lists as the snapshot tells them (lists replaced whole)."""
-        person_id = person["person_id"]
-        await upsert(self.session, ProjectedPerson, [person], key=["person_id"])
+    async def person_versions(self, person_ids: set[uuid.UUID]) -> dict[uuid.UUID, int]:
+        """The kept versions of these persons, their rows locked (in one order)."""
+        if not person_ids:
+            return {}
+        rows = await self.session.execute(
+            select(ProjectedPerson.person_id, ProjectedPerson.version)
+            .where(col(ProjectedPerson.person_id).in_(person_ids))
+            .order_by(col(ProjectedPerson.person_id))
+            .with_for_update()
+        )
+        return {person_id: version for person_id, version in rows}
+
+    async def put_persons(self, people: list[PersonRows]) -> None:
+        """People and their lists as their snapshots tell them (lists replaced whole), in a few
+        statements whatever their number."""
+        if not people:
+            return
+        ids = [p.person["person_id"] for p in people]
+        await upsert(self.session, ProjectedPerson, [p.person for p in people], key=["person_id"])
         for table, rows in (
-            (ProjectedRegistration, registrations),
-            (ProjectedCategory, categories),
-            (ProjectedTraining, trainings),
+            (ProjectedRegistration, [row for p in people for row in p.registrations]),
+            (ProjectedCategory, [row for p in people for row in p.categories]),
+            (ProjectedTraining, [row for p in people for row in p.trainings]),
         ):
-            await self.session.execute(sa.delete(table).where(col(table.person_id) == person_id))
+            await self.session.execute(sa.delete(table).where(col(table.person_id).in_(ids)))
             if rows:
                 await self.session.execute(sa.insert(table), _one_per_key(table, rows))
 
@@ -100,6 +109,16 @@ class ProjectionRepository:
             )
             found.extend(rows.scalars())
         return found
+
+
+@dataclass(frozen=True)
+class PersonRows:
+    """A person snapshot as the projection's rows."""
+
+    person: dict[str, Any]
+    registrations: list[dict[str, Any]]
+    categories: list[dict[str, Any]]
+    trainings: list[dict[str, Any]]
 
 
 def _one_per_key(table: type[Any], rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
