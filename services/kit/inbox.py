@@ -48,7 +48,7 @@ from .metrics import (
     EVENTS_FAILED,
 )
 from .settings import ServiceSettings
-from .tasks import cancel_and_wait
+from .tasks import cancel_and_wait, purge_periodically
 from .tracing import consuming
 
 log = logging.getLogger(__name__)
@@ -561,7 +561,6 @@ def _repeat(seen: InboxEntry, digest: str) -> bool:
 
 
 INBOX_PURGE_BATCH = 5000
-INBOX_PURGE_INTERVAL_S = 3600.0
 
 
 async def purge_processed(db: Database, retention: timedelta, batch: int = INBOX_PURGE_BATCH) -> int:
@@ -597,13 +596,4 @@ async def purge_processed(db: Database, retention: timedelta, batch: int = INBOX
 
 async def purge_inbox_periodically(db: Database, retention: timedelta) -> None:
     """Background task of a consuming service: purge processed entries every hour, busy or idle."""
-    while True:
-        try:
-            purged = INBOX_PURGE_BATCH
-            while purged == INBOX_PURGE_BATCH:  # a bounded batch per transaction, until none is left
-                purged = await purge_processed(db, retention)
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:
-            log.warning("inbox purge failed; tried again in an hour", extra={"error": repr(exc)[:200]})
-        await asyncio.sleep(INBOX_PURGE_INTERVAL_S)
+    await purge_periodically("inbox", lambda: purge_processed(db, retention), batch=INBOX_PURGE_BATCH)

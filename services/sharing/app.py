@@ -30,6 +30,7 @@ from .agreements.service import record_inbound_agreements
 from .audit.endpoints import router as audit_router
 from .audit.tasks import verify_periodically
 from .batches.endpoints import router as batches_router
+from .batches.retention import purge_raw_periodically
 from .projection.handlers import project_registry, project_registry_together
 from .queries.endpoints import router as queries_router
 from .settings import SharingSettings
@@ -83,7 +84,7 @@ def create_app(settings: SharingSettings | None = None, clock: Clock | None = No
             )
         ],
         on_startup=[record_declared_agreements],
-        background=[verify_periodically, publish_closed_months],
+        background=[verify_periodically, publish_closed_months, purge_raw_periodically],
         rebuildable=Rebuildable(
             tables=[
                 ProjectedCategory.__tablename__,

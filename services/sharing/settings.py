@@ -37,6 +37,9 @@ class SharingSettings(ServiceSettings):
     database_url: str = "sqlite+aiosqlite:///var/sharing.db"
     # AES-256-GCM key that seals the raw batches agencies push (they hold raw id numbers).
     batch_key: SecretStr = SecretStr(DEV_BATCH_KEY)
+    # A batch's sealed raw body is kept this long, then dropped (the batch, its counts and its
+    # records' outcomes stay): it holds raw id numbers, kept only to show what an agency sent.
+    raw_batch_retention_s: float = Field(default=180 * 24 * 3600.0, gt=0)
     # A batch above either limit is refused whole with 413; agencies split larger pushes.
     max_batch_records: int = 10_000
     max_batch_bytes: int = 16 * 1024 * 1024

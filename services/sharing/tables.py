@@ -19,7 +19,16 @@ class SharingBatch(SQLModel, table=True):
     """One push by an agency, kept whole: the raw body sealed, who sent it, and its counts."""
 
     __tablename__ = "sharing_batch"
-    __table_args__ = (sa.Index("ix_sharing_batch_agency_dataset_received", "agency", "dataset", "received_at"),)
+    __table_args__ = (
+        sa.Index("ix_sharing_batch_agency_dataset_received", "agency", "dataset", "received_at"),
+        # The batches whose raw body is still kept, by age: what the retention purge reads.
+        sa.Index(
+            "ix_sharing_batch_raw_kept",
+            "received_at",
+            postgresql_where=sa.text("raw_purged_at IS NULL"),
+            sqlite_where=sa.text("raw_purged_at IS NULL"),
+        ),
+    )
 
     id: uuid.UUID = Field(primary_key=True)
     agency: str = Field(max_length=64)
@@ -27,13 +36,20 @@ class SharingBatch(SQLModel, table=True):
     submitted_by: str = Field(max_length=255, description="API client id of the submitter")
     request_id: str = Field(max_length=128)
     content_type: str = Field(max_length=255)
-    raw_sealed: bytes = Field(sa_type=sa.LargeBinary, description="AES-256-GCM sealed raw body (see sealing.py)")
+    raw_sealed: bytes | None = Field(
+        default=None,
+        sa_type=sa.LargeBinary,
+        description="AES-256-GCM sealed raw body (see sealing.py); None once purged after the retention",
+    )
     raw_key_id: str = Field(max_length=32, description="Fingerprint of the key that sealed raw_sealed")
     raw_size: int
     record_count: int
     accepted_count: int
     rejected_count: int
     received_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    # When the raw body was dropped (`SHARING_RAW_BATCH_RETENTION_S` after `received_at`); the batch,
+    # its counts and its records' outcomes stay.
+    raw_purged_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
 class SharingRecord(SQLModel, table=True):
