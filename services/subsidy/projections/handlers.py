@@ -151,6 +151,9 @@ def keep_person(
             version=snapshot.version,
             deceased_on=snapshot.deceased_on,
             snapshot=data,
+            # Given, not left to the default factory: pydantic inspects a factory's signature on
+            # every construction (7 of 32 µs per person here).
+            updated_at=utcnow(),
         )
         repo.add(current)
     else:
