@@ -19,6 +19,8 @@
    (EXPLAIN ANALYZE) and times on a young and an analyzed table, and the rows per second it drains.
 10. (issue 11, bench/persons.py) Reading 1,000,000 persons through the gateway: look-ups by id
    number and by id at 1 and 16 clients, the person list at `limit` 100 and 500, households.
+11. (issue 11, bench/rebuild.py) The subsidy projection rebuilt from the topics with the CLI, events
+   per second.
 
 Everything runs on this machine: a fresh tansu on a free port, fresh PostgreSQL databases (dropped
 afterwards), the services as uvicorn processes (uvloop, httptools), as `make run` starts them.
@@ -52,6 +54,7 @@ from bench.decisions import decisions  # noqa: E402
 from bench.indicators import indicators  # noqa: E402
 from bench.loadgen import LoadResult, run_load  # noqa: E402
 from bench.persons import persons  # noqa: E402
+from bench.rebuild import rebuild  # noqa: E402
 from bench.relay import relay  # noqa: E402
 from bench.sharing import sharing  # noqa: E402
 from deploy.embedded import System, SystemConfig, ready, tansu_command, wait_until  # noqa: E402
@@ -62,7 +65,7 @@ from services.kit.settings import DEV_INTERNAL_SECRET  # noqa: E402
 from tests.support import free_port, wait_for_port  # noqa: E402
 
 ADMIN_DSN = "postgresql://postgres@127.0.0.1:5432/postgres"
-SECTIONS = ("throughput", "facts", "decisions", "sharing", "indicators", "bulk", "relay", "persons")
+SECTIONS = ("throughput", "facts", "decisions", "sharing", "indicators", "bulk", "relay", "persons", "rebuild")
 RUN = uuid.uuid4().hex[:6]
 
 
@@ -354,6 +357,8 @@ async def main(args: argparse.Namespace) -> None:
             await relay(url, config.bootstrap, rows=args.relay_rows)
         if "persons" in sections:
             await persons(config, admin_key, requests=args.lookups, id_number=id_number)
+        if "rebuild" in sections:
+            await rebuild(system)
     finally:
         if system is not None:
             await asyncio.to_thread(system.stop)
