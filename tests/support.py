@@ -9,18 +9,21 @@ import re
 import socket
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Sequence
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import httpx
+import sqlalchemy as sa
 from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 from fastapi import FastAPI
 
 from contracts.envelope import CloudEvent
 from deploy.embedded import port_open, wait_until
+from services.kit.db import Database
 from services.kit.identity import signed_headers
 from services.kit.migrations import upgrade
 from services.kit.settings import DEV_INTERNAL_SECRET
@@ -318,3 +321,19 @@ async def read_topic(bootstrap: str, topic: str) -> list[TopicRecord]:
 
 async def read_topics(bootstrap: str, topics: Sequence[str]) -> dict[str, list[TopicRecord]]:
     return await asyncio.to_thread(read_topics_sync, bootstrap, topics)
+
+
+@contextmanager
+def counted(db: Database) -> Iterator[list[str]]:
+    """Every SQL statement `db`'s engine sends while the block runs (the relay and consumers sharing
+    the engine included: filter by table when they may run)."""
+    statements: list[str] = []
+
+    def count(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        statements.append(statement)
+
+    sa.event.listen(db.engine.sync_engine, "before_cursor_execute", count)
+    try:
+        yield statements
+    finally:
+        sa.event.remove(db.engine.sync_engine, "before_cursor_execute", count)

@@ -492,23 +492,25 @@ class OutboxRelay:
         crash_point("relay.after_claim")
         results: list[Any] = [NOT_SENT] * len(rows)
         lanes: dict[tuple[str, int], list[int]] = {}
+        partitions: dict[str, list[int] | BaseException] = {}  # per topic, asked once a round
         for index, row in enumerate(rows):
-            try:
-                partition = await self._partition_of(row)
-            except Exception as exc:  # no metadata for the topic (the broker away, say)
-                results[index] = exc
+            if row.topic not in partitions:
+                try:
+                    partitions[row.topic] = sorted(await self.producer.partitions_for(row.topic))
+                except Exception as exc:  # no metadata for the topic (the broker away, say)
+                    partitions[row.topic] = exc
+            known = partitions[row.topic]
+            if isinstance(known, BaseException):
+                results[index] = known
                 continue
+            # The partition `producer.send` would choose for the key (murmur2, as Kafka's clients).
+            partition = int(PARTITIONER(row.key.encode(), known, known))
             lanes.setdefault((row.topic, partition), []).append(index)
         await asyncio.gather(
             *(self._send_lane(topic, partition, lane, rows, results) for (topic, partition), lane in lanes.items())
         )
         crash_point("relay.after_publish")
         return results
-
-    async def _partition_of(self, row: Any) -> int:
-        """The partition `producer.send` would choose for the row's key (murmur2, as Kafka's clients)."""
-        partitions = sorted(await self.producer.partitions_for(row.topic))
-        return int(PARTITIONER(row.key.encode(), partitions, partitions))
 
     async def _send_lane(
         self, topic: str, partition: int, lane: list[int], rows: list[Any], results: list[Any]

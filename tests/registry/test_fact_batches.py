@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import date
 from typing import Any
 
@@ -29,7 +27,7 @@ from services.registry.persons.schemas import PersonCreate
 from services.registry.persons.service import person_services
 from services.registry.settings import RegistrySettings
 from tests.registry.people import credit_code, id_number
-from tests.support import PostgresDatabases
+from tests.support import PostgresDatabases, counted
 
 pytestmark = pytest.mark.integration
 TODAY = date(2026, 12, 3)
@@ -159,20 +157,6 @@ async def test_a_batch_leaves_what_one_by_one_leaves(databases: PostgresDatabase
     assert [h[0] for h in left_together["households"]] == ["HH-7", "HH-9"]
     assert left_together["businesses"] == [code]
     assert len(left_together["facts"]) == 9  # 11, less the business (kept apart) and p4's first dibao
-
-
-@contextmanager
-def counted(db: Database) -> Iterator[list[str]]:
-    statements: list[str] = []
-
-    def count(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
-        statements.append(statement)
-
-    sa.event.listen(db.engine.sync_engine, "before_cursor_execute", count)
-    try:
-        yield statements
-    finally:
-        sa.event.remove(db.engine.sync_engine, "before_cursor_execute", count)
 
 
 @pytest.mark.parametrize("people", [20, 200])

@@ -5,8 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests.registry.people import id_number
-from tests.registry.test_fact_batches import counted
-from tests.support import ServiceClient
+from tests.support import ServiceClient, counted
 
 pytestmark = pytest.mark.integration
 PERSONS = "/registry/v1/persons"

@@ -5,45 +5,19 @@ directly (the consumer around them is the kit's, tested there)."""
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
 
-from contracts.envelope import CloudEvent, new_event
-from contracts.registry import PERSON_DIFFICULTY_CHANGED
 from contracts.topics import REGISTRY_PERSON
 from services.kit.db import Database
 from services.kit.inbox import Delivered
 from services.sharing.projection.handlers import project_registry, project_registry_together
-from tests.registry.test_fact_batches import counted
-from tests.subsidy.scenario import category, eligible_hire
-from tests.support import PostgresDatabases
+from tests.subsidy.scenario import changing_snapshots
+from tests.support import PostgresDatabases, counted
 
 pytestmark = pytest.mark.integration
-
-
-def snapshots(people: int) -> list[CloudEvent]:
-    """People; the first changes three times (a category dropped, then another listed), and its
-    version 2 comes again after version 3."""
-    events = []
-    for n in range(people):
-        person = eligible_hire().person
-        versions = [person]
-        if n == 0:
-            versions.append(person.model_copy(update={"version": 2, "difficulty_categories": []}))
-            versions.append(
-                person.model_copy(
-                    update={"version": 3, "difficulty_categories": [category("disabled", date(2020, 1, 1))]}
-                )
-            )
-            versions.append(versions[1])
-        events += [
-            new_event(source="/registry", type=PERSON_DIFFICULTY_CHANGED, subject=str(v.person_id), data=v)
-            for v in versions
-        ]
-    return events
 
 
 async def outcome(db: Database) -> dict[str, Any]:
@@ -60,7 +34,7 @@ async def outcome(db: Database) -> dict[str, Any]:
 
 
 async def test_a_batch_of_snapshots_leaves_what_one_by_one_leaves(databases: PostgresDatabases) -> None:
-    events = snapshots(3)
+    events = changing_snapshots(3)
     together = Database(await databases.migrated("sharing"))
     apart = Database(await databases.migrated("sharing"))
     try:
@@ -81,7 +55,7 @@ async def test_a_batch_of_snapshots_leaves_what_one_by_one_leaves(databases: Pos
 
 async def test_snapshots_cost_a_few_statements_whatever_their_number(databases: PostgresDatabases) -> None:
     db = Database(await databases.migrated("sharing"))
-    events = snapshots(200)
+    events = changing_snapshots(200)
     try:
         with counted(db) as statements:
             async with db.sessionmaker() as session, session.begin():

@@ -23,6 +23,7 @@ from contracts.outbox import OUTBOX_WATERMARK as OUTBOX_WATERMARK_EVENT
 from contracts.outbox import OutboxWatermark, PartitionOffset
 from contracts.registry import (
     EMPLOYMENT_RECORDED,
+    PERSON_DIFFICULTY_CHANGED,
     PERSON_UPDATED,
     ContributionMonth,
     EmploymentSnapshot,
@@ -150,6 +151,29 @@ def eligible_hire(**person_changes: Any) -> Hire:
         contribution_months=months("2018-04", 12),
     )
     return Hire(person.model_copy(update=person_changes), employment)
+
+
+def changing_snapshots(people: int) -> list[CloudEvent]:
+    """Snapshot events of `people` people; the first changes three times (its category withdrawn,
+    then another listed) and its version 2 comes again after version 3, late: for projections that
+    apply a poll of snapshots together."""
+    events = []
+    for n in range(people):
+        person = eligible_hire().person
+        versions = [person]
+        if n == 0:
+            versions.append(person.model_copy(update={"version": 2, "difficulty_categories": []}))
+            versions.append(
+                person.model_copy(
+                    update={"version": 3, "difficulty_categories": [category("disabled", date(2020, 1, 1))]}
+                )
+            )
+            versions.append(versions[1])
+        events += [
+            new_event(source="/registry", type=PERSON_DIFFICULTY_CHANGED, subject=str(v.person_id), data=v)
+            for v in versions
+        ]
+    return events
 
 
 # The source whose watermarks the test app waits for: the harness plays the registry's and sharing's

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from contracts.envelope import CloudEvent, new_event
+from contracts.envelope import new_event
 from contracts.registry import PERSON_DIFFICULTY_CHANGED
 from contracts.topics import REGISTRY_PERSON
 from services.kit.clock import FixedClock
@@ -21,37 +21,14 @@ from services.kit.inbox import Delivered
 from services.subsidy.applications.consistency import Consistency
 from services.subsidy.programmes.registry import Catalogue
 from services.subsidy.projections.handlers import Projections
-from tests.registry.test_fact_batches import counted
-from tests.subsidy.scenario import category, eligible_hire
-from tests.support import PostgresDatabases
+from tests.subsidy.scenario import changing_snapshots, eligible_hire
+from tests.support import PostgresDatabases, counted
 
 pytestmark = pytest.mark.integration
 
 
 def projections() -> Projections:
     return Projections(FixedClock.on(date(2026, 12, 3)), Catalogue(), Consistency([], {}, 0.0))
-
-
-def snapshots() -> list[CloudEvent]:
-    """Three people; the first changes three times (a category listed, then withdrawn, then another),
-    and one of its versions comes twice, the second time late."""
-    events = []
-    for n in range(3):
-        person = eligible_hire().person
-        versions = [person]
-        if n == 0:
-            versions.append(person.model_copy(update={"version": 2, "difficulty_categories": []}))
-            versions.append(
-                person.model_copy(
-                    update={"version": 3, "difficulty_categories": [category("disabled", date(2020, 1, 1))]}
-                )
-            )
-            versions.append(versions[1])  # version 2 again, after 3: ignored
-        events += [
-            new_event(source="/registry", type=PERSON_DIFFICULTY_CHANGED, subject=str(v.person_id), data=v)
-            for v in versions
-        ]
-    return events
 
 
 async def outcome(db: Database) -> dict[str, Any]:
@@ -65,7 +42,7 @@ async def outcome(db: Database) -> dict[str, Any]:
 
 
 async def test_a_batch_of_snapshots_leaves_what_one_by_one_leaves(databases: PostgresDatabases) -> None:
-    events = snapshots()
+    events = changing_snapshots(3)
     together = Database(await databases.migrated("subsidy"))
     apart = Database(await databases.migrated("subsidy"))
     try:
