@@ -20,7 +20,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from contracts.envelope import CloudEvent
 from services.kit.db import Database, utcnow
-from services.kit.outbox import OUTBOX, OutboxRelay, steady_plans
+from services.kit.outbox import OUTBOX, OutboxRelay, claim_statements, steady_plans
 from tests.support import asyncpg_dsn
 
 TOPIC = "bench.relay.v1"
@@ -67,6 +67,7 @@ async def relay(database_url: str, bootstrap: str, *, rows: int) -> None:
                             "event_id": f"e{n}",
                             "payload": payload,
                             "attempts": 0,
+                            "bulk": n % 2 == 0,  # half in each lane
                         }
                         for n in range(start, min(rows, start + CHUNK))
                     ],
@@ -77,13 +78,7 @@ async def relay(database_url: str, bootstrap: str, *, rows: int) -> None:
                 .where(OUTBOX.c.id % HELD_EVERY == 1, OUTBOX.c.id <= rows // 2)
                 .values(attempts=1, next_attempt_at=later)
             )
-        statements = {
-            "held keys": "SELECT DISTINCT key FROM outbox_message WHERE sent_at IS NULL AND next_attempt_at > now()",
-            "claim page": "SELECT id, topic, key FROM outbox_message WHERE sent_at IS NULL AND id > 0 "
-            "AND (next_attempt_at IS NULL OR next_attempt_at <= now()) ORDER BY id LIMIT 200 FOR UPDATE SKIP LOCKED",
-            "key heads": "SELECT key, min(id) FROM outbox_message WHERE sent_at IS NULL "
-            "AND key IN ('person-2', 'person-3', 'person-4') GROUP BY key",
-        }
+        statements = claim_statements({"person-2", "person-3", "person-4"}, now=utcnow())
         relay_ = OutboxRelay(db, producer=None, service="bench", batch_size=200)  # type: ignore[arg-type]
         print("   young table (never analyzed):")
         await _explain(db, statements)

@@ -30,6 +30,7 @@ from .logging import RequestIdMiddleware, configure_logging
 from .metrics import MetricsMiddleware
 from .openapi import install_openapi
 from .outbox import OutboxRelay
+from .pacing import BulkPace
 from .settings import ServiceSettings
 from .tasks import cancel_and_wait
 from .tracing import TraceContextMiddleware, configure_tracing
@@ -153,6 +154,15 @@ def create_service_app(
             watermark_interval_s=settings.relay_watermark_interval_s,
             retention=timedelta(seconds=settings.outbox_retention_s),
             prepare_cluster=lambda: ensure_topics(settings, topics),
+            pace=BulkPace(
+                settings.kafka_bootstrap_servers,
+                [f"{settings.kafka_consumer_group_prefix}{group}" for group in settings.relay_bulk_pace_groups],
+                service=definition.name,
+                max_lag=settings.relay_bulk_max_lag,
+                interval_s=settings.relay_bulk_pace_interval_s,
+            )
+            if settings.relay_bulk_pace_groups
+            else None,
         )
         app.state.relay = relay
         db.on_commit(relay.wake_if_pending)

@@ -26,6 +26,12 @@ OUTBOX_PUBLISHED = Counter("outbox_published_total", "Outbox events published to
 OUTBOX_RESENT = Counter(
     "outbox_resent_total", "Sent outbox events queued again because the broker came back without them", ["service"]
 )
+OUTBOX_BULK_LAG = Gauge(
+    "outbox_bulk_lag",
+    "Events of this outbox the consumer groups its bulk lane is paced by have yet to commit (the furthest "
+    "behind); bulk events go only while it is under the service's relay_bulk_max_lag",
+    ["service"],
+)
 CONSUMER_STALLED = Gauge(
     "consumer_stalled",
     "1 while a consumer has made no progress (no poll round, or no partition) for longer than allowed",

@@ -254,3 +254,38 @@ def kit_relay_indexes_downgrade() -> None:
         "ix_outbox_message_unsent_id",
     ):
         op.drop_index(name, table_name="outbox_message")
+
+
+def kit_bulk_lane_upgrade() -> None:
+    """Kit schema step shared by the services' migrations (issue 11): the outbox's bulk lane. The
+    column's constant default makes adding it a catalogue change on PostgreSQL; the claim's index
+    on unsent ids becomes one on unsent (lane, id). On a large outbox, create the new index
+    CONCURRENTLY by hand before upgrading: the statement below skips an index that exists."""
+    import sqlalchemy as sa
+    from alembic import op
+
+    with op.batch_alter_table("outbox_message") as batch:
+        batch.add_column(sa.Column("bulk", sa.Boolean(), nullable=False, server_default=sa.false()))
+    unsent = sa.text("sent_at IS NULL")
+    op.create_index(
+        "ix_outbox_message_unsent_lane",
+        "outbox_message",
+        ["bulk", "id"],
+        postgresql_where=unsent,
+        sqlite_where=unsent,
+        if_not_exists=True,
+    )
+    op.drop_index("ix_outbox_message_unsent_id", table_name="outbox_message")
+
+
+def kit_bulk_lane_downgrade() -> None:
+    import sqlalchemy as sa
+    from alembic import op
+
+    unsent = sa.text("sent_at IS NULL")
+    op.create_index(
+        "ix_outbox_message_unsent_id", "outbox_message", ["id"], postgresql_where=unsent, sqlite_where=unsent
+    )
+    op.drop_index("ix_outbox_message_unsent_lane", table_name="outbox_message")
+    with op.batch_alter_table("outbox_message") as batch:
+        batch.drop_column("bulk")

@@ -15,6 +15,11 @@ instant, and per partition the offset after its last acknowledged event (kept in
 `outbox_position`). A consumer that has applied its partitions up to those offsets has seen all
 the service had accepted before that instant (the subsidy service judges applications so).
 
+A bulk push's events go in the bulk lane (`add_event(..., bulk=True)`): every round the relay
+claims the interactive lane first and tops up from the bulk lane only as far as `pace`
+(`services/kit/pacing.py`) allows, so a single event never waits behind a whole bulk load. A key's
+earlier unsent rows always go with its later ones, whichever lane holds them.
+
 Sent rows are kept for `retention` (then deleted). When the broker comes back as another cluster
 (it lost its state), every kept row is sent again, in id order: the new broker gets back what the
 old one had, and the inboxes drop what their consumers had applied already.
@@ -46,6 +51,7 @@ from .db import Database, UTCDateTime, before_commit_writer, utcnow
 from .errors import is_infrastructure_error
 from .faults import crash_point
 from .metrics import OUTBOX_BACKLOG, OUTBOX_PUBLISHED, OUTBOX_RESENT
+from .pacing import BulkPace
 from .tasks import cancel_and_wait
 from .tracing import TRACEPARENT, current_traceparent
 
@@ -80,9 +86,9 @@ class OutboxMessage(SQLModel, table=True):
         # Sent rows by age, for the purge (none of the unsent rows, so no plan of the relay's can
         # wander onto it).
         sa.Index("ix_outbox_message_sent", "sent_at", **SENT),
-        # What the relay reads, each index as small as its backlog: unsent ids in order (the claim),
-        # each key's earliest unsent row (`_in_key_order`), the keys waiting for a retry.
-        sa.Index("ix_outbox_message_unsent_id", "id", **UNSENT),
+        # What the relay reads, each index as small as its backlog: each lane's unsent ids in order
+        # (the claim), each key's unsent rows (`_with_earlier_rows`), the keys waiting for a retry.
+        sa.Index("ix_outbox_message_unsent_lane", "bulk", "id", **UNSENT),
         sa.Index("ix_outbox_message_unsent_key", "key", "id", **UNSENT),
         sa.Index("ix_outbox_message_retry", "key", **RETRYING),
     )
@@ -96,6 +102,8 @@ class OutboxMessage(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     sent_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     attempts: int = 0
+    # In the bulk lane: published only as fast as its consumers apply it (see `BulkPace`).
+    bulk: bool = Field(default=False, sa_column_kwargs={"server_default": sa.false()})
     next_attempt_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     last_error: str | None = None
     # W3C trace context of the request or event that wrote the row, sent as a `traceparent` header.
@@ -134,6 +142,18 @@ POSITIONS = cast(sa.Table, OutboxPosition.__table__)  # type: ignore[attr-define
 STRUCTURED_MODE = [("content-type", b"application/cloudevents+json")]
 
 
+# What a claim reads of a row.
+CLAIMED = (
+    OUTBOX.c.id,
+    OUTBOX.c.topic,
+    OUTBOX.c.key,
+    OUTBOX.c.event_id,
+    OUTBOX.c.payload,
+    OUTBOX.c.attempts,
+    OUTBOX.c.traceparent,
+    OUTBOX.c.bulk,
+)
+
 # A claimed row left for the next round because an earlier batch of its partition failed in this one.
 NOT_SENT: Any = object()
 PARTITIONER = DefaultPartitioner()
@@ -153,8 +173,9 @@ def _headers(row: Any) -> list[tuple[str, bytes]]:
     return [*STRUCTURED_MODE, (TRACEPARENT, row.traceparent.encode("ascii"))]
 
 
-def add_event(session: AsyncSession, topic: str, key: str, event: CloudEvent) -> None:
+def add_event(session: AsyncSession, topic: str, key: str, event: CloudEvent, *, bulk: bool = False) -> None:
     """Queue an event in the caller's transaction; it leaves only if the transaction commits.
+    `bulk`: part of a bulk load, published in the paced bulk lane after every interactive event.
 
     The rows are written in one multi-row INSERT just before the commit (see `_write_outbox`),
     which is much cheaper than an ORM object per event."""
@@ -166,6 +187,7 @@ def add_event(session: AsyncSession, topic: str, key: str, event: CloudEvent) ->
             "payload": event.to_bytes(),
             "created_at": utcnow(),
             "attempts": 0,
+            "bulk": bulk,
             "traceparent": current_traceparent(),
         }
     )
@@ -221,6 +243,7 @@ class OutboxRelay:
         settle_s: float = 3.0,
         resend_again_s: float = 20.0,
         watermark_interval_s: float = 0.1,
+        pace: BulkPace | None = None,
     ) -> None:
         self.db = db
         self.producer = producer
@@ -246,6 +269,8 @@ class OutboxRelay:
         # broker round trip per round.
         self.watermark_interval_s = watermark_interval_s
         self._last_watermark = 0.0
+        # Paces the bulk lane by its consumers' lag; None: the bulk lane only goes after the other.
+        self.pace = pace
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._new_cluster: str | None = None
@@ -272,6 +297,8 @@ class OutboxRelay:
     async def stop(self) -> None:
         await cancel_and_wait(self._task)
         self._task = None
+        if self.pace is not None:
+            await self.pace.close()
 
     async def run(self) -> None:
         """Relay until cancelled; a failed round (database or broker down) is retried, never fatal."""
@@ -444,42 +471,46 @@ class OutboxRelay:
         self._last_watermark = time.monotonic()
 
     async def _claim(self, session: AsyncSession) -> list[Any]:
-        """The next batch of unsent rows in id order, leaving out every key that has a row waiting
-        for a retry (that key waits whole, so its events keep their order).
+        """The next batch of unsent rows: the interactive lane's in id order, then as many of the bulk
+        lane's as there is room for and `pace` allows, leaving out every key that has a row waiting
+        for a retry (that key waits whole, so its events keep their order), with each claimed key's
+        earlier unsent rows (`_with_earlier_rows`).
 
-        Two plain statements whose plans cannot degrade with the backlog, whatever the statistics
-        say: the held keys from the small partial index on rows waiting for a retry, then the unsent
-        rows from the partial index on unsent ids, a page at a time, held keys filtered out here.
-        (One statement with a NOT EXISTS over the held rows was planned from a young table's
-        statistics as a scan of the held rows per unsent row: a claim took 50-80 s at 20,000 unsent
-        rows and minutes at 100,000. `bench/relay.py` shows the plans at 100,000.)"""
-        c = OUTBOX.c
+        Plain statements whose plans cannot degrade with the backlog, whatever the statistics say:
+        the held keys from the small partial index on rows waiting for a retry, then each lane's
+        unsent rows from the partial index on unsent (lane, id), a page at a time, held keys
+        filtered out here. (One statement with a NOT EXISTS over the held rows was planned from a
+        young table's statistics as a scan of the held rows per unsent row: a claim took 50-80 s at
+        20,000 unsent rows and minutes at 100,000. `bench/relay.py` shows the plans at 100,000.)"""
         now = utcnow()
         if self.db.is_postgres:
             await steady_plans(session)
-        held = set(
-            await session.scalars(sa.select(c.key).where(c.sent_at.is_(None), c.next_attempt_at > now).distinct())
-        )
+        held = set(await session.scalars(held_keys(now)))
+        rows = await self._claim_lane(session, bulk=False, limit=self.batch_size, held=held, now=now)
+        room = self.batch_size - len(rows)
+        if room > 0:
+            allowed = room if self.pace is None else min(room, await self.pace.allowance(session))
+            if allowed > 0:
+                rows += await self._claim_lane(session, bulk=True, limit=allowed, held=held, now=now)
+        if not rows:
+            return rows
+        return await self._with_earlier_rows(session, rows)
+
+    async def _claim_lane(
+        self, session: AsyncSession, *, bulk: bool, limit: int, held: set[str], now: datetime
+    ) -> list[Any]:
         rows: list[Any] = []
         after = 0
         for _ in range(CLAIM_PAGES):
-            query = (
-                sa.select(c.id, c.topic, c.key, c.event_id, c.payload, c.attempts, c.traceparent)
-                .where(c.sent_at.is_(None), c.id > after)
-                .where(sa.or_(c.next_attempt_at.is_(None), c.next_attempt_at <= now))
-                .order_by(c.id)
-                .limit(self.batch_size)
-            )
+            query = claim_page(bulk=bulk, after=after, limit=limit, now=now)
             if self.db.is_postgres:
                 query = query.with_for_update(of=OUTBOX, skip_locked=True)
             page = list((await session.execute(query)).all())
             rows += [row for row in page if row.key not in held]
-            if len(page) < self.batch_size or len(rows) >= self.batch_size:
+            if len(page) < limit or len(rows) >= limit:
                 break
             after = page[-1].id
-        if not rows:
-            return rows
-        return await self._in_key_order(session, rows[: self.batch_size])
+        return rows[:limit]
 
     async def _publish(self, rows: list[Any]) -> list[Any]:
         """Send the claimed rows as record batches, one lane per partition: a lane's batches go one
@@ -584,20 +615,24 @@ class OutboxRelay:
                     "error": retries[0]["last_error"][:200],
                 },
             )
+        if self.pace is not None:
+            sent = set(sent_ids)
+            self.pace.spend(sum(1 for row in rows if row.bulk and row.id in sent))
         OUTBOX_PUBLISHED.labels(self.service).inc(len(sent_ids))
         return len(sent_ids)
 
-    async def _in_key_order(self, session: AsyncSession, rows: list[Any]) -> list[Any]:
-        """Drop rows of any key whose earliest unsent row is not in this batch (another relay has it,
-        or it waits for a retry), so one key's events never overtake each other."""
-        c = OUTBOX.c
-        keys = {row.key for row in rows}
-        heads = await session.execute(
-            sa.select(c.key, sa.func.min(c.id)).where(c.sent_at.is_(None)).where(c.key.in_(keys)).group_by(c.key)
-        )
+    async def _with_earlier_rows(self, session: AsyncSession, rows: list[Any]) -> list[Any]:
+        """The claim with every earlier unsent row of its keys, in id order: a key's interactive event
+        takes its bulk events still waiting along, so one key's events never overtake each other. One
+        relay claims at a time (the advisory lock; SQLite's one writer), so no other holds them."""
         claimed = {row.id for row in rows}
-        blocked = {key for key, head_id in heads if head_id not in claimed}
-        return [row for row in rows if row.key not in blocked]
+        query = earlier_rows({row.key for row in rows}, before=max(claimed))
+        if self.db.is_postgres:
+            query = query.with_for_update(of=OUTBOX)
+        earlier = [row for row in (await session.execute(query)).all() if row.id not in claimed]
+        if not earlier:
+            return sorted(rows, key=lambda row: row.id)
+        return sorted([*rows, *earlier], key=lambda row: row.id)
 
     async def _update_backlog(self) -> None:
         async with self.db.sessionmaker() as session:
@@ -605,6 +640,47 @@ class OutboxRelay:
                 select(sa.func.count()).select_from(OutboxMessage).where(col(OutboxMessage.sent_at).is_(None))
             )
         OUTBOX_BACKLOG.labels(self.service).set(count or 0)
+
+
+def claim_page(*, bulk: bool, after: int, limit: int, now: datetime) -> sa.Select[Any]:
+    """A page of one lane's unsent rows after id `after` that are not waiting for a retry."""
+    c = OUTBOX.c
+    return (
+        sa.select(*CLAIMED)
+        .where(c.sent_at.is_(None), c.bulk == bulk, c.id > after)
+        .where(sa.or_(c.next_attempt_at.is_(None), c.next_attempt_at <= now))
+        .order_by(c.id)
+        .limit(limit)
+    )
+
+
+def earlier_rows(keys: set[str], *, before: int) -> sa.Select[Any]:
+    """The unsent rows of these keys before id `before` (in no order: an ORDER BY id is planned as
+    a walk of the primary key when sorts are off)."""
+    c = OUTBOX.c
+    return sa.select(*CLAIMED).where(c.sent_at.is_(None), c.key.in_(keys), c.id < before)
+
+
+def held_keys(now: datetime) -> sa.Select[Any]:
+    """The keys with an unsent row waiting for a retry."""
+    c = OUTBOX.c
+    return sa.select(c.key).where(c.sent_at.is_(None), c.next_attempt_at > now).distinct()
+
+
+def claim_statements(keys: set[str], *, now: datetime, limit: int = 200) -> dict[str, str]:
+    """The claim's statements as PostgreSQL text with their values in place, for EXPLAIN
+    (bench/relay.py and the tests look at their plans)."""
+    statements = {
+        "held keys": held_keys(now),
+        "claim page, interactive lane": claim_page(bulk=False, after=0, limit=limit, now=now),
+        "claim page, bulk lane": claim_page(bulk=True, after=0, limit=limit, now=now),
+        "earlier rows of the claimed keys": earlier_rows(keys, before=2**62),
+    }
+    dialect = postgresql.dialect()
+    return {
+        name: str(query.compile(dialect=dialect, compile_kwargs={"literal_binds": True}))
+        for name, query in statements.items()
+    }
 
 
 async def steady_plans(session: AsyncSession) -> None:

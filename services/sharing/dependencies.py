@@ -36,7 +36,11 @@ async def get_batch_service(session: SessionDep, settings: SettingsDep, clock: C
         session,
         sealer=BatchSealer(settings.batch_key_bytes),
         subject_key=settings.subject_key_bytes,
-        limits=Limits(max_records=settings.max_batch_records, max_bytes=settings.max_batch_bytes),
+        limits=Limits(
+            max_records=settings.max_batch_records,
+            max_bytes=settings.max_batch_bytes,
+            bulk_records=settings.bulk_push_records,
+        ),
         clock=clock,
     )
 

@@ -40,6 +40,10 @@ class SharingSettings(ServiceSettings):
     # A batch's sealed raw body is kept this long, then dropped (the batch, its counts and its
     # records' outcomes stay): it holds raw id numbers, kept only to show what an agency sent.
     raw_batch_retention_s: float = Field(default=180 * 24 * 3600.0, gt=0)
+    # A push of more records than this is a bulk load: its facts go in the outbox's bulk lane, paced
+    # by the registry's fact consumer, so a single record pushed meanwhile does not wait behind it.
+    bulk_push_records: int = Field(default=100, ge=1)
+    relay_bulk_pace_groups: list[str] = ["registry.facts"]
     # A batch above either limit is refused whole with 413; agencies split larger pushes.
     max_batch_records: int = 10_000
     max_batch_bytes: int = 16 * 1024 * 1024

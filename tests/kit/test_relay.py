@@ -18,7 +18,7 @@ from aiokafka.errors import KafkaConnectionError
 
 from contracts.envelope import CloudEvent
 from services.kit.db import Database, utcnow
-from services.kit.outbox import OUTBOX, OutboxRelay, add_event, steady_plans
+from services.kit.outbox import OUTBOX, OutboxRelay, add_event, claim_statements, steady_plans
 from tests.support import PostgresDatabases, read_topic
 
 pytestmark = pytest.mark.integration
@@ -156,18 +156,15 @@ async def test_the_claim_reads_the_partial_indexes_whatever_the_statistics(
         plans = {}
         async with db.sessionmaker() as session, session.begin():
             await steady_plans(session)
-            for name, statement in {
-                "claim": "SELECT id FROM outbox_message WHERE sent_at IS NULL AND id > 0 "
-                "AND (next_attempt_at IS NULL OR next_attempt_at <= now()) ORDER BY id LIMIT 200",
-                "held": "SELECT DISTINCT key FROM outbox_message WHERE sent_at IS NULL AND next_attempt_at > now()",
-                "heads": "SELECT key, min(id) FROM outbox_message WHERE sent_at IS NULL AND key IN ('k1', 'k2') "
-                "GROUP BY key",
-            }.items():
+            for name, statement in claim_statements({"k1", "k2"}, now=utcnow()).items():
                 plan = (await session.execute(sa.text(f"EXPLAIN {statement}"))).scalars().all()
                 plans[name] = "\n".join(plan)
-        assert "Index Scan using ix_outbox_message_unsent_id" in plans["claim"], plans["claim"]
-        assert "Sort" not in plans["claim"], plans["claim"]
-        assert "ix_outbox_message_retry" in plans["held"], plans["held"]
-        assert "ix_outbox_message_unsent_key" in plans["heads"], plans["heads"]
+        for lane in ("interactive", "bulk"):
+            claim = plans[f"claim page, {lane} lane"]
+            assert "Index Scan using ix_outbox_message_unsent_lane" in claim, claim
+            assert "Sort" not in claim, claim
+        assert "ix_outbox_message_retry" in plans["held keys"], plans["held keys"]
+        earlier = plans["earlier rows of the claimed keys"]
+        assert "ix_outbox_message_unsent_key" in earlier, earlier
     finally:
         await db.dispose()

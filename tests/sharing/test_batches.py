@@ -454,3 +454,23 @@ async def test_the_embedded_sqlite_default_keeps_batches_too(kafka_bootstrap: st
             assert await embedded.counts() == {"sharing_batch": 1, "sharing_record": 2, "outbox_message": 1}
     finally:
         await engine.dispose()
+
+
+async def test_a_push_of_more_accepted_records_than_the_bulk_threshold_goes_in_the_bulk_lane(
+    kafka_bootstrap: str, databases: PostgresDatabases
+) -> None:
+    async with sharing_service(databases, kafka_bootstrap, bulk_push_records=2) as service:
+        small = [{"id_number": id_number("19700101", f"{n:03d}"), "since": "2024-01-01"} for n in range(2)]
+        # Three records, one rejected: two accepted is not more than the threshold.
+        mixed = [
+            *({"id_number": id_number("19710101", f"{n:03d}"), "since": "2024-01-01"} for n in range(2)),
+            {"id_number": DAVE},
+        ]
+        large = [{"id_number": id_number("19720101", f"{n:03d}"), "since": "2024-01-01"} for n in range(3)]
+        for records in (small, mixed, large):
+            pushed = await service.client.post(DIBAO_PATH, json={"records": records}, **CIVIL_AFFAIRS)
+            assert pushed.status_code == 201, pushed.text
+        await service.wait_until_relayed()  # the bulk lane goes too (no group paces it here)
+        async with service.engine.connect() as conn:
+            lanes = (await conn.execute(sa.text("SELECT bulk, count(*) FROM outbox_message GROUP BY bulk"))).all()
+        assert dict(lanes) == {False: 4, True: 3}

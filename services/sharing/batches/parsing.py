@@ -27,6 +27,8 @@ CSV = "text/csv"
 class Limits:
     max_records: int
     max_bytes: int
+    # A push with more accepted records than this is a bulk load (its facts go in the bulk lane).
+    bulk_records: int = 100
 
 
 @dataclass(frozen=True)

@@ -103,10 +103,13 @@ class BatchService:
         if dataset.retained is not None:
             retained = [c.retained for c in accepted if c.retained is not None]
             await upsert(self.session, dataset.retained.table, retained, key=dataset.retained.key)
+        # A bulk load's facts go in the paced bulk lane, so a single record pushed while it is being
+        # applied does not wait behind it (services/kit/pacing.py).
+        bulk = len(accepted) > self.limits.bulk_records
         for item in accepted:
             assert item.fact is not None
             event = new_event(source=FACT_SOURCE, type=FACT_RECORDED, subject=item.fact.subject_ref, data=item.fact)
-            add_event(self.session, dataset.topic, key=item.fact.key, event=event)
+            add_event(self.session, dataset.topic, key=item.fact.key, event=event, bulk=bulk)
         # Last, so the audit chain's head is locked for as short a time as can be.
         await self.audit.append(
             Exchange(
