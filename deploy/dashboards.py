@@ -354,6 +354,12 @@ def operations() -> dashboard.Dashboard:
                     query(f"max by (service) (outbox_backlog{{{svc}}})", "{{service}}"),
                 ),
                 series(
+                    "Bulk lane: its consumers' lag",
+                    "Events the consumers pacing a bulk load have yet to apply; the bulk lane waits while it is at "
+                    "*_RELAY_BULK_MAX_LAG (200), so single events never queue behind a whole load.",
+                    query(f"max by (service) (outbox_bulk_lag{{{svc}}})", "{{service}}"),
+                ),
+                series(
                     "Events published and resent",
                     "Published per second; resent ones were lost by a broker that came back without them.",
                     query(f"sum by (service) (rate(outbox_published_total{{{svc}}}[{RATE}]))", "published {{service}}"),

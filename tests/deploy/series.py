@@ -18,6 +18,7 @@ KIT_SERIES = {
     "events_dead_lettered_total",
     "events_conflicting_total",
     "outbox_resent_total",
+    "outbox_bulk_lag",
     "consumer_stalled",
     "consumer_lag",
 }

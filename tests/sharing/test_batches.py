@@ -456,12 +456,12 @@ async def test_the_embedded_sqlite_default_keeps_batches_too(kafka_bootstrap: st
         await engine.dispose()
 
 
-async def test_a_push_of_more_accepted_records_than_the_bulk_threshold_goes_in_the_bulk_lane(
+async def test_a_push_of_more_records_than_the_bulk_threshold_goes_in_the_bulk_lane(
     kafka_bootstrap: str, databases: PostgresDatabases
 ) -> None:
     async with sharing_service(databases, kafka_bootstrap, bulk_push_records=2) as service:
         small = [{"id_number": id_number("19700101", f"{n:03d}"), "since": "2024-01-01"} for n in range(2)]
-        # Three records, one rejected: two accepted is not more than the threshold.
+        # Three records, one rejected: the push is larger than the threshold, its two facts are bulk.
         mixed = [
             *({"id_number": id_number("19710101", f"{n:03d}"), "since": "2024-01-01"} for n in range(2)),
             {"id_number": DAVE},
@@ -473,4 +473,29 @@ async def test_a_push_of_more_accepted_records_than_the_bulk_threshold_goes_in_t
         await service.wait_until_relayed()  # the bulk lane goes too (no group paces it here)
         async with service.engine.connect() as conn:
             lanes = (await conn.execute(sa.text("SELECT bulk, count(*) FROM outbox_message GROUP BY bulk"))).all()
-        assert dict(lanes) == {False: 4, True: 3}
+        assert dict(lanes) == {False: 2, True: 5}
+
+
+async def test_a_push_larger_than_a_chunk_keeps_every_outcome_fact_and_count(
+    sharing: SharingService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A push is checked and written a chunk at a time; the chunks add up to the whole push."""
+    monkeypatch.setattr("services.sharing.batches.service.CHUNK_RECORDS", 4)
+    records: list[Any] = [{"id_number": id_number("19730101", f"{n:03d}"), "since": "2024-01-01"} for n in range(10)]
+    records[5] = {"id_number": records[5]["id_number"]}  # no since: rejected, in the second chunk
+    before = await sharing.counts()
+    pushed = await sharing.client.post(DIBAO_PATH, json={"records": records}, **CIVIL_AFFAIRS)
+    assert pushed.status_code == 201, pushed.text
+    receipt = pushed.json()
+    assert (receipt["record_count"], receipt["accepted"]) == (10, 9)
+    assert [r["index"] for r in receipt["rejected"]] == [5]
+    read = await sharing.client.get(f"{pushed.headers['location']}?limit=100", scopes=["sharing:read"])
+    assert read.status_code == 200, read.text
+    body = read.json()
+    assert (body["record_count"], body["accepted_count"], body["rejected_count"]) == (10, 9, 1)
+    assert [r["index"] for r in body["records"]] == list(range(10))
+    after = await sharing.counts()
+    assert after["sharing_record"] - before["sharing_record"] == 10
+    assert after["outbox_message"] - before["outbox_message"] == 9
+    messages = await facts_of_batch(sharing, sharing.settings.kafka_bootstrap_servers, receipt["batch_id"], 9)
+    assert sorted(m.event.data["record_index"] for m in messages) == [n for n in range(10) if n != 5]

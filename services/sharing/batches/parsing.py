@@ -27,7 +27,7 @@ CSV = "text/csv"
 class Limits:
     max_records: int
     max_bytes: int
-    # A push with more accepted records than this is a bulk load (its facts go in the bulk lane).
+    # A push of more records than this is a bulk load (its facts go in the bulk lane).
     bulk_records: int = 100
 
 

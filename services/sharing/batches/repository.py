@@ -35,14 +35,18 @@ class BatchRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    async def add(self, batch: SharingBatch, records: Sequence[NewRecord]) -> None:
+    async def add(self, batch: SharingBatch) -> None:
         self.session.add(batch)
         await self.session.flush()
+
+    async def add_records(self, batch_id: uuid.UUID, records: Sequence[NewRecord]) -> None:
         # One multi-row INSERT: a batch may hold ten thousand records, and the ORM unit of work
         # would track each one for nothing.
+        if not records:
+            return
         rows = [
             {
-                "batch_id": batch.id,
+                "batch_id": batch_id,
                 "record_index": r.record_index,
                 "outcome": r.outcome,
                 "id_number_masked": r.id_number_masked,

@@ -13,7 +13,7 @@ from contracts.envelope import new_event
 from contracts.sharing import FACT_RECORDED, Fact
 from contracts.vocabulary import Agency, Scope
 from services.kit.clock import Clock
-from services.kit.db import upsert
+from services.kit.db import flush_before_commit, upsert
 from services.kit.errors import AgencyMismatch, Forbidden
 from services.kit.identity import Caller
 from services.kit.outbox import add_event
@@ -31,6 +31,8 @@ from .repository import BatchRepository, NewRecord
 from .schemas import BatchRead, BatchReceipt, Outcome, RecordOutcome, RejectedRecord
 
 FACT_SOURCE = "/sharing"
+# Records of a push checked and written together (see `submit`).
+CHUNK_RECORDS = 1000
 
 
 @dataclass(frozen=True)
@@ -82,8 +84,6 @@ class BatchService:
         dataset = self.catalog.get(push.agency, push.dataset)
         raw = parse_batch(push.body, push.content_type, dataset, self.limits)
         batch_id = uuid.uuid4()
-        checked = [self._check(dataset, batch_id, index, record) for index, record in enumerate(raw.records)]
-        accepted = [c for c in checked if c.fact is not None]
         batch = SharingBatch(
             id=batch_id,
             agency=dataset.agency,
@@ -94,22 +94,37 @@ class BatchService:
             raw_sealed=self.sealer.seal(batch_id, push.body),
             raw_key_id=self.sealer.key_id,
             raw_size=len(push.body),
-            record_count=len(checked),
-            accepted_count=len(accepted),
-            rejected_count=len(checked) - len(accepted),
+            record_count=len(raw.records),
+            accepted_count=0,
+            rejected_count=0,
             received_at=self.clock.now(),
         )
-        await self.repo.add(batch, [c.record for c in checked])
-        if dataset.retained is not None:
-            retained = [c.retained for c in accepted if c.retained is not None]
-            await upsert(self.session, dataset.retained.table, retained, key=dataset.retained.key)
+        await self.repo.add(batch)
         # A bulk load's facts go in the paced bulk lane, so a single record pushed while it is being
         # applied does not wait behind it (services/kit/pacing.py).
-        bulk = len(accepted) > self.limits.bulk_records
-        for item in accepted:
-            assert item.fact is not None
-            event = new_event(source=FACT_SOURCE, type=FACT_RECORDED, subject=item.fact.subject_ref, data=item.fact)
-            add_event(self.session, dataset.topic, key=item.fact.key, event=event, bulk=bulk)
+        bulk = len(raw.records) > self.limits.bulk_records
+        rejected: list[RejectedRecord] = []
+        subjects: set[str] = set()
+        # A chunk at a time, its outcomes, facts and events written before the next is checked: a
+        # push of ten thousand records never holds all their facts and events at once.
+        for start in range(0, len(raw.records), CHUNK_RECORDS):
+            chunk = raw.records[start : start + CHUNK_RECORDS]
+            checked = [self._check(dataset, batch_id, start + n, record) for n, record in enumerate(chunk)]
+            await self.repo.add_records(batch_id, [c.record for c in checked])
+            accepted = [c for c in checked if c.fact is not None]
+            if dataset.retained is not None:
+                retained = [c.retained for c in accepted if c.retained is not None]
+                await upsert(self.session, dataset.retained.table, retained, key=dataset.retained.key)
+            for item in accepted:
+                assert item.fact is not None
+                event = new_event(source=FACT_SOURCE, type=FACT_RECORDED, subject=item.fact.subject_ref, data=item.fact)
+                add_event(self.session, dataset.topic, key=item.fact.key, event=event, bulk=bulk)
+                if item.fact.subject_ref:
+                    subjects.add(item.fact.subject_ref)
+            await self.session.run_sync(flush_before_commit)  # the chunk's events, written now
+            batch.accepted_count += len(accepted)
+            rejected += [RejectedRecord(index=c.record.record_index, errors=c.errors) for c in checked if c.errors]
+        batch.rejected_count = batch.record_count - batch.accepted_count
         # Last, so the audit chain's head is locked for as short a time as can be.
         await self.audit.append(
             Exchange(
@@ -120,17 +135,19 @@ class BatchService:
                 dataset=dataset.code,
                 purpose=f"inbound: {dataset.title}",
                 records=batch.record_count,
-                subjects={item.fact.subject_ref for item in accepted if item.fact and item.fact.subject_ref},
+                subjects=subjects,
             )
         )
-        count_records(self.session, dataset.agency, dataset.name, accepted=len(accepted), rejected=batch.rejected_count)
+        count_records(
+            self.session, dataset.agency, dataset.name, accepted=batch.accepted_count, rejected=batch.rejected_count
+        )
         return BatchReceipt(
             batch_id=batch_id,
             agency=dataset.agency,
             dataset=dataset.name,
             record_count=batch.record_count,
             accepted=batch.accepted_count,
-            rejected=[RejectedRecord(index=c.record.record_index, errors=c.errors) for c in checked if c.errors],
+            rejected=rejected,
         )
 
     def _check(self, dataset: AnyDataset, batch_id: uuid.UUID, index: int, raw: RawRecord) -> _Checked:
