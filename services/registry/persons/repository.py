@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
+from services.kit.db import among
 from services.kit.pagination import paginate
 from services.registry.households.schemas import HouseholdsCursor
 from services.registry.persons.schemas import PersonsCursor
@@ -107,7 +108,7 @@ class PersonRepository:
         if ids:
             result = await self.session.execute(
                 select(UnemploymentRegistration)
-                .where(col(UnemploymentRegistration.person_id).in_(ids))
+                .where(among(self.session, col(UnemploymentRegistration.person_id), ids))
                 .order_by(col(UnemploymentRegistration.registered_on), col(UnemploymentRegistration.created_at))
             )
             for registration in result.scalars():
@@ -119,7 +120,7 @@ class PersonRepository:
             return set()
         result = await self.session.execute(
             sa.select(col(Employment.person_id))
-            .where(col(Employment.person_id).in_(ids))
+            .where(among(self.session, col(Employment.person_id), ids))
             .where(col(Employment.ended_on).is_(None))
         )
         return set(result.scalars())
@@ -129,7 +130,7 @@ class PersonRepository:
         if ids:
             result = await self.session.execute(
                 select(Training)
-                .where(col(Training.person_id).in_(ids))
+                .where(among(self.session, col(Training.person_id), ids))
                 .order_by(col(Training.completed_on), col(Training.training_id))
             )
             for training in result.scalars():
@@ -139,7 +140,9 @@ class PersonRepository:
     async def facts_of(self, subject_refs: list[str]) -> dict[str, list[PersonFact]]:
         found: dict[str, list[PersonFact]] = defaultdict(list)
         if subject_refs:
-            result = await self.session.execute(select(PersonFact).where(col(PersonFact.subject_ref).in_(subject_refs)))
+            result = await self.session.execute(
+                select(PersonFact).where(among(self.session, col(PersonFact.subject_ref), subject_refs))
+            )
             for fact in result.scalars():
                 found[fact.subject_ref].append(fact)
         return found
@@ -147,7 +150,9 @@ class PersonRepository:
     async def households_of(self, numbers: set[str]) -> dict[str, Household]:
         if not numbers:
             return {}
-        result = await self.session.execute(select(Household).where(col(Household.household_no).in_(numbers)))
+        result = await self.session.execute(
+            select(Household).where(among(self.session, col(Household.household_no), numbers))
+        )
         return {h.household_no: h for h in result.scalars()}
 
     async def household(self, household_no: str) -> Household | None:

@@ -62,6 +62,8 @@ class PersonState:
     ended_categories: list[DifficultyCategory]
     trainings: list[Training] = field(default_factory=list)
     graduated_on: date | None = None
+    # The day it is as of (the bureau's today when it was worked out).
+    as_of: date | None = None
 
     def registration_states(self) -> list[UnemploymentRegistrationState]:
         return [
@@ -188,7 +190,7 @@ class PersonService:
         if not fresh:
             return (await self.states([person]))[0]
         household = await self.repo.household(person.household_no) if person.household_no else None
-        return self.derive(person, [], False, [], facts or [], household)
+        return self.derive(person, [], False, [], facts or [], household, today=self.today())
 
     async def states(self, people: list[Person]) -> list[PersonState]:
         """The states of many people in five queries, whatever their number."""
@@ -198,6 +200,7 @@ class PersonService:
         trainings = await self.repo.trainings_of(ids)
         facts = await self.repo.facts_of([p.subject_ref for p in people])
         households = await self.repo.households_of({p.household_no for p in people if p.household_no})
+        today = self.today()  # once: the clock costs more than deriving a state
         return [
             self.derive(
                 p,
@@ -206,6 +209,7 @@ class PersonService:
                 trainings.get(p.person_id, []),
                 facts.get(p.subject_ref, []),
                 households.get(p.household_no) if p.household_no else None,
+                today=today,
             )
             for p in people
         ]
@@ -218,8 +222,9 @@ class PersonService:
         trainings: list[Training],
         facts: list[PersonFact],
         household: Household | None,
+        *,
+        today: date,
     ) -> PersonState:
-        today = self.today()
         open_registration = next((r for r in registrations if r.closed_on is None), None)
         granted = category_facts(facts)
         graduated_on = next(
@@ -248,6 +253,7 @@ class PersonService:
             ended_categories(facts=granted, today=today),
             trainings,
             graduated_on,
+            as_of=today,
         )
 
     def reveal_id_number(self, person: Person) -> str:
