@@ -206,6 +206,12 @@ def among(session: AsyncSession, column: Any, values: Collection[Any]) -> sa.Col
     return condition
 
 
+def insert_for(session: AsyncSession, table: Any) -> Any:
+    """An INSERT with the dialect's ON CONFLICT clauses (PostgreSQL or SQLite) for the session's database."""
+    target = getattr(table, "__table__", table)
+    return postgresql.insert(target) if session.get_bind().dialect.name == "postgresql" else sqlite.insert(target)
+
+
 async def upsert(
     session: AsyncSession,
     table: type[Any],
@@ -224,10 +230,8 @@ async def upsert(
         return
     by_key = {tuple(row[name] for name in key): row for row in rows}
     last = [by_key[k] for k in sorted(by_key)]
-    dialect = session.get_bind().dialect.name
     columns = [] if keep_existing else list(update or [name for name in last[0] if name not in key])
-    target = getattr(table, "__table__", table)
-    insert = postgresql.insert(target) if dialect == "postgresql" else sqlite.insert(target)
+    insert = insert_for(session, table)
     statement = (
         insert.on_conflict_do_update(index_elements=list(key), set_={name: insert.excluded[name] for name in columns})
         if columns

@@ -24,7 +24,7 @@ from contracts.registry import (
 from contracts.topics import REGISTRY_PERSON
 from contracts.vocabulary import COLLEGE_LEVELS, RESTRICTED_DIFFICULTY, SENSITIVE_CATEGORIES, Category
 from services.kit.clock import SYSTEM_CLOCK, Clock, bureau_date
-from services.kit.db import utcnow
+from services.kit.db import insert_for, utcnow
 from services.kit.identifiers import birth_date_of, gender_of, mask_id_number, subject_ref
 from services.kit.outbox import add_event
 from services.registry.facts.appliers import PersonUpdate, graduate_grant, grants_of, person_update_of
@@ -166,17 +166,17 @@ class PersonService:
         return state
 
     async def _insert(self, person: Person, index: str) -> None:
-        try:
-            async with self.session.begin_nested():
-                # A Core INSERT: the hot path of registration skips the ORM unit of work.
-                await self.session.execute(sa.insert(PERSON), [person.model_dump()])
-        except IntegrityError:
-            winner = await self.repo.by_id_number_index(index)
-            if winner is None:
-                raise
-            raise PersonExists(
-                "a person with this id number is already registered", person_id=str(winner.person_id)
-            ) from None
+        # A Core INSERT that skips a duplicate instead of failing: the hot path of registration
+        # needs neither the ORM unit of work nor a savepoint to survive the duplicate, and a
+        # duplicate leaves the caller's transaction (a consumer's, say) intact.
+        statement = insert_for(self.session, PERSON).on_conflict_do_nothing().returning(PERSON.c.person_id)
+        if (await self.session.execute(statement, person.model_dump())).first() is not None:
+            return
+        # The id number's blind index, or else its subject_ref (the blind index key was changed).
+        winner = await self.repo.by_id_number_index(index) or await self.repo.by_subject_ref(person.subject_ref)
+        if winner is None:  # another unique column: cannot happen with a fresh uuid4 as person_id
+            raise RuntimeError("registration conflicted with no registered person")
+        raise PersonExists("a person with this id number is already registered", person_id=str(winner.person_id))
 
     async def get(self, person_id: uuid.UUID, *, for_update: bool = False) -> Person:
         person = await self.repo.get(person_id, for_update=for_update)
