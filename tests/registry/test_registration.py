@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import date, timedelta
 
@@ -41,6 +42,18 @@ async def test_second_registration_of_an_id_number_is_409_naming_the_existing_pe
     assert again.status_code == 409
     assert again.headers["content-type"] == "application/problem+json"
     assert again.json()["person_id"] == first.json()["person_id"]
+
+
+async def test_concurrent_registrations_of_one_id_number_register_one_person(registry: ServiceClient) -> None:
+    number = id_number()
+    answers = await asyncio.gather(*(registry.post(PERSONS, json=person_body(number)) for _ in range(6)))
+    created = [a for a in answers if a.status_code == 201]
+    assert len(created) == 1, [a.text for a in answers]
+    refused = [a for a in answers if a.status_code != 201]
+    assert {(a.status_code, a.json()["type"]) for a in refused} == {
+        (409, "urn:rongchang-employment:problem:person-exists")
+    }
+    assert {a.json()["person_id"] for a in refused} == {created[0].json()["person_id"]}
 
 
 @pytest.mark.parametrize(
