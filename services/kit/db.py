@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Callable, Collection, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -191,19 +191,6 @@ async def _rollback_quietly(session: AsyncSession) -> None:
 # scope="function": the commit happens before the response is sent, so a failed commit is
 # reported to the caller instead of after a 2xx has gone out.
 SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
-
-
-def among(session: AsyncSession, column: Any, values: Collection[Any]) -> sa.ColumnElement[bool]:
-    """`column IN values`; on PostgreSQL as `column = ANY($1)` with the values in one array
-    parameter. An IN list is compiled into a bind parameter per value on every execution: for a
-    page of 500 people's registrations, trainings and facts that was more CPU than the queries."""
-    if session.get_bind().dialect.name == "postgresql":
-        condition: sa.ColumnElement[bool] = column == sa.any_(
-            sa.literal(list(values), type_=postgresql.ARRAY(column.type))
-        )
-        return condition
-    condition = column.in_(values)
-    return condition
 
 
 def insert_for(session: AsyncSession, table: Any) -> Any:

@@ -10,7 +10,6 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
-from services.kit.db import among
 from services.kit.pagination import paginate
 from services.registry.households.schemas import HouseholdsCursor
 from services.registry.persons.schemas import PersonsCursor
@@ -108,7 +107,7 @@ class PersonRepository:
         if ids:
             result = await self.session.execute(
                 select(UnemploymentRegistration)
-                .where(among(self.session, col(UnemploymentRegistration.person_id), ids))
+                .where(col(UnemploymentRegistration.person_id).in_(ids))
                 .order_by(col(UnemploymentRegistration.registered_on), col(UnemploymentRegistration.created_at))
             )
             for registration in result.scalars():
@@ -120,7 +119,7 @@ class PersonRepository:
             return set()
         result = await self.session.execute(
             sa.select(col(Employment.person_id))
-            .where(among(self.session, col(Employment.person_id), ids))
+            .where(col(Employment.person_id).in_(ids))
             .where(col(Employment.ended_on).is_(None))
         )
         return set(result.scalars())
@@ -130,7 +129,7 @@ class PersonRepository:
         if ids:
             result = await self.session.execute(
                 select(Training)
-                .where(among(self.session, col(Training.person_id), ids))
+                .where(col(Training.person_id).in_(ids))
                 .order_by(col(Training.completed_on), col(Training.training_id))
             )
             for training in result.scalars():
@@ -141,7 +140,7 @@ class PersonRepository:
         found: dict[str, list[PersonFact]] = defaultdict(list)
         if subject_refs:
             result = await self.session.execute(
-                select(PersonFact).where(among(self.session, col(PersonFact.subject_ref), subject_refs))
+                select(PersonFact).where(col(PersonFact.subject_ref).in_(subject_refs))
             )
             for fact in result.scalars():
                 found[fact.subject_ref].append(fact)
@@ -151,7 +150,7 @@ class PersonRepository:
         if not numbers:
             return {}
         result = await self.session.execute(
-            select(Household).where(among(self.session, col(Household.household_no), numbers))
+            select(Household).where(col(Household.household_no).in_(numbers))
         )
         return {h.household_no: h for h in result.scalars()}
 
