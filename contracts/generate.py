@@ -147,7 +147,9 @@ CATALOGUE: tuple[TopicContract, ...] = (
             "(never the raw id number), with only the fields the consumers are agreed to receive. "
             "`attributes` is the dataset's own model, told apart by `attributes.dataset` (`agency/dataset`). "
             "Facts of a sensitive dataset (`public_security/special_population`) never travel here: "
-            "they are on sharing.sensitive-fact.v1."
+            "they are on sharing.sensitive-fact.v1. The facts of a bulk push (more than "
+            "`SHARING_BULK_PUSH_RECORDS` records) arrive at the pace the registry applies them, at most "
+            "`SHARING_RELAY_BULK_MAX_LAG` ahead of it, and single records pushed meanwhile go before them."
         ),
         producer="sharing",
         consumers=("registry", "subsidy"),
