@@ -147,11 +147,12 @@ def effect_event(key: str, seq: int) -> CloudEvent:
     return CloudEvent(source="/faults", type=EFFECT_EVENT_TYPE, subject=key, data={"key": key, "seq": seq})
 
 
-async def commit_events(db: Database, topic: str, events: list[CloudEvent]) -> list[str]:
-    """Write events through the real outbox in one transaction; returns their ids once committed."""
+async def commit_events(db: Database, topic: str, events: list[CloudEvent], *, bulk: bool = False) -> list[str]:
+    """Write events through the real outbox in one transaction (in its bulk lane with `bulk`);
+    returns their ids once committed."""
     async with db.sessionmaker() as session, session.begin():
         for event in events:
-            add_event(session, topic, event.data["key"], event)
+            add_event(session, topic, event.data["key"], event, bulk=bulk)
     return [event.id for event in events]
 
 

@@ -1,8 +1,8 @@
 """Scenario 1: a process SIGKILLed at each of the kit's crash windows, 20 times in a row, loses no
 acknowledged event and applies none twice.
 
-Each round commits events through the real outbox, runs a relay or a consumer process that dies at
-the window (exit 137, like kill -9), then a healthy one. The effect handler writes one row per
+Each round commits events through the real outbox (every other round in its bulk lane), runs a
+relay or a consumer process that dies at the window (exit 137, like kill -9), then a healthy one. The effect handler writes one row per
 application into a table without a unique constraint, so an effect applied twice would show as two
 rows; only the kit's inbox stands between a redelivery and a duplicate.
 """
@@ -108,7 +108,8 @@ async def test_sigkill_at_a_crash_window_twenty_times_loses_nothing_and_applies_
         if runner is not None:
             await runner.start()  # the relay dies; the consumer side stays healthy throughout
         for round_no in range(ROUNDS):
-            ids = await commit_events(db, topic, round_events(round_no))
+            # Every other round in the outbox's bulk lane: both lanes go through the window.
+            ids = await commit_events(db, topic, round_events(round_no), bulk=round_no % 2 == 1)
             acknowledged += ids
             if relay_window:
                 crash_statuses.append(await workers.run("relay", crash_at=window, name="relay-crash", **job))
