@@ -2,9 +2,10 @@
 acknowledged event and applies none twice.
 
 Each round commits events through the real outbox (every other round in its bulk lane), runs a
-relay or a consumer process that dies at the window (exit 137, like kill -9), then a healthy one. The effect handler writes one row per
-application into a table without a unique constraint, so an effect applied twice would show as two
-rows; only the kit's inbox stands between a redelivery and a duplicate.
+relay or a consumer process that dies at the window (exit 137, like kill -9), then a healthy one.
+The effect handler writes one row per application into a table without a unique constraint, so an
+effect applied twice would show as two rows; only the kit's inbox stands between a redelivery and a
+duplicate.
 """
 
 from __future__ import annotations
