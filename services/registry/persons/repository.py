@@ -139,9 +139,7 @@ class PersonRepository:
     async def facts_of(self, subject_refs: list[str]) -> dict[str, list[PersonFact]]:
         found: dict[str, list[PersonFact]] = defaultdict(list)
         if subject_refs:
-            result = await self.session.execute(
-                select(PersonFact).where(col(PersonFact.subject_ref).in_(subject_refs))
-            )
+            result = await self.session.execute(select(PersonFact).where(col(PersonFact.subject_ref).in_(subject_refs)))
             for fact in result.scalars():
                 found[fact.subject_ref].append(fact)
         return found
@@ -149,9 +147,7 @@ class PersonRepository:
     async def households_of(self, numbers: set[str]) -> dict[str, Household]:
         if not numbers:
             return {}
-        result = await self.session.execute(
-            select(Household).where(col(Household.household_no).in_(numbers))
-        )
+        result = await self.session.execute(select(Household).where(col(Household.household_no).in_(numbers)))
         return {h.household_no: h for h in result.scalars()}
 
     async def household(self, household_no: str) -> Household | None:
