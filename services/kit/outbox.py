@@ -63,6 +63,8 @@ SAVEPOINT_MARKS = "outbox_savepoint_marks"
 BACKLOG_INTERVAL_S = 1.0
 PURGE_INTERVAL_S = 60.0
 PURGE_BATCH = 5000
+# A publish slower than this waited for an absent broker: the cluster is confirmed before the next.
+SLOW_PUBLISH_S = 1.0
 # Pages of a claim scanned for rows whose key is not held back for a retry (see `_claim`).
 CLAIM_PAGES = 10
 # pg_try_advisory_xact_lock key held by the relay that is publishing (each service has its own database).
@@ -521,6 +523,7 @@ class OutboxRelay:
         earlier one (a broker just restarted answered one request `NodeNotReady` and the next one
         fine), and consumers apply the first copy they read."""
         crash_point("relay.after_claim")
+        started = time.monotonic()
         results: list[Any] = [NOT_SENT] * len(rows)
         lanes: dict[tuple[str, int], list[int]] = {}
         partitions: dict[str, list[int] | BaseException] = {}  # per topic, asked once a round
@@ -541,6 +544,12 @@ class OutboxRelay:
             *(self._send_lane(topic, partition, lane, rows, results) for (topic, partition), lane in lanes.items())
         )
         crash_point("relay.after_publish")
+        if time.monotonic() - started > SLOW_PUBLISH_S:
+            # The producer waited for a broker that was away; the one that answered in the end may be
+            # another cluster, restarted empty. Nothing more goes until its cluster id is confirmed:
+            # a later event sent there before the relay adopted the cluster (and sent every kept row
+            # again, in order) would reach the consumers ahead of the earlier ones.
+            self._broker_in_doubt = True
         return results
 
     async def _send_lane(
