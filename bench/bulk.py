@@ -179,37 +179,34 @@ async def bulk(
         sampler = asyncio.create_task(sample())
         probing = True
         probe_latencies: list[float] = []
+        probes_sent: list[str] = []
 
         async def probe() -> None:
             """One record pushed on its own at a time, timed until the registry holds its fact."""
             conn = await asyncpg.connect(registry)
             try:
-                async with httpx.AsyncClient(timeout=120) as prober_http:
-                    await _probe_each(conn, prober_http)
+                async with httpx.AsyncClient(timeout=120) as alone:
+                    for number in probe_numbers:
+                        if not probing:
+                            return
+                        ref = subject_ref(DEV_SUBJECT_KEY.encode(), number)
+                        sent = time.perf_counter()
+                        pushed = await alone.post(
+                            f"{gateway}/sharing/v1/agencies/civil_affairs/datasets/dibao/records",
+                            headers=civil,
+                            json={"records": [{"id_number": number, "since": "2024-01-01"}]},
+                        )
+                        pushed.raise_for_status()
+                        probes_sent.append(number)
+                        while not await conn.fetchval(  # noqa: ASYNC110 (another process writes it)
+                            "SELECT EXISTS (SELECT 1 FROM registry_person_fact WHERE subject_ref = $1)", ref
+                        ):
+                            await asyncio.sleep(0.01)
+                        probe_latencies.append(time.perf_counter() - sent)
+                        await asyncio.sleep(PROBE_EVERY_S)
             finally:
                 await conn.close()
 
-        async def _probe_each(conn: asyncpg.Connection, http: httpx.AsyncClient) -> None:
-            for number in probe_numbers:
-                if not probing:
-                    return
-                ref = subject_ref(DEV_SUBJECT_KEY.encode(), number)
-                sent = time.perf_counter()
-                pushed = await http.post(
-                    f"{gateway}/sharing/v1/agencies/civil_affairs/datasets/dibao/records",
-                    headers=civil,
-                    json={"records": [{"id_number": number, "since": "2024-01-01"}]},
-                )
-                pushed.raise_for_status()
-                probes_sent.append(number)
-                while not await conn.fetchval(  # noqa: ASYNC110 (another process writes it)
-                    "SELECT EXISTS (SELECT 1 FROM registry_person_fact WHERE subject_ref = $1)", ref
-                ):
-                    await asyncio.sleep(0.01)
-                probe_latencies.append(time.perf_counter() - sent)
-                await asyncio.sleep(PROBE_EVERY_S)
-
-        probes_sent: list[str] = []
         prober = asyncio.create_task(probe())
         started = time.perf_counter()
         for offset in range(0, records, BATCH):

@@ -35,7 +35,7 @@ from datetime import datetime, timedelta
 from typing import Any, NamedTuple, cast
 
 import sqlalchemy as sa
-from aiokafka import AIOKafkaProducer
+from aiokafka import AIOKafkaProducer, TopicPartition
 from aiokafka.partitioner import DefaultPartitioner
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -456,10 +456,8 @@ class OutboxRelay:
         if behind:
             return
         positions = [
-            PartitionOffset(topic=row.topic, partition=row.partition, next_offset=row.next_offset)
-            for row in await session.execute(
-                sa.select(POSITIONS.c.topic, POSITIONS.c.partition, POSITIONS.c.next_offset)
-            )
+            PartitionOffset(topic=tp.topic, partition=tp.partition, next_offset=offset)
+            for tp, offset in (await published_positions(session)).items()
         ]
         watermark = OutboxWatermark(service=self.service, as_of=as_of, positions=positions)
         event = new_event(source=f"/{self.service}", type=OUTBOX_WATERMARK_EVENT, subject=self.service, data=watermark)
@@ -491,9 +489,10 @@ class OutboxRelay:
         rows = await self._claim_lane(session, bulk=False, limit=self.batch_size, held=held, now=now)
         room = self.batch_size - len(rows)
         if room > 0:
-            allowed = room if self.pace is None else min(room, await self.pace.allowance(session))
-            if allowed > 0:
-                rows += await self._claim_lane(session, bulk=True, limit=allowed, held=held, now=now)
+            bulk = await self._claim_lane(session, bulk=True, limit=room, held=held, now=now)
+            if bulk and self.pace is not None:  # the consumers are asked only while the lane holds rows
+                bulk = bulk[: await self.pace.allowance(lambda: published_positions(session))]
+            rows += bulk
         if not rows:
             return rows
         return await self._with_earlier_rows(session, rows)
@@ -639,8 +638,6 @@ class OutboxRelay:
         if self.db.is_postgres:
             query = query.with_for_update(of=OUTBOX)
         earlier = [row for row in (await session.execute(query)).all() if row.id not in claimed]
-        if not earlier:
-            return sorted(rows, key=lambda row: row.id)
         return sorted([*rows, *earlier], key=lambda row: row.id)
 
     async def _update_backlog(self) -> None:
@@ -649,6 +646,12 @@ class OutboxRelay:
                 select(sa.func.count()).select_from(OutboxMessage).where(col(OutboxMessage.sent_at).is_(None))
             )
         OUTBOX_BACKLOG.labels(self.service).set(count or 0)
+
+
+async def published_positions(session: AsyncSession) -> dict[TopicPartition, int]:
+    """Per partition, the offset after the last event this outbox published there."""
+    rows = await session.execute(sa.select(POSITIONS.c.topic, POSITIONS.c.partition, POSITIONS.c.next_offset))
+    return {TopicPartition(row.topic, row.partition): row.next_offset for row in rows}
 
 
 def claim_page(*, bulk: bool, after: int, limit: int, now: datetime) -> sa.Select[Any]:

@@ -24,10 +24,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Awaitable, Callable
 
-import sqlalchemy as sa
 from aiokafka import AIOKafkaConsumer, TopicPartition
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from .metrics import OUTBOX_BULK_LAG
 
@@ -49,30 +48,23 @@ class BulkPace:
         self._allowance = 0
         self._measured = float("-inf")
 
-    async def allowance(self, session: AsyncSession) -> int:
+    async def allowance(self, positions: Callable[[], Awaitable[dict[TopicPartition, int]]]) -> int:
         """How many bulk rows may go now: `max_lag` less the largest group's lag, measured at most
-        every `interval_s` and spent down in between (`spend`)."""
+        every `interval_s` (from this outbox's `positions`, read only then) and spent down in
+        between (`spend`)."""
         now = time.monotonic()
         if now - self._measured >= self.interval_s:
             self._measured = now
-            lag = await self.lag(session)
+            lag = await self.lag(await positions())
             self._allowance = 0 if lag is None else max(0, self.max_lag - lag)
         return self._allowance
 
     def spend(self, published: int) -> None:
         self._allowance = max(0, self._allowance - published)
 
-    async def lag(self, session: AsyncSession) -> int | None:
-        """Records the furthest-behind group has yet to commit on this outbox's topics (0 with no
-        group); None when the broker did not answer."""
-        from .outbox import POSITIONS  # the outbox imports this module
-
-        ours: dict[TopicPartition, int] = {
-            TopicPartition(row.topic, row.partition): row.next_offset
-            for row in await session.execute(
-                sa.select(POSITIONS.c.topic, POSITIONS.c.partition, POSITIONS.c.next_offset)
-            )
-        }
+    async def lag(self, ours: dict[TopicPartition, int]) -> int | None:
+        """Records the furthest-behind group has yet to commit on this outbox's topics (`ours`: the
+        outbox's position per partition; 0 with no group); None when the broker did not answer."""
         if not ours or not self.groups:
             OUTBOX_BULK_LAG.labels(self.service).set(0)
             return 0

@@ -50,7 +50,7 @@ def to_read(state: PersonState, caller: Caller, service: PersonService, reveal: 
         phone=person.phone,
         gender=person.gender,
         birth_year=person.birth_date.year,
-        age=age_on(person.birth_date, state.as_of or service.today()),
+        age=age_on(person.birth_date, state.as_of),
         # The masked id number hides exactly the birth date: never both without the scope.
         birth_date=person.birth_date if sensitive else None,
         hukou_type=person.hukou_type,

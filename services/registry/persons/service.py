@@ -60,10 +60,10 @@ class PersonState:
     categories: list[DifficultyCategory]
     status: str
     ended_categories: list[DifficultyCategory]
+    # The day it is as of (the bureau's today when it was worked out).
+    as_of: date
     trainings: list[Training] = field(default_factory=list)
     graduated_on: date | None = None
-    # The day it is as of (the bureau's today when it was worked out).
-    as_of: date | None = None
 
     def registration_states(self) -> list[UnemploymentRegistrationState]:
         return [
@@ -251,9 +251,9 @@ class PersonService:
             categories,
             status,
             ended_categories(facts=granted, today=today),
+            today,
             trainings,
             graduated_on,
-            as_of=today,
         )
 
     def reveal_id_number(self, person: Person) -> str:
