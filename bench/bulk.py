@@ -19,16 +19,15 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import time
 import uuid
 from collections.abc import Callable
-from pathlib import Path
 
 import asyncpg
 import httpx
 
 from bench.loadgen import _percentile
+from bench.procs import cpu_s, rss_mb
 from deploy.embedded import SystemConfig
 from services.kit.db import utcnow
 from services.kit.identifiers import birth_date_of, gender_of, mask_id_number, subject_ref
@@ -58,19 +57,6 @@ PERSON_COLUMNS = [
     "created_at",
     "updated_at",
 ]
-
-
-def _cpu_s(pid: int) -> float:
-    """User + system CPU seconds of a process so far (Linux /proc)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def _rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
 
 
 async def _copy_persons(dsn: str, numbers: list[str]) -> None:
@@ -147,9 +133,9 @@ async def bulk(
         registry = asyncpg_dsn(config.database_urls["registry"])
         started = time.perf_counter()
         if records <= API_REGISTRATIONS:
-            registry_cpu = _cpu_s(pids["registry"])
+            registry_cpu = cpu_s(pids["registry"])
             await asyncio.gather(*(register(number) for number in [*numbers, *probe_numbers]))
-            per_registration = (_cpu_s(pids["registry"]) - registry_cpu) / (records + PROBES) * 1000
+            per_registration = (cpu_s(pids["registry"]) - registry_cpu) / (records + PROBES) * 1000
             print(
                 f"  {records + PROBES} persons registered in {time.perf_counter() - started:.1f} s (not timed below; "
                 f"registry CPU {per_registration:.2f} ms per registration)"
@@ -166,14 +152,14 @@ async def bulk(
         held_before = await _count(
             subsidy, "SELECT count(*) FROM subsidy_person_category WHERE category = 'low_income_family'"
         )
-        cpu_before = {name: _cpu_s(pid) for name, pid in pids.items()}
-        peak = {name: _rss_mb(pid) for name, pid in pids.items()}
+        cpu_before = {name: cpu_s(pid) for name, pid in pids.items()}
+        peak = {name: rss_mb(pid) for name, pid in pids.items()}
         sampling = True
 
         async def sample() -> None:
             while sampling:
                 for name, pid in pids.items():
-                    peak[name] = max(peak[name], _rss_mb(pid))
+                    peak[name] = max(peak[name], rss_mb(pid))
                 await asyncio.sleep(0.5)
 
         sampler = asyncio.create_task(sample())
@@ -236,7 +222,7 @@ async def bulk(
     sampling = False
     await sampler
     probe_latencies.sort()
-    cpu = {name: _cpu_s(pid) - cpu_before[name] for name, pid in pids.items()}
+    cpu = {name: cpu_s(pid) - cpu_before[name] for name, pid in pids.items()}
     print(f"  pushed (accepted by sharing) in {pushed_s:.1f} s")
     print(f"  every fact in the registry after {in_registry:.1f} s: {records / in_registry:.0f} facts/s")
     print(

@@ -47,6 +47,8 @@ class LoadResult:
     p99_ms: float
     # CPU the generator itself used while measuring: on a small machine it competes with the servers.
     generator_cpu_us_per_request: float = 0.0
+    # CPU milliseconds per measured request of each server `cpu_of` named.
+    server_cpu_ms_per_request: dict[str, float] = field(default_factory=dict)
     statuses: dict[str, int] = field(default_factory=dict)
 
     def line(self) -> str:
@@ -80,11 +82,14 @@ async def run_load(
     total_requests: int | None = None,
     warmup_s: float = 0.0,
     timeout_s: float = 10.0,
+    cpu_of: Callable[[], dict[str, float]] | None = None,
 ) -> LoadResult:
     """Drive `url` with `connections` concurrent workers; measured after `warmup_s` seconds.
 
     Stops after `duration_s` seconds of measurement or `total_requests` measured requests,
     whichever comes first. A response other than 2xx, or a failed request, counts as an error.
+    `cpu_of` reads the CPU seconds of the servers by name (bench/procs.py): read at the start and the
+    end of the measurement, it gives their CPU per measured request.
     """
     _check_local(url)
     if not 1 <= connections <= MAX_CONNECTIONS:
@@ -136,13 +141,18 @@ async def run_load(
                 if not status.startswith("2"):
                     errors += 1
 
+        servers_at_start: dict[str, float] = {}
+
         async def cpu_at_measure_start() -> float:
             await asyncio.sleep(max(0.0, measure_start - time.perf_counter()))
+            if cpu_of is not None:
+                servers_at_start.update(cpu_of())
             return time.process_time()
 
         cpu_mark = asyncio.ensure_future(cpu_at_measure_start())
         await asyncio.gather(*(worker() for _ in range(connections)))
         cpu_used = time.process_time() - await cpu_mark
+        servers_at_end = cpu_of() if cpu_of is not None else {}
     elapsed = max(time.perf_counter() - measure_start, 1e-9)
     latencies.sort()
     return LoadResult(
@@ -155,6 +165,9 @@ async def run_load(
         p50_ms=_percentile(latencies, 0.50) * 1000,
         p99_ms=_percentile(latencies, 0.99) * 1000,
         generator_cpu_us_per_request=cpu_used / max(measured, 1) * 1e6,
+        server_cpu_ms_per_request={
+            name: (servers_at_end[name] - servers_at_start[name]) / max(measured, 1) * 1000 for name in servers_at_end
+        },
         statuses=dict(statuses),
     )
 

@@ -54,6 +54,7 @@ from bench.decisions import decisions  # noqa: E402
 from bench.indicators import indicators  # noqa: E402
 from bench.loadgen import LoadResult, run_load  # noqa: E402
 from bench.persons import persons  # noqa: E402
+from bench.procs import cpu_s, postgres_cpu_s  # noqa: E402
 from bench.rebuild import rebuild  # noqa: E402
 from bench.relay import relay  # noqa: E402
 from bench.sharing import sharing  # noqa: E402
@@ -115,7 +116,18 @@ def report(label: str, result: LoadResult) -> None:
     print(f"  {label:<28} {result.line()}  generator {result.generator_cpu_us_per_request:.0f} µs CPU/req")
 
 
-async def throughput(config: SystemConfig, key: str, bare_port: int, args: argparse.Namespace) -> None:
+def report_cpu(result: LoadResult) -> None:
+    spent = result.server_cpu_ms_per_request
+    print("    CPU ms per request: " + "  ".join(f"{name} {ms:.2f}" for name, ms in spent.items()))
+
+
+def cpu_readings(pids: dict[str, int]) -> dict[str, float]:
+    return {**{name: cpu_s(pid) for name, pid in pids.items()}, "postgres": postgres_cpu_s()}
+
+
+async def throughput(
+    config: SystemConfig, key: str, bare_port: int, pids: dict[str, int], args: argparse.Namespace
+) -> None:
     print(
         f"\n1. Registration throughput ({args.connections} connections, {args.duration:.0f} s after "
         f"{args.warmup:.0f} s warm-up)"
@@ -138,11 +150,17 @@ async def throughput(config: SystemConfig, key: str, bare_port: int, args: argpa
             ),
         }
 
-    common = {"connections": args.connections, "duration_s": args.duration, "warmup_s": args.warmup}
+    common = {
+        "connections": args.connections,
+        "duration_s": args.duration,
+        "warmup_s": args.warmup,
+        "cpu_of": lambda: cpu_readings(pids),
+    }
     direct = await run_load(
         f"http://127.0.0.1:{config.registry_port}{registry_path}", body=person_body(0), headers=direct_headers, **common
     )
     report("registry, direct", direct)
+    report_cpu(direct)
     gateway = await run_load(
         f"http://127.0.0.1:{config.gateway_port}{registry_path}",
         body=person_body(5_000_000),
@@ -150,6 +168,7 @@ async def throughput(config: SystemConfig, key: str, bare_port: int, args: argpa
         **common,
     )
     report("registry, through gateway", gateway)
+    report_cpu(gateway)
     bare = await run_load(
         f"http://127.0.0.1:{bare_port}/rows",
         body=lambda n: json.dumps({"name": f"row {n}"}).encode(),
@@ -157,6 +176,7 @@ async def throughput(config: SystemConfig, key: str, bare_port: int, args: argpa
         **common,
     )
     report("bare FastAPI + asyncpg insert", bare)
+    report_cpu(bare)
     print(f"  gateway / direct   = {gateway.rps / direct.rps:.2f}   (target >= 0.6)")
     print(f"  gateway / bare     = {gateway.rps / bare.rps:.2f}   (target >= 0.4)")
     print(f"  direct / bare      = {direct.rps / bare.rps:.2f}")
@@ -324,8 +344,13 @@ async def main(args: argparse.Namespace) -> None:
             f"machine: {os.cpu_count()} cores; services: uvicorn + uvloop + httptools, one process each; "
             f"PostgreSQL at 127.0.0.1:5432; logs in {logs}"
         )
+        pids = {
+            name: process.pid
+            for name, process in system.processes
+            if name in ("registry", "subsidy", "sharing", "gateway")
+        }
         if "throughput" in sections:
-            await throughput(config, key, bare_port, args)
+            await throughput(config, key, bare_port, pids | {"bare": processes[-1].pid}, args)
         if "facts" in sections:
             await fact_to_category(config, admin_key, args.facts)
         if "decisions" in sections:
@@ -345,11 +370,6 @@ async def main(args: argparse.Namespace) -> None:
         if "indicators" in sections:
             await indicators(config, admin_key, calls=args.indicator_calls)
         if "bulk" in sections:
-            pids = {
-                name: process.pid
-                for name, process in system.processes
-                if name in ("registry", "subsidy", "sharing", "gateway")
-            }
             await bulk(config, admin_key, records=args.bulk_records, id_number=id_number, pids=pids)
         if "relay" in sections:
             url = await create_database(f"bench_{RUN}_relay")

@@ -37,6 +37,10 @@ class Person(SQLModel, table=True):
     # The categories last published for the person (a fingerprint): the daily sweep publishes a
     # person again only when today's differ, so a sweep run twice, or by two replicas, publishes once.
     published_categories: str = Field(default="", max_length=4000)
+    # The first bureau day on which the calendar alone may change those categories (a fact starting
+    # or ending, a 40th or 50th birthday): the daily sweep looks only at the people due.
+    # NULL: not worked out yet (the next sweep looks); 9999-12-31: no such day.
+    categories_due_on: date | None = Field(default=None, index=True)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
@@ -181,6 +185,9 @@ class Household(SQLModel, table=True):
     town: str | None = Field(default=None, max_length=100, index=True)
     # The member ids last published, sorted and comma-joined: a member joining or leaving is a change.
     published_members: str = Field(default="", max_length=8000)
+    # The first bureau day on which a living member comes of or out of working age: the daily sweep
+    # works out only the households due. NULL: not worked out yet; 9999-12-31: no such day.
+    due_on: date | None = Field(default=None, index=True)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
 

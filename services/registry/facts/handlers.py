@@ -23,7 +23,13 @@ from services.kit.inbox import BatchHandler, Delivered, PermanentEventError
 from services.registry.facts.appliers import APPLIERS
 from services.registry.households.service import HouseholdService
 from services.registry.persons.categories import fingerprint
-from services.registry.persons.service import PersonService, PersonServiceFactory, apply_person_update
+from services.registry.persons.service import (
+    PersonService,
+    PersonServiceFactory,
+    apply_person_update,
+    note_due,
+    settle,
+)
 from services.registry.tables import Business, LabourForce, PersonFact
 
 
@@ -102,6 +108,8 @@ async def apply_together(service: PersonService, facts: list[tuple[Delivered, Fa
     present = list(people.values())
     states = await service.states(present)
     changed = [p for p, state in zip(present, states, strict=True) if fingerprint(state) != p.published_categories]
+    for person, state in zip(present, states, strict=True):
+        note_due(person, state)  # the changed ones are settled below
     if not changed:
         return
     ids = {p.person_id for p in changed}
@@ -117,7 +125,7 @@ async def apply_together(service: PersonService, facts: list[tuple[Delivered, Fa
     for person, state in zip(changed, new_states, strict=True):
         person.version += 1
         person.updated_at = utcnow()
-        person.published_categories = fingerprint(state)
+        settle(person, state)
         session.add(person)
         with last[person.subject_ref].span():
             service.publish(state, events.PERSON_DIFFICULTY_CHANGED)
@@ -206,13 +214,17 @@ async def apply_fact(service: PersonService, fact: Fact) -> None:
         await HouseholdService(service).refresh(old_household)  # the person left it
     # A category that starts or ends, even one reported late with an end in the past, is published:
     # compared with what the person was last published with.
-    categories_changed = fingerprint(await service.state(person)) != person.published_categories
+    state = await service.state(person)
+    categories_changed = fingerprint(state) != person.published_categories
     if person.deceased_on is not None and not was_deceased:
         await service.changed(person, events.PERSON_DECEASED)
     elif categories_changed:
         await service.changed(person, events.PERSON_DIFFICULTY_CHANGED)
     elif person_changed:
         await service.changed(person, events.PERSON_UPDATED)
+    else:
+        note_due(person, state)
+        session.add(person)
 
 
 async def close_on_death(service: PersonService, person_id: uuid.UUID, deceased_on: date) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Collection
+from datetime import date
 from typing import TYPE_CHECKING
 
 from contracts.envelope import new_event
@@ -17,7 +18,7 @@ from contracts.topics import REGISTRY_HOUSEHOLD
 from contracts.vocabulary import Category, HouseholdKind
 from services.kit.db import utcnow
 from services.kit.outbox import add_event
-from services.registry.persons.categories import is_working_age
+from services.registry.persons.categories import is_working_age, next_working_age_change
 from services.registry.tables import Household, Person
 
 if TYPE_CHECKING:
@@ -81,6 +82,11 @@ class HouseholdService:
         household.kind = listed
         household.zero_employment = listed is not None
         household.town = next((m.town for m in living if m.town), None)
+        due_on = min((next_working_age_change(m.gender, m.birth_date, today) for m in living), default=date.max)
+        if household.due_on != due_on:
+            household.due_on = due_on
+            if household.version > 0:
+                self.session.add(household)
         member_ids = ",".join(sorted(str(m.person_id) for m in members))
         if household.version == 0 or (household.kind, household.town, member_ids) != before:
             household.version += 1

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from typing import Protocol
 
 from contracts.registry import DifficultyCategory
@@ -12,6 +12,7 @@ from contracts.vocabulary import Category, Gender
 # Working age (SPEC 2.2): men 16-59, women 16-54.
 WORKING_AGE_FROM = 16
 WORKING_AGE_UNTIL = {Gender.male: 59, Gender.female: 54}
+_ONE_DAY = timedelta(days=1)
 
 
 @dataclass(frozen=True)
@@ -87,6 +88,42 @@ def active_categories(
                 category=Category.age_4050, source="registry", valid_from=max(threshold, unemployed_since)
             )
     return [found[code] for code in sorted(found)]
+
+
+def next_calendar_change(
+    *,
+    facts: list[CategoryFact],
+    gender: str,
+    birth_date: date,
+    unemployed_since: date | None,
+    today: date,
+) -> date | None:
+    """The first day after `today` on which the calendar alone may change what `active_categories`
+    and `ended_categories` give for these inputs (a fact's start, the day after its end, the 40th or
+    50th birthday of a registered unemployed person); None when no day will. Before that day the
+    person's fingerprint stays as it is today, so the daily sweep need not look at them."""
+    days = [fact.valid_from for fact in facts if fact.valid_from is not None and fact.valid_from > today]
+    days += [fact.valid_until + _ONE_DAY for fact in facts if fact.valid_until and fact.valid_until >= today]
+    if any(fact.valid_from is None and (fact.received_on is None or fact.received_on > today) for fact in facts):
+        days.append(today + _ONE_DAY)  # shown from today, a day later each day (a clock set back, say)
+    if unemployed_since is not None:
+        threshold = _years_later(birth_date, 40 if gender == "female" else 50)
+        if threshold > today:
+            days.append(threshold)
+    return min(days, default=None)
+
+
+def next_working_age_change(gender: str, birth_date: date, today: date) -> date:
+    """The first day after `today` on which `is_working_age` changes for this person: the 16th
+    birthday, or the birthday after the working age's last year."""
+    for years in (WORKING_AGE_FROM, WORKING_AGE_UNTIL[Gender(gender)] + 1):
+        # The day `age_on` reaches `years`: 1 March for someone born on 29 February, in a common year.
+        birthday = _years_later(birth_date, years)
+        if age_on(birth_date, birthday) < years:
+            birthday += _ONE_DAY
+        if birthday > today:
+            return birthday
+    return date.max
 
 
 def ended_categories(*, facts: list[CategoryFact], today: date) -> list[DifficultyCategory]:

@@ -29,7 +29,13 @@ from services.kit.identifiers import birth_date_of, gender_of, mask_id_number, s
 from services.kit.outbox import add_event
 from services.registry.facts.appliers import PersonUpdate, graduate_grant, grants_of, person_update_of
 from services.registry.households.service import HouseholdService
-from services.registry.persons.categories import CategoryFact, active_categories, ended_categories, fingerprint
+from services.registry.persons.categories import (
+    CategoryFact,
+    active_categories,
+    ended_categories,
+    fingerprint,
+    next_calendar_change,
+)
 from services.registry.persons.protection import IdNumberProtector, mask_name
 from services.registry.persons.repository import PersonRepository
 from services.registry.persons.schemas import PersonCreate
@@ -64,6 +70,8 @@ class PersonState:
     as_of: date
     trainings: list[Training] = field(default_factory=list)
     graduated_on: date | None = None
+    # The first day the calendar alone may change the categories (date.max: none); see `settle`.
+    due_on: date = date.max
 
     def registration_states(self) -> list[UnemploymentRegistrationState]:
         return [
@@ -150,17 +158,17 @@ class PersonService:
         if person.household_no is None:
             # The common case: the state is the person's alone, so the row goes in with its fingerprint.
             state = await self.state(person, fresh=True, facts=facts)
-            person.published_categories = fingerprint(state)
+            settle(person, state)
         await self._insert(person, index)
         if person.household_no is not None:
             # Joining a household may list it in the queue, which gives this person a category too.
             await HouseholdService(self).refresh(person.household_no, changed_members={person.person_id})
             state = await self.state(person, fresh=True, facts=facts)
-            person.published_categories = fingerprint(state)
+            settle(person, state)
             await self.session.execute(
                 sa.update(PERSON)
                 .where(PERSON.c.person_id == person.person_id)
-                .values(published_categories=person.published_categories)
+                .values(published_categories=person.published_categories, categories_due_on=person.categories_due_on)
             )
         self.publish(state, events.PERSON_REGISTERED)
         return state
@@ -245,6 +253,13 @@ class PersonService:
             today=today,
         )
         status = "employed" if employed else "unemployed" if open_registration else "none"
+        due_on = next_calendar_change(
+            facts=derived,
+            gender=person.gender,
+            birth_date=person.birth_date,
+            unemployed_since=open_registration.registered_on if open_registration else None,
+            today=today,
+        )
         return PersonState(
             person,
             registrations,
@@ -254,6 +269,7 @@ class PersonService:
             today,
             trainings,
             graduated_on,
+            due_on if due_on is not None else date.max,
         )
 
     def reveal_id_number(self, person: Person) -> str:
@@ -306,7 +322,7 @@ class PersonService:
         person.version += 1
         person.updated_at = utcnow()
         state = await self.state(person)
-        person.published_categories = fingerprint(state)
+        settle(person, state)
         self.session.add(person)
         self.publish(state, event_type)
         return state
@@ -335,6 +351,20 @@ class PersonService:
         add_event(
             self.session, REGISTRY_PERSON, key, new_event(source=SOURCE, type=event_type, subject=key, data=snapshot)
         )
+
+
+def settle(person: Person, state: PersonState) -> None:
+    """What the person is being published with: the categories' fingerprint, and the day the daily
+    sweep must look at them again."""
+    person.published_categories = fingerprint(state)
+    person.categories_due_on = state.due_on
+
+
+def note_due(person: Person, state: PersonState) -> None:
+    """For a person not being published: the day the sweep must look at them, when it moved (a fact
+    that starts next month changes nothing today)."""
+    if person.categories_due_on != state.due_on:
+        person.categories_due_on = state.due_on
 
 
 def apply_person_update(person: Person, update: PersonUpdate) -> bool:

@@ -14,14 +14,14 @@ import uuid
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlmodel import col, select
+from sqlmodel import col, or_, select
 
 from contracts.registry import PERSON_DIFFICULTY_CHANGED
 from services.kit.clock import Clock, bureau_midnight
 from services.kit.db import Database
 from services.registry.households.service import HouseholdService
 from services.registry.persons.categories import fingerprint
-from services.registry.persons.service import PersonServiceFactory
+from services.registry.persons.service import PersonServiceFactory, note_due
 from services.registry.tables import Household, Person
 
 log = logging.getLogger(__name__)
@@ -33,17 +33,29 @@ _ONE_DAY = timedelta(days=1)
 @dataclass
 class SweepResult:
     persons_published: int = 0
+    persons_checked: int = 0
     households_checked: int = 0
 
 
 async def sweep(db: Database, persons: PersonServiceFactory, *, batch: int = BATCH) -> SweepResult:
-    """Publish every change the calendar made since the last sweep; one transaction per batch."""
+    """Publish every change the calendar made since the last sweep; one transaction per batch.
+
+    Only the people and households due are read: those whose `categories_due_on` / `due_on` is
+    today or earlier (a sweep missed while no replica ran is caught up), or not worked out yet. Each
+    one looked at gets its next day, so a day's sweep reads the few whose dates fall on it."""
     result = SweepResult()
     after: uuid.UUID | None = None
     while True:
         async with db.sessionmaker() as session, session.begin():
             service = persons(session)
-            query = select(Person).order_by(col(Person.person_id)).limit(batch).with_for_update()
+            due = col(Person.categories_due_on)
+            query = (
+                select(Person)
+                .where(or_(due.is_(None), due <= service.today()))
+                .order_by(col(Person.person_id))
+                .limit(batch)
+                .with_for_update()
+            )
             if after is not None:
                 query = query.where(col(Person.person_id) > after)
             people = list((await session.execute(query)).scalars())
@@ -51,17 +63,28 @@ async def sweep(db: Database, persons: PersonServiceFactory, *, batch: int = BAT
                 break
             for person, state in zip(people, await service.states(people), strict=True):
                 if fingerprint(state) == person.published_categories:
+                    note_due(person, state)
                     continue
                 # Publishing one member may have republished another of the household already.
-                if fingerprint(await service.state(person)) != person.published_categories:
+                state = await service.state(person)
+                if fingerprint(state) != person.published_categories:
                     await service.changed(person, PERSON_DIFFICULTY_CHANGED)
                     result.persons_published += 1
+                else:
+                    note_due(person, state)
+            result.persons_checked += len(people)
             after = people[-1].person_id
     last: str | None = None
     while True:
         async with db.sessionmaker() as session, session.begin():
             service = persons(session)
-            numbers_query = select(col(Household.household_no)).order_by(col(Household.household_no)).limit(batch)
+            due = col(Household.due_on)
+            numbers_query = (
+                select(col(Household.household_no))
+                .where(or_(due.is_(None), due <= service.today()))
+                .order_by(col(Household.household_no))
+                .limit(batch)
+            )
             if last is not None:
                 numbers_query = numbers_query.where(col(Household.household_no) > last)
             numbers = list((await session.execute(numbers_query)).scalars())
@@ -82,7 +105,11 @@ async def run_daily(db: Database, persons: PersonServiceFactory, clock: Clock) -
             outcome = await sweep(db, persons)
             log.info(
                 "daily sweep done",
-                extra={"persons_published": outcome.persons_published, "households": outcome.households_checked},
+                extra={
+                    "persons_checked": outcome.persons_checked,
+                    "persons_published": outcome.persons_published,
+                    "households": outcome.households_checked,
+                },
             )
         except asyncio.CancelledError:
             raise
