@@ -15,8 +15,8 @@ gets a value; the id number columns hold unique placeholders (the endpoint never
 `published_categories` the fingerprint of no categories and `categories_due_on` a day that never
 comes, so the daily sweep at start-up neither reads nor publishes them all (a registry that took them
 through the API holds their real days; a first sweep over a million people would compete with the
-reads measured here for minutes). No events are published for them. The tables are vacuumed and analysed afterwards, as autovacuum
-would leave a registry that grew over years.
+reads measured here for minutes). No events are published for them. The tables are vacuumed and
+analysed afterwards, as autovacuum would leave a registry that grew over years.
 """
 
 from __future__ import annotations
