@@ -74,6 +74,7 @@ def _check_local(url: str) -> None:
 async def run_load(
     url: str,
     *,
+    paths: Callable[[int], str] | None = None,
     method: str = "POST",
     body: bytes | BodyFactory | None = None,
     headers: dict[str, str] | HeaderFactory | None = None,
@@ -88,8 +89,10 @@ async def run_load(
 
     Stops after `duration_s` seconds of measurement or `total_requests` measured requests,
     whichever comes first. A response other than 2xx, or a failed request, counts as an error.
-    `cpu_of` reads the CPU seconds of the servers by name (bench/procs.py): read at the start and the
-    end of the measurement, it gives their CPU per measured request.
+    `paths` (n -> path and query) varies the request's target under `url`'s origin, the nth request
+    of the run calling it with n. `cpu_of` reads the CPU seconds of the servers by name
+    (bench/procs.py): read at the start and the end of the measurement, it gives their CPU per
+    measured request.
     """
     _check_local(url)
     if not 1 <= connections <= MAX_CONNECTIONS:
@@ -124,10 +127,11 @@ async def run_load(
                 sequence += 1
                 data = make_body(sequence) if make_body else None
                 request_headers = make_headers(data)
+                target = url + paths(sequence) if paths is not None else url
                 sent = time.perf_counter()
                 status = "error"
                 try:
-                    async with session.request(method, url, data=data, headers=request_headers) as response:
+                    async with session.request(method, target, data=data, headers=request_headers) as response:
                         await response.read()
                         status = str(response.status)
                 except (aiohttp.ClientError, TimeoutError) as exc:

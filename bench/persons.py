@@ -2,25 +2,26 @@
 
 10. On the registry seeded by section 7 (seeded here when section 7 did not run), 1,000 persons get
     the blind index of a real id number (the registry's own `IdNumberProtector`, the development
-    keys the benchmark's services run with). Then, through the gateway, after a warm-up:
+    keys the benchmark's services run with). Then, through the gateway, after a warm-up, with the
+    load generator of section 1 (aiohttp; a random person of the sample each request):
     `GET /registry/v1/persons?id_number=` and `GET /registry/v1/persons/{id}` at 1 and 16 clients
-    (p50 / p99 / requests per second), the person list at `limit` 100 and 500, and the household list
-    at `limit` 100. The plans of the look-ups are printed: each an index scan.
+    (p50 / p99 / requests per second), the person list at `limit` 100 and 500 and the household list
+    at `limit` 100 (100 calls each, one after another), each with the CPU milliseconds per request
+    of every process. The plans of the look-ups are printed: each an index scan.
 """
 
 from __future__ import annotations
 
-import asyncio
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from urllib.parse import quote
 
 import asyncpg
 import httpx
 
-from bench.decisions import _percentile
 from bench.indicators import PERSONS, _seed
+from bench.loadgen import LoadResult, run_load
 from deploy.embedded import SystemConfig
 from services.kit.clock import BureauClock
 from services.registry.persons.protection import IdNumberProtector
@@ -28,6 +29,8 @@ from services.registry.settings import DEV_BLIND_INDEX_KEY, DEV_ID_NUMBER_KEY, R
 from tests.support import asyncpg_dsn
 
 SAMPLE = 1000
+# Calls of each list, one after another (after a second's warm-up).
+LIST_CALLS = 100
 
 
 async def _prepare(dsn: str, id_number: Callable[[int], str]) -> tuple[list[str], list[str]]:
@@ -53,6 +56,7 @@ async def _prepare(dsn: str, id_number: Callable[[int], str]) -> tuple[list[str]
             "UPDATE registry_person SET id_number_index = $1 WHERE person_id = $2::uuid",
             [(protector.blind_index(number), person_id) for number, person_id in zip(numbers, ids, strict=True)],
         )
+        await conn.execute("CHECKPOINT")
         for label, sql in (
             ("by id number", "SELECT * FROM registry_person WHERE id_number_index = $1"),
             ("by id", "SELECT * FROM registry_person WHERE person_id = $1::uuid"),
@@ -67,35 +71,18 @@ async def _prepare(dsn: str, id_number: Callable[[int], str]) -> tuple[list[str]
     return numbers, ids
 
 
-async def _measure(
-    http: httpx.AsyncClient, urls: list[str], headers: dict[str, str], clients: int, requests: int
-) -> tuple[float, float, float]:
-    """(p50 ms, p99 ms, requests/s) of `requests` GETs spread over `clients` concurrent clients."""
-    latencies: list[float] = []
-    per_client = max(1, requests // clients)
-
-    async def client() -> None:
-        for _ in range(per_client):
-            url = random.choice(urls)
-            sent = time.perf_counter()
-            response = await http.get(url, headers=headers)
-            latencies.append((time.perf_counter() - sent) * 1000)
-            if response.status_code != 200:
-                raise RuntimeError(f"{url}: {response.status_code} {response.text[:200]}")
-
-    started = time.perf_counter()
-    await asyncio.gather(*(client() for _ in range(clients)))
-    elapsed = time.perf_counter() - started
-    latencies.sort()
-    return _percentile(latencies, 0.5), _percentile(latencies, 0.99), len(latencies) / elapsed
-
-
-async def persons(config: SystemConfig, admin_key: str, *, requests: int, id_number: Callable[[int], str]) -> None:
+async def persons(
+    config: SystemConfig,
+    admin_key: str,
+    *,
+    requests: int,
+    id_number: Callable[[int], str],
+    cpu_of: Callable[[], dict[str, float]],
+) -> None:
     print(f"\n10. Reading a registry of {PERSONS:,} persons through the gateway")
     gateway = f"http://127.0.0.1:{config.gateway_port}"
     numbers, ids = await _prepare(asyncpg_dsn(config.database_urls["registry"]), id_number)
-    limits = httpx.Limits(max_connections=64, max_keepalive_connections=64)
-    async with httpx.AsyncClient(timeout=60, limits=limits) as http:
+    async with httpx.AsyncClient(timeout=60) as http:
         response = await http.post(
             f"{gateway}/gateway/v1/clients",
             headers={"authorization": f"Bearer {admin_key}"},
@@ -103,21 +90,46 @@ async def persons(config: SystemConfig, admin_key: str, *, requests: int, id_num
         )
         response.raise_for_status()
         reader = {"authorization": f"Bearer {response.json()['api_key']}"}
-        by_number = [f"{gateway}/registry/v1/persons?id_number={quote(n)}" for n in numbers]
-        by_id = [f"{gateway}/registry/v1/persons/{person_id}" for person_id in ids]
-        await _measure(http, by_number + by_id, reader, 4, 200)  # warm-up, not counted
-        for label, urls in (("by id number", by_number), ("by id", by_id)):
-            for clients in (1, 16):
-                p50, p99, rate = await _measure(http, urls, reader, clients, requests)
-                print(
-                    f"  GET persons {label:<13} {clients:>2} client(s): p50 {p50:6.1f} ms  p99 {p99:6.1f} ms  "
-                    f"{rate:7.0f} req/s"
-                    + ("   (target p99 <= 10 ms)" if label == "by id number" and clients == 16 else "")
-                )
-        for label, url, target in (
-            ("person list, limit 100", f"{gateway}/registry/v1/persons?limit=100", ""),
-            ("person list, limit 500", f"{gateway}/registry/v1/persons?limit=500", "   (target <= 60 ms)"),
-            ("household list, limit 100", f"{gateway}/registry/v1/households?limit=100", ""),
-        ):
-            p50, p99, _ = await _measure(http, [url], reader, 1, 30)
-            print(f"  {label:<27} 1 client: p50 {p50:6.1f} ms  p99 {p99:6.1f} ms{target}")
+    by_number = [f"/registry/v1/persons?id_number={quote(n)}" for n in numbers]
+    by_id = [f"/registry/v1/persons/{person_id}" for person_id in ids]
+    picks = random.Random(11)
+
+    def any_of(paths: list[str]) -> Callable[[int], str]:
+        return lambda _n: picks.choice(paths)
+
+    def load(paths: Callable[[int], str], clients: int, total: int, warmup_s: float = 1.0) -> Awaitable[LoadResult]:
+        return run_load(
+            gateway,
+            paths=paths,
+            method="GET",
+            headers=reader,
+            connections=clients,
+            total_requests=total,
+            duration_s=120,
+            warmup_s=warmup_s,
+            cpu_of=cpu_of,
+        )
+
+    await load(any_of(by_number + by_id), 4, 200, warmup_s=0)  # warm-up, not counted
+    for label, paths in (("by id number", by_number), ("by id", by_id)):
+        for clients in (1, 16):
+            result = await load(any_of(paths), clients, requests)
+            _report(
+                f"GET persons {label:<13} {clients:>2} client(s)",
+                result,
+                "   (target p99 <= 10 ms)" if label == "by id number" and clients == 16 else "",
+            )
+    for label, path, target in (
+        ("person list, limit 100", "/registry/v1/persons?limit=100", ""),
+        ("person list, limit 500", "/registry/v1/persons?limit=500", "   (target <= 60 ms)"),
+        ("household list, limit 100", "/registry/v1/households?limit=100", ""),
+    ):
+        _report(f"{label:<27} 1 client", await load(lambda _n, p=path: p, 1, LIST_CALLS), target)
+
+
+def _report(label: str, result: LoadResult, target: str) -> None:
+    if result.errors:
+        raise RuntimeError(f"{label}: {result.errors} of {result.requests} failed: {result.statuses}")
+    print(f"  {label}: p50 {result.p50_ms:6.1f} ms  p99 {result.p99_ms:6.1f} ms  {result.rps:7.0f} req/s{target}")
+    spent = "  ".join(f"{name} {ms:.2f}" for name, ms in result.server_cpu_ms_per_request.items())
+    print(f"    CPU ms per request: {spent}  generator {result.generator_cpu_us_per_request / 1000:.2f}")

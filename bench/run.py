@@ -376,7 +376,9 @@ async def main(args: argparse.Namespace) -> None:
             await asyncio.to_thread(upgrade, "registry", url)
             await relay(url, config.bootstrap, rows=args.relay_rows)
         if "persons" in sections:
-            await persons(config, admin_key, requests=args.lookups, id_number=id_number)
+            await persons(
+                config, admin_key, requests=args.lookups, id_number=id_number, cpu_of=lambda: cpu_readings(pids)
+            )
         if "rebuild" in sections:
             await rebuild(system)
     finally:
