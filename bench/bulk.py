@@ -22,6 +22,7 @@ import asyncio
 import time
 import uuid
 from collections.abc import Callable
+from datetime import date
 
 import asyncpg
 import httpx
@@ -54,6 +55,7 @@ PERSON_COLUMNS = [
     "hukou_type",
     "version",
     "published_categories",
+    "categories_due_on",
     "created_at",
     "updated_at",
 ]
@@ -77,6 +79,7 @@ async def _copy_persons(dsn: str, numbers: list[str]) -> None:
             "urban",
             1,
             NO_CATEGORIES,
+            date.max,  # as registration writes it: nothing the calendar alone would change
             now,
             now,
         )
