@@ -7,7 +7,8 @@
     `GET /registry/v1/persons?id_number=` and `GET /registry/v1/persons/{id}` at 1 and 16 clients
     (p50 / p99 / requests per second), the person list at `limit` 100 and 500 and the household list
     at `limit` 100 (100 calls each, one after another), each with the CPU milliseconds per request
-    of every process. The plans of the look-ups are printed: each an index scan.
+    of every process. The plans of the look-ups are printed: each an index scan. Last, the daily
+    sweep run from here as a replica would run it, with nobody due and with 1,000 persons due.
 """
 
 from __future__ import annotations
@@ -19,18 +20,24 @@ from urllib.parse import quote
 
 import asyncpg
 import httpx
+import sqlalchemy as sa
 
 from bench.indicators import PERSONS, _seed
 from bench.loadgen import LoadResult, run_load
 from deploy.embedded import SystemConfig
 from services.kit.clock import BureauClock
+from services.kit.db import Database
 from services.registry.persons.protection import IdNumberProtector
+from services.registry.persons.service import person_services
+from services.registry.persons.tasks import sweep
 from services.registry.settings import DEV_BLIND_INDEX_KEY, DEV_ID_NUMBER_KEY, RegistrySettings
 from tests.support import asyncpg_dsn
 
 SAMPLE = 1000
 # Calls of each list, one after another (after a second's warm-up).
 LIST_CALLS = 100
+# Persons due for the daily sweep in its second run (the sample: at most SAMPLE).
+SWEEP_DUE = 1000
 
 
 async def _prepare(dsn: str, id_number: Callable[[int], str]) -> tuple[list[str], list[str]]:
@@ -125,6 +132,35 @@ async def persons(
         ("household list, limit 100", "/registry/v1/households?limit=100", ""),
     ):
         _report(f"{label:<27} 1 client", await load(lambda _n, p=path: p, 1, LIST_CALLS), target)
+    await _sweeps(config.database_urls["registry"], ids)
+
+
+async def _sweeps(url: str, sample: list[str]) -> None:
+    """The daily sweep as a replica runs it (this process as one), over the 1,000,000 persons: with
+    nobody due, and with `SWEEP_DUE` of them due today (their day set with SQL; nothing the calendar
+    changes for them, so it reads them, works them out and publishes none)."""
+    settings = RegistrySettings(database_url=url, development_mode=True)
+    persons = person_services(settings, BureauClock())
+    db = Database(url)
+    try:
+        for due in (0, SWEEP_DUE):
+            if due:
+                async with db.sessionmaker() as session, session.begin():
+                    await session.execute(
+                        sa.text(
+                            "UPDATE registry_person SET categories_due_on = CURRENT_DATE - 1 "
+                            "WHERE person_id = ANY(CAST(:ids AS uuid[]))"
+                        ),
+                        {"ids": sample[:due]},
+                    )
+            started = time.perf_counter()
+            outcome = await sweep(db, persons)
+            print(
+                f"  daily sweep, {due:,} of {PERSONS:,} persons due: {time.perf_counter() - started:.2f} s "
+                f"({outcome.persons_checked:,} read, {outcome.persons_published} published)"
+            )
+    finally:
+        await db.dispose()
 
 
 def _report(label: str, result: LoadResult, target: str) -> None:
