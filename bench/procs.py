@@ -21,15 +21,21 @@ def rss_mb(pid: int) -> float:
 
 
 def postgres_cpu_s() -> float:
-    """CPU seconds of every PostgreSQL process alive now (backends come and go: compare two readings
-    over a window in which the services keep their pools open)."""
+    """CPU seconds of PostgreSQL so far: every server process alive now, and the backends that
+    exited (the postmaster's reaped children), so that two readings compare whatever connections
+    opened or closed between them."""
     total = 0.0
+    processes = {}
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
         try:
             if (entry / "comm").read_text().strip() in ("postgres", "postmaster"):
-                total += cpu_s(int(entry.name))
+                processes[int(entry.name)] = Path(f"/proc/{entry.name}/stat").read_text().rpartition(")")[2].split()
         except (FileNotFoundError, ProcessLookupError):
             continue
-    return total
+    for fields in processes.values():
+        total += int(fields[11]) + int(fields[12])
+        if int(fields[1]) not in processes:  # the postmaster: its children that exited
+            total += int(fields[13]) + int(fields[14])
+    return total / os.sysconf("SC_CLK_TCK")
