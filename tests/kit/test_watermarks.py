@@ -148,3 +148,43 @@ async def test_the_horizon_is_the_newest_watermark_the_consumers_have_reached(da
         assert await horizon() == now - timedelta(seconds=2) - timedelta(seconds=0.05)
     finally:
         await db.dispose()
+
+
+async def test_a_watermark_is_kept_once_and_old_ones_are_purged_at_most_every_minute(
+    databases: PostgresDatabases,
+) -> None:
+    db = Database(await databases.migrated("subsidy"))
+    consistency = Consistency(["registry"], {"registry.person.v1": "g"}, 0.05)
+    now = utcnow()
+
+    def arriving(seconds_ago: float) -> OutboxWatermark:
+        return OutboxWatermark(
+            service="registry",
+            as_of=now - timedelta(seconds=seconds_ago),
+            positions=[{"topic": "registry.person.v1", "partition": 0, "next_offset": 1}],
+        )
+
+    async def record(watermark: OutboxWatermark) -> None:
+        async with db.sessionmaker() as session, session.begin():
+            await consistency.record(session, watermark)
+
+    async def kept() -> list[float]:
+        async with db.sessionmaker() as session:
+            found = (await session.execute(sa.select(Watermark.as_of).order_by(Watermark.as_of))).scalars()
+            return [round((now - as_of).total_seconds()) for as_of in found]
+
+    try:
+        async with db.sessionmaker() as session, session.begin():
+            session.add(Watermark(service="registry", as_of=now - timedelta(hours=1), positions=[]))
+        await record(arriving(2))
+        await record(arriving(2))  # the same one again (a redelivery): kept once
+        assert await kept() == [2]  # and the hour-old one purged on the first arrival
+        async with db.sessionmaker() as session, session.begin():
+            session.add(Watermark(service="registry", as_of=now - timedelta(hours=2), positions=[]))
+        await record(arriving(1))
+        assert await kept() == [7200, 2, 1]  # not purged again within the minute
+        consistency._pruned -= 60
+        await record(arriving(0))
+        assert await kept() == [2, 1, 0]
+    finally:
+        await db.dispose()

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 
@@ -21,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
 from contracts.outbox import OutboxWatermark
-from services.kit.db import Database, utcnow
+from services.kit.db import Database, insert_for, utcnow
 from services.kit.inbox import ConsumerPosition
 from services.subsidy.tables import Watermark
 
@@ -29,9 +30,11 @@ log = logging.getLogger(__name__)
 
 # How often the horizon is computed while requests wait for it.
 WATCH_INTERVAL_S = 0.02
-# Watermarks older than this are purged on arrival; a newer reached one always exists while the
-# sources run, and a submission older than `facts_wait_s` no longer waits for one.
+# Watermarks older than this are purged (on an arrival, at most every PRUNE_EVERY_S); a newer
+# reached one always exists while the sources run, and a submission older than `facts_wait_s` no
+# longer waits for one.
 WATERMARK_KEPT = timedelta(minutes=30)
+PRUNE_EVERY_S = 60.0
 FIRST_SCAN, SCANNED = 10, 500
 
 
@@ -46,6 +49,7 @@ class Consistency:
         self._moved = asyncio.Condition()
         self._waiting = 0
         self._someone_waits = asyncio.Event()
+        self._pruned = float("-inf")
 
     async def wait_for(self, instant: datetime, timeout_s: float) -> bool:
         """Whether, within `timeout_s`, the horizon reaches `instant` (needs `watch` running)."""
@@ -88,23 +92,21 @@ class Consistency:
             await asyncio.sleep(interval_s)
 
     async def record(self, session: AsyncSession, watermark: OutboxWatermark) -> None:
-        """Keep a source's watermark (the handler of `outbox.watermark.v1`); idempotent."""
+        """Keep a source's watermark (the handler of `outbox.watermark.v1`); idempotent. Twenty
+        arrive a second when nothing happens: one insert each, and the old ones purged at most
+        every `PRUNE_EVERY_S`."""
         if watermark.service not in self.sources:
             return
-        exists = await session.get(Watermark, (watermark.service, watermark.as_of))
-        if exists is None:
-            session.add(
-                Watermark(
-                    service=watermark.service,
-                    as_of=watermark.as_of,
-                    positions=[p.model_dump() for p in watermark.positions if p.topic in self.consumed],
-                )
-            )
-        await session.execute(
-            sa.delete(Watermark).where(
-                col(Watermark.service) == watermark.service, col(Watermark.as_of) < utcnow() - WATERMARK_KEPT
-            )
-        )
+        row = {
+            "service": watermark.service,
+            "as_of": watermark.as_of,
+            "positions": [p.model_dump() for p in watermark.positions if p.topic in self.consumed],
+        }
+        await session.execute(insert_for(session, Watermark).on_conflict_do_nothing(), row)
+        if time.monotonic() - self._pruned < PRUNE_EVERY_S:
+            return
+        await session.execute(sa.delete(Watermark).where(col(Watermark.as_of) < utcnow() - WATERMARK_KEPT))
+        self._pruned = time.monotonic()
 
     async def horizon(self, session: AsyncSession) -> datetime | None:
         """The instant up to which every source's acknowledged writes are in the projections, less
