@@ -1,7 +1,8 @@
 """Issue 2's benchmarks in one run; prints numbers, passes or fails nothing.
 
 1. Persons registered per second, 32 connections: directly against the registry, through the
-   gateway, and the same single-row insert by a bare FastAPI + asyncpg app (the baseline); ratios.
+   gateway, and the same single-row insert by a bare FastAPI + asyncpg app (the baseline); ratios,
+   and the CPU milliseconds per request of every process (PostgreSQL's included).
 2. Time from an agency record pushed (through the gateway) to its category visible in the registry,
    for dibao (low_income_family) and a disability certificate (disabled): p50 / p99 over
    sequential pushes.
@@ -18,7 +19,8 @@
 9. (issue 11, bench/relay.py) The outbox relay with 100,000 unsent rows: the claim's plans
    (EXPLAIN ANALYZE) and times on a young and an analyzed table, and the rows per second it drains.
 10. (issue 11, bench/persons.py) Reading 1,000,000 persons through the gateway: look-ups by id
-   number and by id at 1 and 16 clients, the person list at `limit` 100 and 500, households.
+   number and by id at 1 and 16 clients, the person list at `limit` 100 and 500, households, each
+   with every process's CPU per request; then the daily sweep over them, with 0 and 1,000 due.
 11. (issue 11, bench/rebuild.py) The subsidy projection rebuilt from the topics with the CLI, events
    per second.
 
@@ -178,7 +180,7 @@ async def throughput(
     report("bare FastAPI + asyncpg insert", bare)
     report_cpu(bare)
     print(f"  gateway / direct   = {gateway.rps / direct.rps:.2f}   (target >= 0.6)")
-    print(f"  gateway / bare     = {gateway.rps / bare.rps:.2f}   (target >= 0.4)")
+    print(f"  gateway / bare     = {gateway.rps / bare.rps:.2f}   (target >= 0.5, issue 11; issue 2 asked 0.4)")
     print(f"  direct / bare      = {direct.rps / bare.rps:.2f}")
 
 
