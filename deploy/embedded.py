@@ -16,6 +16,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -47,9 +48,9 @@ def tansu_command(port: int) -> list[str]:
     ]
 
 
-def create_topics(port: int, partitions: int = 3) -> None:
-    """Create every contract topic and its dead-letter topic on a broker that just started, before
-    the services reach it. tansu, started empty, serves overlapping offsets on a partition whose
+def create_topics(port: int, partitions: int = 3, extra: Sequence[str] = ()) -> None:
+    """Create every contract topic (and the `extra` ones) and its dead-letter topic on a broker that
+    just started, before the services reach it. tansu, started empty, serves overlapping offsets on a partition whose
     first records arrived while several clients created its topic at once; created here first, the
     services find the topics there and only produce to them."""
     import asyncio
@@ -63,7 +64,7 @@ def create_topics(port: int, partitions: int = 3) -> None:
         admin = AIOKafkaAdminClient(bootstrap_servers=f"127.0.0.1:{port}")
         await admin.start()
         try:
-            names = [name for topic in ALL_TOPICS for name in (topic, dead_letter(topic))]
+            names = [name for topic in (*ALL_TOPICS, *extra) for name in (topic, dead_letter(topic))]
             try:
                 await admin.create_topics([NewTopic(name, partitions, 1) for name in names])
             except TopicAlreadyExistsError:

@@ -86,7 +86,7 @@ class Harness:
 
 @pytest.fixture(scope="module")
 def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Broker]:
-    own = Broker(free_port(), tmp_path_factory.mktemp("kit-broker"))
+    own = Broker(free_port(), tmp_path_factory.mktemp("kit-broker"), topics=[TOPIC])
     own.start()
     try:
         yield own
