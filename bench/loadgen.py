@@ -51,6 +51,11 @@ class LoadResult:
     server_cpu_ms_per_request: dict[str, float] = field(default_factory=dict)
     statuses: dict[str, int] = field(default_factory=dict)
 
+    def cpu_line(self) -> str:
+        """The servers' CPU milliseconds per request (`cpu_of`), then the generator's."""
+        spent = "  ".join(f"{name} {ms:.2f}" for name, ms in self.server_cpu_ms_per_request.items())
+        return f"CPU ms per request: {spent}  generator {self.generator_cpu_us_per_request / 1000:.2f}"
+
     def line(self) -> str:
         return (
             f"{self.rps:9.1f} req/s  p50 {self.p50_ms:6.2f} ms  p99 {self.p99_ms:6.2f} ms  "

@@ -167,5 +167,4 @@ def _report(label: str, result: LoadResult, target: str) -> None:
     if result.errors:
         raise RuntimeError(f"{label}: {result.errors} of {result.requests} failed: {result.statuses}")
     print(f"  {label}: p50 {result.p50_ms:6.1f} ms  p99 {result.p99_ms:6.1f} ms  {result.rps:7.0f} req/s{target}")
-    spent = "  ".join(f"{name} {ms:.2f}" for name, ms in result.server_cpu_ms_per_request.items())
-    print(f"    CPU ms per request: {spent}  generator {result.generator_cpu_us_per_request / 1000:.2f}")
+    print(f"    {result.cpu_line()}")

@@ -118,11 +118,6 @@ def report(label: str, result: LoadResult) -> None:
     print(f"  {label:<28} {result.line()}  generator {result.generator_cpu_us_per_request:.0f} µs CPU/req")
 
 
-def report_cpu(result: LoadResult) -> None:
-    spent = result.server_cpu_ms_per_request
-    print("    CPU ms per request: " + "  ".join(f"{name} {ms:.2f}" for name, ms in spent.items()))
-
-
 def cpu_readings(pids: dict[str, int]) -> dict[str, float]:
     return {**{name: cpu_s(pid) for name, pid in pids.items()}, "postgres": postgres_cpu_s()}
 
@@ -162,7 +157,7 @@ async def throughput(
         f"http://127.0.0.1:{config.registry_port}{registry_path}", body=person_body(0), headers=direct_headers, **common
     )
     report("registry, direct", direct)
-    report_cpu(direct)
+    print(f"    {direct.cpu_line()}")
     gateway = await run_load(
         f"http://127.0.0.1:{config.gateway_port}{registry_path}",
         body=person_body(5_000_000),
@@ -170,7 +165,7 @@ async def throughput(
         **common,
     )
     report("registry, through gateway", gateway)
-    report_cpu(gateway)
+    print(f"    {gateway.cpu_line()}")
     bare = await run_load(
         f"http://127.0.0.1:{bare_port}/rows",
         body=lambda n: json.dumps({"name": f"row {n}"}).encode(),
@@ -178,7 +173,7 @@ async def throughput(
         **common,
     )
     report("bare FastAPI + asyncpg insert", bare)
-    report_cpu(bare)
+    print(f"    {bare.cpu_line()}")
     print(f"  gateway / direct   = {gateway.rps / direct.rps:.2f}   (target >= 0.6)")
     print(f"  gateway / bare     = {gateway.rps / bare.rps:.2f}   (target >= 0.5, issue 11; issue 2 asked 0.4)")
     print(f"  direct / bare      = {direct.rps / bare.rps:.2f}")

@@ -50,9 +50,9 @@ def tansu_command(port: int) -> list[str]:
 
 def create_topics(port: int, partitions: int = 3, extra: Sequence[str] = ()) -> None:
     """Create every contract topic (and the `extra` ones) and its dead-letter topic on a broker that
-    just started, before the services reach it. tansu, started empty, serves overlapping offsets on a partition whose
-    first records arrived while several clients created its topic at once; created here first, the
-    services find the topics there and only produce to them."""
+    just started, before the services reach it. tansu, started empty, serves overlapping offsets on
+    a partition whose first records arrived while several clients created its topic at once; created
+    here first, the services find the topics there and only produce to them."""
     import asyncio
 
     from aiokafka.admin import AIOKafkaAdminClient, NewTopic

@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from datetime import date
 
 import pytest_asyncio
+from aiokafka import AIOKafkaProducer
 from fastapi import FastAPI
 
 from services.kit.clock import FixedClock
@@ -31,12 +32,21 @@ async def registry(kafka_bootstrap: str, databases: PostgresDatabases) -> AsyncI
         yield client
 
 
+@pytest_asyncio.fixture(loop_scope="session")
+async def producer(kafka_bootstrap: str) -> AsyncIterator[AIOKafkaProducer]:
+    """Agency facts as sharing would put them on the broker."""
+    producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap)
+    await producer.start()
+    yield producer
+    await producer.stop()
+
+
 @asynccontextmanager
 async def registry_on(
-    today: date, kafka_bootstrap: str, databases: PostgresDatabases
+    today: date, kafka_bootstrap: str, databases: PostgresDatabases, *, clock: FixedClock | None = None
 ) -> AsyncIterator[tuple[ServiceClient, FastAPI]]:
-    """A registry on a fixed day, without the daily sweep and with the gauges refreshed only when a
-    test asks: for the indicator and warning modules."""
+    """A registry on a fixed day (or on the test's `clock`, which it may move), without the daily
+    sweep and with the gauges refreshed only when a test asks."""
     settings = RegistrySettings(
         database_url=await databases.migrated("registry"),
         kafka_bootstrap_servers=kafka_bootstrap,
@@ -44,6 +54,6 @@ async def registry_on(
         daily_sweep=False,
         indicators_interval_s=3600,
     )
-    app = create_app(settings, clock=FixedClock.on(today))
+    app = create_app(settings, clock=clock or FixedClock.on(today))
     async with running(app) as client:
         yield client, app

@@ -59,14 +59,6 @@ async def registry(
         yield client
 
 
-@pytest_asyncio.fixture(loop_scope="session")
-async def producer(kafka_bootstrap: str) -> AsyncIterator[AIOKafkaProducer]:
-    producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap)
-    await producer.start()
-    yield producer
-    await producer.stop()
-
-
 def ref(number: str) -> str:
     return subject_ref(DEV_SUBJECT_KEY.encode(), number)
 

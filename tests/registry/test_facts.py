@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
 from datetime import date, timedelta
 
 import pytest
-import pytest_asyncio
 from aiokafka import AIOKafkaProducer
 
 from contracts.envelope import new_event
@@ -20,14 +18,6 @@ from tests.support import ServiceClient, eventually
 
 pytestmark = pytest.mark.integration
 PERSONS = "/registry/v1/persons"
-
-
-@pytest_asyncio.fixture(loop_scope="session")
-async def producer(kafka_bootstrap: str) -> AsyncIterator[AIOKafkaProducer]:
-    producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap)
-    await producer.start()
-    yield producer
-    await producer.stop()
 
 
 async def push_dibao(producer: AIOKafkaProducer, number: str, since: date, until: date | None = None) -> None:

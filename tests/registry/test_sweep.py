@@ -15,13 +15,12 @@ import sqlalchemy as sa
 from aiokafka import AIOKafkaProducer
 
 from services.kit.clock import FixedClock
-from services.registry.app import create_app
 from services.registry.persons.tasks import SweepResult, sweep
-from services.registry.settings import RegistrySettings
 from services.registry.tables import Household, Person
+from tests.registry.conftest import registry_on
 from tests.registry.people import id_number
 from tests.registry.test_datasets import PERSONS, categories, push, register
-from tests.support import PostgresDatabases, ServiceClient, eventually, running
+from tests.support import PostgresDatabases, ServiceClient, eventually
 
 pytestmark = pytest.mark.integration
 TODAY = date(2026, 12, 3)
@@ -37,26 +36,9 @@ async def clock() -> FixedClock:
 async def registry(
     kafka_bootstrap: str, databases: PostgresDatabases, clock: FixedClock
 ) -> AsyncIterator[ServiceClient]:
-    app = create_app(
-        RegistrySettings(
-            database_url=await databases.migrated("registry"),
-            kafka_bootstrap_servers=kafka_bootstrap,
-            kafka_consumer_group_prefix=f"t{uuid.uuid4().hex[:8]}.",
-            daily_sweep=False,
-        ),
-        clock,
-    )
-    async with running(app) as client:
+    async with registry_on(TODAY, kafka_bootstrap, databases, clock=clock) as (client, app):
         client.app = app  # type: ignore[attr-defined]
         yield client
-
-
-@pytest_asyncio.fixture(loop_scope="session")
-async def producer(kafka_bootstrap: str) -> AsyncIterator[AIOKafkaProducer]:
-    producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap)
-    await producer.start()
-    yield producer
-    await producer.stop()
 
 
 async def sweep_on(registry: ServiceClient, clock: FixedClock, day: date) -> SweepResult:

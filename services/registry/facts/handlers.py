@@ -224,7 +224,6 @@ async def apply_fact(service: PersonService, fact: Fact) -> None:
         await service.changed(person, events.PERSON_UPDATED)
     else:
         note_due(person, state)
-        session.add(person)
 
 
 async def close_on_death(service: PersonService, person_id: uuid.UUID, deceased_on: date) -> None:

@@ -82,11 +82,10 @@ class HouseholdService:
         household.kind = listed
         household.zero_employment = listed is not None
         household.town = next((m.town for m in living if m.town), None)
-        due_on = min((next_working_age_change(m.gender, m.birth_date, today) for m in living), default=date.max)
-        if household.due_on != due_on:
-            household.due_on = due_on
-            if household.version > 0:
-                self.session.add(household)
+        # The sweep's next look: the first day a living member comes of or out of working age.
+        household.due_on = min(
+            (next_working_age_change(m.gender, m.birth_date, today) for m in living), default=date.max
+        )
         member_ids = ",".join(sorted(str(m.person_id) for m in members))
         if household.version == 0 or (household.kind, household.town, member_ids) != before:
             household.version += 1

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, timedelta
-from typing import Protocol
+from typing import Protocol, TypedDict
 
 from contracts.registry import DifficultyCategory
 from contracts.vocabulary import Category, Gender
@@ -39,6 +39,15 @@ def age_on(birth_date: date, today: date) -> int:
 
 def is_working_age(gender: str, birth_date: date, today: date, *, until: dict[Gender, int] = WORKING_AGE_UNTIL) -> bool:
     return WORKING_AGE_FROM <= age_on(birth_date, today) <= until[Gender(gender)]
+
+
+class CategoryInputs(TypedDict):
+    """What `active_categories` and `next_calendar_change` read besides the day."""
+
+    facts: list[CategoryFact]
+    gender: str
+    birth_date: date
+    unemployed_since: date | None
 
 
 class HasCategories(Protocol):

@@ -31,6 +31,7 @@ from services.registry.facts.appliers import PersonUpdate, graduate_grant, grant
 from services.registry.households.service import HouseholdService
 from services.registry.persons.categories import (
     CategoryFact,
+    CategoryInputs,
     active_categories,
     ended_categories,
     fingerprint,
@@ -245,25 +246,18 @@ class PersonService:
             derived.append(CategoryFact(grant.category, "registry", grant.valid_from, grant.valid_until))
         if household is not None and household.kind == "zero_employment" and household.since is not None:
             derived.append(CategoryFact(Category.zero_employment_family, "registry", household.since, None))
-        categories = active_categories(
-            facts=derived,
-            gender=person.gender,
-            birth_date=person.birth_date,
-            unemployed_since=open_registration.registered_on if open_registration else None,
-            today=today,
-        )
+        inputs: CategoryInputs = {
+            "facts": derived,
+            "gender": person.gender,
+            "birth_date": person.birth_date,
+            "unemployed_since": open_registration.registered_on if open_registration else None,
+        }
         status = "employed" if employed else "unemployed" if open_registration else "none"
-        due_on = next_calendar_change(
-            facts=derived,
-            gender=person.gender,
-            birth_date=person.birth_date,
-            unemployed_since=open_registration.registered_on if open_registration else None,
-            today=today,
-        )
+        due_on = next_calendar_change(**inputs, today=today)
         return PersonState(
             person,
             registrations,
-            categories,
+            active_categories(**inputs, today=today),
             status,
             ended_categories(facts=granted, today=today),
             today,

@@ -12,7 +12,8 @@ import asyncio
 import logging
 import uuid
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import date, timedelta
+from typing import Any
 
 from sqlmodel import col, or_, select
 
@@ -48,10 +49,9 @@ async def sweep(db: Database, persons: PersonServiceFactory, *, batch: int = BAT
     while True:
         async with db.sessionmaker() as session, session.begin():
             service = persons(session)
-            due = col(Person.categories_due_on)
             query = (
                 select(Person)
-                .where(or_(due.is_(None), due <= service.today()))
+                .where(_due(col(Person.categories_due_on), service.today()))
                 .order_by(col(Person.person_id))
                 .limit(batch)
                 .with_for_update()
@@ -78,10 +78,9 @@ async def sweep(db: Database, persons: PersonServiceFactory, *, batch: int = BAT
     while True:
         async with db.sessionmaker() as session, session.begin():
             service = persons(session)
-            due = col(Household.due_on)
             numbers_query = (
                 select(col(Household.household_no))
-                .where(or_(due.is_(None), due <= service.today()))
+                .where(_due(col(Household.due_on), service.today()))
                 .order_by(col(Household.household_no))
                 .limit(batch)
             )
@@ -96,6 +95,11 @@ async def sweep(db: Database, persons: PersonServiceFactory, *, batch: int = BAT
             result.households_checked += len(numbers)
             last = numbers[-1]
     return result
+
+
+def _due(day: Any, today: date) -> Any:
+    """Rows whose day has come, or that have none yet (from before the column existed)."""
+    return or_(day.is_(None), day <= today)
 
 
 async def run_daily(db: Database, persons: PersonServiceFactory, clock: Clock) -> None:
