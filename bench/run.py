@@ -1,5 +1,6 @@
 """Issue 2's benchmarks in one run; prints numbers, passes or fails nothing.
 
+0. Idle: the CPU of every process (tansu and PostgreSQL included) over 20 s with no request.
 1. Persons registered per second, 32 connections: directly against the registry, through the
    gateway, and the same single-row insert by a bare FastAPI + asyncpg app (the baseline); ratios,
    and the CPU milliseconds per request of every process (PostgreSQL's included).
@@ -68,7 +69,7 @@ from services.kit.settings import DEV_INTERNAL_SECRET  # noqa: E402
 from tests.support import free_port, wait_for_port  # noqa: E402
 
 ADMIN_DSN = "postgresql://postgres@127.0.0.1:5432/postgres"
-SECTIONS = ("throughput", "facts", "decisions", "sharing", "indicators", "bulk", "relay", "persons", "rebuild")
+SECTIONS = ("idle", "throughput", "facts", "decisions", "sharing", "indicators", "bulk", "relay", "persons", "rebuild")
 RUN = uuid.uuid4().hex[:6]
 
 
@@ -120,6 +121,23 @@ def report(label: str, result: LoadResult) -> None:
 
 def cpu_readings(pids: dict[str, int]) -> dict[str, float]:
     return {**{name: cpu_s(pid) for name, pid in pids.items()}, "postgres": postgres_cpu_s()}
+
+
+IDLE_SETTLE_S = 5.0
+IDLE_MEASURE_S = 20.0
+
+
+async def idle(pids: dict[str, int]) -> None:
+    """What the system costs when nothing happens: the relays' rounds and watermarks, the subsidy
+    service recording them, idle consumers, tansu and PostgreSQL, in % of one core."""
+    print(f"\n0. Idle: CPU of each process over {IDLE_MEASURE_S:.0f} s with no request, in % of one core")
+    await asyncio.sleep(IDLE_SETTLE_S)
+    before = cpu_readings(pids)
+    await asyncio.sleep(IDLE_MEASURE_S)
+    after = cpu_readings(pids)
+    spent = {name: (after[name] - before[name]) / IDLE_MEASURE_S * 100 for name in before}
+    shares = "  ".join(f"{name} {share:.1f}" for name, share in spent.items())
+    print(f"  {shares}  total {sum(spent.values()):.1f}")
 
 
 async def throughput(
@@ -346,6 +364,8 @@ async def main(args: argparse.Namespace) -> None:
             for name, process in system.processes
             if name in ("registry", "subsidy", "sharing", "gateway")
         }
+        if "idle" in sections:
+            await idle(pids | {"tansu": processes[0].pid})
         if "throughput" in sections:
             await throughput(config, key, bare_port, pids | {"bare": processes[-1].pid}, args)
         if "facts" in sections:

@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
+from services.kit.db import among
 from services.kit.pagination import paginate
 from services.registry.households.schemas import HouseholdsCursor
 from services.registry.persons.schemas import PersonsCursor
@@ -107,7 +108,7 @@ class PersonRepository:
         if ids:
             result = await self.session.execute(
                 select(UnemploymentRegistration)
-                .where(col(UnemploymentRegistration.person_id).in_(ids))
+                .where(among(self.session, col(UnemploymentRegistration.person_id), ids))
                 .order_by(col(UnemploymentRegistration.registered_on), col(UnemploymentRegistration.created_at))
             )
             for registration in result.scalars():
@@ -119,7 +120,7 @@ class PersonRepository:
             return set()
         result = await self.session.execute(
             sa.select(col(Employment.person_id))
-            .where(col(Employment.person_id).in_(ids))
+            .where(among(self.session, col(Employment.person_id), ids))
             .where(col(Employment.ended_on).is_(None))
         )
         return set(result.scalars())
@@ -129,7 +130,7 @@ class PersonRepository:
         if ids:
             result = await self.session.execute(
                 select(Training)
-                .where(col(Training.person_id).in_(ids))
+                .where(among(self.session, col(Training.person_id), ids))
                 .order_by(col(Training.completed_on), col(Training.training_id))
             )
             for training in result.scalars():

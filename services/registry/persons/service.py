@@ -111,8 +111,9 @@ def category_facts(facts: list[PersonFact]) -> list[CategoryFact]:
 
 
 def own_graduation(person: Person) -> date | None:
-    """The person's own `graduation_date` counts when their education is a college level."""
-    if person.graduation_date is None or person.education not in {level.value for level in COLLEGE_LEVELS}:
+    """The person's own `graduation_date` counts when their education is a college level (the
+    levels are str-valued, so the stored string finds its level in the set)."""
+    if person.graduation_date is None or person.education not in COLLEGE_LEVELS:
         return None
     return person.graduation_date
 
