@@ -19,6 +19,8 @@ from services.registry.persons.categories import (
     next_calendar_change,
     next_working_age_change,
 )
+from services.registry.persons.service import own_graduation
+from services.registry.tables import Person
 
 TODAY = date(2026, 11, 25)
 
@@ -165,3 +167,12 @@ def test_working_age_starts_on_1_march_for_a_29_february_birthday_in_a_common_ye
     born = date(2009 - 1, 2, 29)  # 2008 was a leap year; 2024 too, 2063 not
     assert next_working_age_change("female", born, date(2024, 1, 1)) == date(2024, 2, 29)
     assert next_working_age_change("female", born, date(2062, 6, 1)) == date(2063, 3, 1)
+
+
+def test_own_graduation_counts_college_levels_only() -> None:
+    july = date(2026, 7, 1)
+    assert own_graduation(Person(education="bachelor", graduation_date=july)) == july
+    assert own_graduation(Person(education="junior_college", graduation_date=july)) == july
+    assert own_graduation(Person(education="senior_high", graduation_date=july)) is None
+    assert own_graduation(Person(education=None, graduation_date=july)) is None
+    assert own_graduation(Person(education="doctor", graduation_date=None)) is None
