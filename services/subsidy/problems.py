@@ -54,6 +54,13 @@ class NotEligible(Conflict):
     slug, title = "not-eligible", "Application not eligible"
 
 
+class NotJudgedYet(Conflict):
+    """The application is `submitted`: it waits for the facts it names (or for the sources'
+    watermarks) and is judged first; a reviewer decides it once it is `eligible` or `ineligible`."""
+
+    slug, title = "not-judged-yet", "Application not judged yet"
+
+
 class AlreadyDecided(Conflict):
     slug, title = "already-decided", "Application already decided"
 

@@ -106,6 +106,24 @@ async def test_an_employment_with_another_employer_is_not_the_applicants(subsidy
     assert (await subsidy.apply(hire)).json()["status"] == "eligible"
 
 
+async def test_an_application_waiting_for_its_facts_is_judged_before_it_is_decided(subsidy: Harness) -> None:
+    """Neither approved nor rejected while `submitted`: 409 `not-judged-yet`, and nothing changes."""
+    hire = eligible_hire()  # not projected: the application waits for the person and the employment
+    application = (await subsidy.apply(hire)).json()
+    assert application["status"] == "submitted"
+    before = await subsidy.state()
+    for decision in ("approve", "reject"):
+        response = await subsidy.decide(application["application_id"], decision)
+        assert response.status_code == 409, response.text
+        assert response.headers["content-type"] == "application/problem+json"
+        problem = response.json()
+        assert problem["type"].endswith(":not-judged-yet")
+        assert problem["application_status"] == "submitted"
+        assert "judged first" in problem["detail"]
+    assert await subsidy.state() == before
+    assert (await subsidy.application(application["application_id"]))["status"] == "submitted"
+
+
 async def test_an_ineligible_application_cannot_be_approved(subsidy: Harness) -> None:
     hire = await subsidy.project(deceased())
     application = (await subsidy.apply(hire)).json()

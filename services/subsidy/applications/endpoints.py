@@ -29,6 +29,7 @@ from services.subsidy.problems import (
     NoBudget,
     NoLongerEligible,
     NotEligible,
+    NotJudgedYet,
     UnknownProgramme,
 )
 
@@ -135,6 +136,7 @@ async def read_application(
     responses=problems(
         ApplicationNotFound,
         FourEyes,
+        NotJudgedYet,
         NotEligible,
         AlreadyDecided,
         NoLongerEligible,

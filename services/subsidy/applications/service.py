@@ -48,6 +48,7 @@ from services.subsidy.problems import (
     InvalidClaim,
     NoLongerEligible,
     NotEligible,
+    NotJudgedYet,
     UnknownProgramme,
 )
 from services.subsidy.programmes.base import Applicant, Programme
@@ -307,8 +308,15 @@ class ApplicationService:
         )
 
     @staticmethod
-    def _not_decidable(application: Application, data: DecisionCreate) -> NotEligible | AlreadyDecided:
-        if application.status in ("ineligible", "submitted"):
+    def _not_decidable(application: Application, data: DecisionCreate) -> NotJudgedYet | NotEligible | AlreadyDecided:
+        if application.status == "submitted":
+            return NotJudgedYet(
+                f"application {application.application_id} is submitted: it waits for the facts it names and is "
+                f"judged first; it can be {'approved' if data.decision == 'approve' else 'rejected'} once it is "
+                "eligible or ineligible",
+                application_status=application.status,
+            )
+        if application.status == "ineligible":
             return NotEligible(
                 f"application {application.application_id} is {application.status}: only eligible applications "
                 "are approved",
