@@ -259,6 +259,17 @@ async def test_a_reported_death_marks_the_person_and_closes_their_registration(
         f"{PERSONS}/{person_id}/unemployment-registrations", json={"registered_on": TODAY.isoformat()}
     )
     assert refused.status_code == 409 and refused.json()["type"].endswith("person-deceased")
+    # A training completed before the death is still recorded (reported late); one after it is not.
+    before = await registry.post(
+        f"{PERSONS}/{person_id}/trainings", json={"kind": "vocational", "completed_on": "2026-11-19"}
+    )
+    assert before.status_code == 201, before.text
+    after = await registry.post(
+        f"{PERSONS}/{person_id}/trainings", json={"kind": "vocational", "completed_on": "2026-11-21"}
+    )
+    assert after.status_code == 409 and after.headers["content-type"] == "application/problem+json"
+    assert after.json()["type"].endswith("person-deceased") and after.json()["deceased_on"] == "2026-11-20"
+    assert [t["completed_on"] for t in (await person(registry, person_id))["trainings"]] == ["2026-11-19"]
 
 
 async def test_special_population_is_visible_only_with_the_sensitive_scope(
