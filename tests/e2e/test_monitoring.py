@@ -137,23 +137,39 @@ async def test_every_metrics_page_passes_promtool_check_metrics(
     assert result.returncode == 0, f"{service}: {result.stdout}{result.stderr}"
 
 
+# A route of each service's own, read through the gateway: (path, the route its access line names).
+OWN_ROUTES = {
+    "gateway": ("/subsidy/v1/programmes", "/subsidy/v1/{path}"),
+    "registry": ("/registry/v1/households?limit=1", "/registry/v1/households"),
+    "subsidy": ("/subsidy/v1/programmes", "/subsidy/v1/programmes"),
+    "sharing": ("/sharing/v1/agreements", "/sharing/v1/agreements"),
+}
+
+
 @pytest.mark.parametrize("service", ["gateway", "registry", "subsidy", "sharing"])
 async def test_every_log_line_is_json_without_colour_and_requests_are_logged_by_route(
     system: RunningSystem, http: httpx.AsyncClient, service: str
 ) -> None:
-    desk = await client(http, system, "hrss", "registry:read")
+    desk = await client(http, system, "hrss", "registry:read", "subsidy:read", "sharing:read")
     number = id_number()
     looked_up = await desk.call("GET", f"/registry/v1/persons?id_number={number}")
     assert looked_up.status_code == 200
+    # A request to the service's own routes too: the test does not lean on what other tests left
+    # in its log (run alone, subsidy's and sharing's logs held no request line).
+    own_path, own_route = OWN_ROUTES[service]
+    own = await desk.call("GET", own_path)
+    assert own.status_code == 200, own.text
     path = system.config.log_dir / f"{service}.log"
+    waited = [own.headers["x-request-id"]]
     if service in ("gateway", "registry"):
-        # The line is written once the response has gone out: it may land a moment after the answer.
-        request_id = looked_up.headers["x-request-id"]
+        waited.append(looked_up.headers["x-request-id"])
 
-        async def logged() -> bool:
-            return request_id in path.read_text(encoding="utf-8")
+    # A line is written once the response has gone out: it may land a moment after the answer.
+    async def logged() -> bool:
+        text = path.read_text(encoding="utf-8")
+        return all(request_id in text for request_id in waited)
 
-        await eventually(logged, within=10)
+    await eventually(logged, within=10)
     log = path.read_text(encoding="utf-8")
     lines = [line for line in log.splitlines() if line.strip()]
     assert lines and "\x1b[" not in log and "\\u001b" not in log, "no colour codes, not even escaped"
@@ -163,6 +179,8 @@ async def test_every_log_line_is_json_without_colour_and_requests_are_logged_by_
     requests = [entry for entry in entries if entry["logger"] == "services.kit.access"]
     assert requests and all({"method", "route", "status", "duration_ms", "request_id"} <= r.keys() for r in requests)
     assert number not in log and number[6:14] not in log, "never a query string with an id number"
+    [line] = [r for r in requests if r["request_id"] == own.headers["x-request-id"]]
+    assert (line["method"], line["route"], line["status"]) == ("GET", own_route, 200)
     if service in ("gateway", "registry"):
         [mine] = [r for r in requests if r["request_id"] == looked_up.headers["x-request-id"]]
         assert mine["route"] in ("/registry/v1/persons", "/registry/v1/{path}") and mine["status"] == 200
