@@ -25,6 +25,11 @@
 11. (issue 11, bench/rebuild.py) The subsidy projection rebuilt from the topics with the CLI, events
    per second.
 
+A calibration line (the CPU time of a fixed Python loop) is printed at the start and the end: this
+shared virtual machine runs up to half as fast at some moments as at others, and a run's figures
+are only compared with a run of about the same calibration. SIGTERM (`timeout`) stops a run
+cleanly: the services and the broker are stopped and the databases dropped.
+
 Everything runs on this machine: a fresh tansu on a free port, fresh PostgreSQL databases (dropped
 afterwards), the services as uvicorn processes (uvloop, httptools), as `make run` starts them.
     .venv/bin/python bench/run.py [--duration 10] [--connections 32] [--facts 200] [--only indicators]
@@ -37,6 +42,7 @@ import asyncio
 import json
 import os
 import secrets
+import signal
 import subprocess
 import sys
 import tempfile
@@ -283,7 +289,23 @@ async def _fact_to_category(
     print(f"  p50 {p50:.1f} ms   p99 {p99:.1f} ms   max {latencies[-1]:.1f} ms   (target p99 < 250 ms)")
 
 
+CALIBRATION_SQUARES = 3_000_000
+
+
+def calibration_ms() -> float:
+    """CPU milliseconds of a fixed pure-Python loop: printed at the start and the end of a run, so
+    figures taken on a slower moment of this (shared, virtual) machine can be told apart."""
+    started = time.process_time()
+    sum(i * i for i in range(CALIBRATION_SQUARES))
+    return (time.process_time() - started) * 1000
+
+
 async def main(args: argparse.Namespace) -> None:
+    # `timeout` or a kill sends SIGTERM: cancel the run, so that its `finally` stops the services and
+    # the broker and drops the databases instead of leaving them running.
+    main_task = asyncio.current_task()
+    assert main_task is not None
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, main_task.cancel)
     sections = set(args.only or SECTIONS)
     names = [f"bench_{RUN}_{s}" for s in ("registry", "subsidy", "sharing", "gateway", "relay", "bare")]
     processes: list[subprocess.Popen[bytes]] = []
@@ -359,6 +381,7 @@ async def main(args: argparse.Namespace) -> None:
             f"machine: {os.cpu_count()} cores; services: uvicorn + uvloop + httptools, one process each; "
             f"PostgreSQL at 127.0.0.1:5432; logs in {logs}"
         )
+        print(f"calibration at the start: {CALIBRATION_SQUARES:,} squares summed in {calibration_ms():.0f} ms of CPU")
         pids = {
             name: process.pid
             for name, process in system.processes
@@ -398,6 +421,7 @@ async def main(args: argparse.Namespace) -> None:
             )
         if "rebuild" in sections:
             await rebuild(system)
+        print(f"\ncalibration at the end: {CALIBRATION_SQUARES:,} squares summed in {calibration_ms():.0f} ms of CPU")
     finally:
         if system is not None:
             await asyncio.to_thread(system.stop)
@@ -425,4 +449,7 @@ if __name__ == "__main__":
     parser.add_argument("--relay-rows", type=int, default=100_000, help="unsent outbox rows for the relay step")
     parser.add_argument("--lookups", type=int, default=2000, help="look-ups of each kind at each client count")
     parser.add_argument("--only", action="append", choices=SECTIONS, help="run only this section (repeatable)")
-    asyncio.run(main(parser.parse_args()))
+    try:
+        asyncio.run(main(parser.parse_args()))
+    except asyncio.CancelledError:
+        sys.exit("bench: stopped by SIGTERM; the services, the broker and the databases were stopped and dropped")
