@@ -57,6 +57,9 @@ class Subscription:
     # Applies a poll's events of a partition in one go (set-based SQL); `handler` stays the one
     # event at a time path it falls back to (see inbox.BatchHandler).
     batch_handler: BatchHandler | None = None
+    # The topics `batch_handler` takes (none named: every topic of the subscription); a poll of
+    # another topic is applied event by event by `handler`, in one transaction all the same.
+    batch_topics: Sequence[str] = ()
 
     def runner(self, service: str, db: Database, producer: Any, settings: ServiceSettings) -> ConsumerRunner:
         """The consumer that runs this subscription (the service's lifespan; `rongchang projection rebuild`)."""
@@ -68,6 +71,7 @@ class Subscription:
             inbox=self.inbox,
             from_latest=self.from_latest,
             batch_handler=self.batch_handler,
+            batch_topics=self.batch_topics,
             db=db,
             producer=producer,
             settings=settings,

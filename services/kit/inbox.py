@@ -139,9 +139,13 @@ class ConsumerRunner:
         inbox: bool = True,
         from_latest: bool = False,
         batch_handler: BatchHandler | None = None,
+        batch_topics: Sequence[str] = (),
     ) -> None:
         self.service = service
         self.batch_handler = batch_handler
+        # The topics whose polls go to `batch_handler` (none named: every topic); a poll of another
+        # topic is applied event by event by `handler`, still in one transaction.
+        self.batch_topics = frozenset(batch_topics)
         self.inbox = inbox
         self.from_latest = from_latest
         self.consumer_name = consumer
@@ -401,8 +405,9 @@ class ConsumerRunner:
                     )
                     if len(inserted.all()) != len(entries):
                         raise _OneByOne("an event of the batch is in the inbox already")
-                if self.batch_handler is not None:
-                    await self.batch_handler(
+                batch_handler = self._batch_handler_of(partition.topic)
+                if batch_handler is not None:
+                    await batch_handler(
                         session, [Delivered(event, record.topic, record.headers) for event, record in events]
                     )
                 else:
@@ -423,6 +428,11 @@ class ConsumerRunner:
         for _, record in events:
             EVENTS_CONSUMED.labels(self.service, self.consumer_name, record.topic).inc()
         return True
+
+    def _batch_handler_of(self, topic: str) -> BatchHandler | None:
+        if not self.batch_topics or topic in self.batch_topics:
+            return self.batch_handler
+        return None
 
     async def process(self, record: ConsumerRecord[bytes, bytes]) -> None:
         """Apply one record exactly once, or dead-letter it; never raises for a bad event."""

@@ -81,6 +81,7 @@ def create_app(settings: SharingSettings | None = None, clock: Clock | None = No
                 [REGISTRY_PERSON, REGISTRY_EMPLOYMENT],
                 project_registry,
                 batch_handler=project_registry_together,
+                batch_topics=[REGISTRY_PERSON],
             )
         ],
         on_startup=[record_declared_agreements],

@@ -86,6 +86,7 @@ def create_app(
                     [REGISTRY_PERSON, REGISTRY_EMPLOYMENT],
                     projections.registry,
                     batch_handler=projections.registry_together,
+                    batch_topics=[REGISTRY_PERSON],
                 ),
                 Subscription(SHARING_CONSUMER, [SHARING_FACT], projections.sharing),
                 Subscription(

@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from contracts.envelope import CloudEvent
 from contracts.topics import dead_letter
 from services.kit.db import Database
-from services.kit.inbox import ConsumerRunner, PermanentEventError
+from services.kit.inbox import ConsumerRunner, Delivered, PermanentEventError
 from services.kit.settings import ServiceSettings
 from tests.support import PostgresDatabases, eventually, read_topic
 
@@ -156,5 +156,61 @@ async def test_a_batch_holding_a_repeat_skips_the_repeat_and_applies_the_rest(ri
         await asyncio.sleep(1.0)
         mine = [n for n in await rig.applied() if n >= 10_000]
         assert mine == sorted({e.data["n"] for e in (*first, *later)}), "each applied once (UNIQUE holds)"
+    finally:
+        await runner.stop()
+
+
+async def test_only_the_batch_topics_polls_go_to_the_batch_handler(rig: Rig) -> None:
+    """`batch_topics`: a poll of a named topic goes to `batch_handler`; one of another topic of the
+    same subscription is applied event by event by `handler`. Each event is applied once either way."""
+    other = f"kit-test.other-{uuid.uuid4().hex[:8]}"
+    admin = AIOKafkaAdminClient(bootstrap_servers=rig.bootstrap)
+    await admin.start()
+    try:
+        await admin.create_topics([NewTopic(other, 1, 1), NewTopic(dead_letter(other), 1, 1)])
+    finally:
+        await admin.close()
+    await asyncio.sleep(0.5)  # tansu drops what is produced to a topic in its first moments
+    batched_topics: list[str] = []
+
+    async def handler(session: AsyncSession, event: CloudEvent, topic: str) -> None:
+        await session.execute(sa.text("INSERT INTO effect (n) VALUES (:n)"), {"n": event.data["n"]})
+
+    async def batch_handler(session: AsyncSession, delivered: list[Delivered]) -> None:
+        batched_topics.extend(item.topic for item in delivered)
+        for item in delivered:
+            await handler(session, item.event, item.topic)
+
+    runner = ConsumerRunner(
+        service="kit-test",
+        consumer="batch-topics",
+        topics=[rig.topic, other],
+        handler=handler,
+        batch_handler=batch_handler,
+        batch_topics=[rig.topic],
+        db=rig.db,
+        producer=rig.producer,
+        settings=ServiceSettings(
+            kafka_bootstrap_servers=rig.bootstrap,
+            kafka_consumer_group_prefix=f"batch-topics-{uuid.uuid4().hex[:6]}.",
+            kafka_session_timeout_ms=6000,
+        ),
+    )
+    await rig.publish([CloudEvent(source="/t", type="t.e", data={"n": 5_000 + n}) for n in range(30)])
+    for n in range(30):
+        event = CloudEvent(source="/t", type="t.e", data={"n": 6_000 + n})
+        await rig.producer.send(other, event.to_bytes(), key=b"one-key")
+    await rig.producer.flush()
+    await runner.start()
+    try:
+        wanted = [*range(5_000, 5_030), *range(6_000, 6_030)]
+
+        async def all_applied() -> bool:
+            return set(wanted) <= set(await rig.applied())
+
+        await eventually(all_applied, within=30)
+        assert [n for n in await rig.applied() if n in set(wanted)] == wanted  # each once
+        assert batched_topics and set(batched_topics) == {rig.topic}
+        assert len(batched_topics) == 30
     finally:
         await runner.stop()

@@ -56,12 +56,8 @@ async def project_registry_together(session: AsyncSession, delivered: list[Deliv
     """`registry-projection`, a poll of person snapshots at once: each person's newest snapshot of
     the poll, when newer than the kept one, put with its lists in a few statements for all. The
     lists are replaced whole, so the newest snapshot leaves what applying each in order leaves.
-    Employment snapshots go one by one."""
-    if any(item.topic != REGISTRY_PERSON for item in delivered):
-        for item in delivered:
-            with item.span():
-                await project_registry(session, item.event, item.topic)
-        return
+    Only `registry.person.v1`'s polls come here (the subscription's `batch_topics`); employment
+    snapshots go one by one."""
     newest: dict[uuid.UUID, PersonSnapshot] = {}
     for item in delivered:
         person = _decode(item.event, PersonSnapshot)

@@ -71,12 +71,8 @@ class Projections:
     async def registry_together(self, session: AsyncSession, delivered: list[Delivered]) -> None:
         """`registry-projection`, a poll of person snapshots at once: the people and their categories
         read in two statements, every snapshot kept in order as `registry` keeps it, and the
-        applications of everyone changed judged again once. Employment snapshots go one by one."""
-        if any(item.topic != REGISTRY_PERSON for item in delivered):
-            for item in delivered:
-                with item.span():
-                    await self.registry(session, item.event, item.topic)
-            return
+        applications of everyone changed judged again once. Only `registry.person.v1`'s polls come
+        here (the subscription's `batch_topics`); employment snapshots go one by one."""
         repo = ProjectionRepository(session)
         snapshots = [(item, _decode(item.event, PersonSnapshot)) for item in delivered]
         ids = {snapshot.person_id for _, snapshot in snapshots}
