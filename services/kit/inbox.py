@@ -272,6 +272,9 @@ class ConsumerRunner:
         # fetched past the whole batch, and the next round would otherwise start after it, leaving
         # the records of the partitions not reached yet unapplied for good.
         resume = {partition: records[0].offset for partition, records in batch.items()}
+        # The offsets to commit: the poll's partitions whose effects and positions have committed,
+        # in one request after the whole poll (one round trip to the broker, not one per partition).
+        applied: dict[TopicPartition, int] = {}
         try:
             for partition, records in batch.items():
                 if self._restart:
@@ -287,21 +290,31 @@ class ConsumerRunner:
                         resume[partition] = record.offset + 1
                     crash_point("consumer.after_effect")
                     await self._record_position(partition, records[-1].offset + 1)
-                try:
-                    await consumer.commit({partition: records[-1].offset + 1})
-                except (CommitFailedError, IllegalStateError) as exc:
-                    # The group rebalanced under us: the new owner re-reads from the last commit
-                    # and the inbox turns those repeats into no-ops.
-                    log.warning("offset commit failed; partition moved", extra={"error": repr(exc)[:200]})
-                else:
-                    self._committed[partition] = records[-1].offset + 1
+                applied[partition] = records[-1].offset + 1
         except Exception:
             self._seek_back(consumer, resume)
+            try:  # what was applied before the failure need not be read again after a restart
+                await self._commit(consumer, applied)
+            except Exception as exc:
+                log.warning("offset commit failed", extra={"error": repr(exc)[:200]})
             raise
+        await self._commit(consumer, applied)
         try:
             await self._measure_lag(consumer)
         except Exception as exc:  # the gauge is only ever late: the next round measures again
             log.debug("consumer lag not measured", extra={"error": repr(exc)[:200]})
+
+    async def _commit(self, consumer: AIOKafkaConsumer, offsets: dict[TopicPartition, int]) -> None:
+        if not offsets:
+            return
+        try:
+            await consumer.commit(offsets)
+        except (CommitFailedError, IllegalStateError) as exc:
+            # The group rebalanced under us: the new owner re-reads from the last commit and the
+            # inbox turns those repeats into no-ops.
+            log.warning("offset commit failed; partition moved", extra={"error": repr(exc)[:200]})
+        else:
+            self._committed.update(offsets)
 
     def _seek_back(self, consumer: AIOKafkaConsumer, resume: dict[TopicPartition, int]) -> None:
         held = consumer.assignment()
