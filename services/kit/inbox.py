@@ -188,8 +188,8 @@ class ConsumerRunner:
             auto_offset_reset="latest" if self.from_latest else "earliest",
             session_timeout_ms=self.settings.kafka_session_timeout_ms,
             heartbeat_interval_ms=max(500, self.settings.kafka_session_timeout_ms // 6),
-            # Return a fetch as soon as a record is there: facts must reach projections quickly.
-            fetch_max_wait_ms=50,
+            # Facts must reach projections quickly: see the setting for tansu against a real Kafka.
+            fetch_max_wait_ms=self.settings.kafka_fetch_max_wait_ms,
             # Notice recreated topics within seconds, not the default five minutes.
             metadata_max_age_ms=10_000,
         )

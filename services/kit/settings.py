@@ -39,6 +39,12 @@ class ServiceSettings(BaseSettings):
     kafka_topic_partitions: int = Field(default=3, ge=1)
     kafka_replication_factor: int = Field(default=1, ge=1)
     kafka_session_timeout_ms: int = 6000
+    # How long the broker may hold a consumer's fetch when no record is there. tansu answers only when
+    # this runs out, even when a record arrives meanwhile (measured: p50 56 ms, max 471 ms from produce
+    # to consume at 500, against p50 12 ms, max 51 ms at 50), so the default is short; a real Kafka
+    # cluster answers as soon as a record arrives, and 500 there costs no latency and spares ten idle
+    # fetches a second per consumer.
+    kafka_fetch_max_wait_ms: int = Field(default=50, ge=1, le=30_000)
     # Consumer groups are `<prefix><service>.<consumer>`; a prefix keeps test runs or a replayed
     # projection apart from the live groups on the same cluster.
     kafka_consumer_group_prefix: str = ""
