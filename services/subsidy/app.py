@@ -88,7 +88,9 @@ def create_app(
                     batch_handler=projections.registry_together,
                     batch_topics=[REGISTRY_PERSON],
                 ),
-                Subscription(SHARING_CONSUMER, [SHARING_FACT], projections.sharing),
+                Subscription(
+                    SHARING_CONSUMER, [SHARING_FACT], projections.sharing, batch_handler=projections.sharing_together
+                ),
                 Subscription(
                     WATERMARK_CONSUMER, [OUTBOX_WATERMARK], projections.watermarks, inbox=False, from_latest=True
                 ),
