@@ -123,6 +123,7 @@ async def drop_databases(names: list[str]) -> None:
 
 def report(label: str, result: LoadResult) -> None:
     print(f"  {label:<28} {result.line()}  generator {result.generator_cpu_us_per_request:.0f} µs CPU/req")
+    print(f"    {result.cpu_line()}")
 
 
 def cpu_readings(pids: dict[str, int]) -> dict[str, float]:
@@ -181,7 +182,6 @@ async def throughput(
         f"http://127.0.0.1:{config.registry_port}{registry_path}", body=person_body(0), headers=direct_headers, **common
     )
     report("registry, direct", direct)
-    print(f"    {direct.cpu_line()}")
     gateway = await run_load(
         f"http://127.0.0.1:{config.gateway_port}{registry_path}",
         body=person_body(5_000_000),
@@ -189,7 +189,6 @@ async def throughput(
         **common,
     )
     report("registry, through gateway", gateway)
-    print(f"    {gateway.cpu_line()}")
     bare = await run_load(
         f"http://127.0.0.1:{bare_port}/rows",
         body=lambda n: json.dumps({"name": f"row {n}"}).encode(),
@@ -197,7 +196,6 @@ async def throughput(
         **common,
     )
     report("bare FastAPI + asyncpg insert", bare)
-    print(f"    {bare.cpu_line()}")
     print(f"  gateway / direct   = {gateway.rps / direct.rps:.2f}   (target >= 0.6)")
     print(f"  gateway / bare     = {gateway.rps / bare.rps:.2f}   (target >= 0.5, issue 11; issue 2 asked 0.4)")
     print(f"  direct / bare      = {direct.rps / bare.rps:.2f}")

@@ -201,12 +201,8 @@ def among(session: AsyncSession, column: Any, values: Collection[Any]) -> sa.Col
     estimates an array parameter value by value at every execution, and the registry's fact
     batches were slower with it (2026-12-05); those keep the IN list."""
     if session.get_bind().dialect.name == "postgresql":
-        condition: sa.ColumnElement[bool] = column == sa.any_(
-            sa.literal(list(values), type_=postgresql.ARRAY(column.type))
-        )
-        return condition
-    condition = column.in_(values)
-    return condition
+        return column == sa.any_(sa.literal(list(values), type_=postgresql.ARRAY(column.type)))
+    return column.in_(values)
 
 
 def insert_for(session: AsyncSession, table: Any) -> Any:

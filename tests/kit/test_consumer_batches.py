@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 
 import pytest
@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from contracts.envelope import CloudEvent
 from contracts.topics import dead_letter
 from services.kit.db import Database
-from services.kit.inbox import ConsumerRunner, Delivered, PermanentEventError
+from services.kit.inbox import BatchHandler, ConsumerRunner, Delivered, PermanentEventError
 from services.kit.settings import ServiceSettings
 from tests.support import PostgresDatabases, eventually, read_topic
 
@@ -44,17 +44,27 @@ class Rig:
             await self.producer.send(self.topic, event.to_bytes(), key=b"one-key")  # one partition, in order
         await self.producer.flush()
 
-    def runner(self, group: str) -> ConsumerRunner:
-        async def handler(session: AsyncSession, event: CloudEvent, topic: str) -> None:
-            if event.data.get("poison"):
-                raise PermanentEventError("poison (injected)")
-            await session.execute(sa.text("INSERT INTO effect (n) VALUES (:n)"), {"n": event.data["n"]})
+    @staticmethod
+    async def handler(session: AsyncSession, event: CloudEvent, topic: str) -> None:
+        if event.data.get("poison"):
+            raise PermanentEventError("poison (injected)")
+        await session.execute(sa.text("INSERT INTO effect (n) VALUES (:n)"), {"n": event.data["n"]})
 
+    def runner(
+        self,
+        group: str,
+        *,
+        topics: list[str] | None = None,
+        batch_handler: BatchHandler | None = None,
+        batch_topics: Sequence[str] = (),
+    ) -> ConsumerRunner:
         return ConsumerRunner(
             service="kit-test",
             consumer="batches",
-            topics=[self.topic],
-            handler=handler,
+            topics=topics or [self.topic],
+            handler=self.handler,
+            batch_handler=batch_handler,
+            batch_topics=batch_topics,
             db=self.db,
             producer=self.producer,
             settings=ServiceSettings(
@@ -173,28 +183,16 @@ async def test_only_the_batch_topics_polls_go_to_the_batch_handler(rig: Rig) -> 
     await asyncio.sleep(0.5)  # tansu drops what is produced to a topic in its first moments
     batched_topics: list[str] = []
 
-    async def handler(session: AsyncSession, event: CloudEvent, topic: str) -> None:
-        await session.execute(sa.text("INSERT INTO effect (n) VALUES (:n)"), {"n": event.data["n"]})
-
     async def batch_handler(session: AsyncSession, delivered: list[Delivered]) -> None:
         batched_topics.extend(item.topic for item in delivered)
         for item in delivered:
-            await handler(session, item.event, item.topic)
+            await rig.handler(session, item.event, item.topic)
 
-    runner = ConsumerRunner(
-        service="kit-test",
-        consumer="batch-topics",
+    runner = rig.runner(
+        f"batch-topics-{uuid.uuid4().hex[:6]}.",
         topics=[rig.topic, other],
-        handler=handler,
         batch_handler=batch_handler,
         batch_topics=[rig.topic],
-        db=rig.db,
-        producer=rig.producer,
-        settings=ServiceSettings(
-            kafka_bootstrap_servers=rig.bootstrap,
-            kafka_consumer_group_prefix=f"batch-topics-{uuid.uuid4().hex[:6]}.",
-            kafka_session_timeout_ms=6000,
-        ),
     )
     await rig.publish([CloudEvent(source="/t", type="t.e", data={"n": 5_000 + n}) for n in range(30)])
     for n in range(30):
