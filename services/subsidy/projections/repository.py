@@ -4,15 +4,31 @@ the `Facts` the programmes read them through."""
 from __future__ import annotations
 
 import uuid
-from typing import Literal
+from dataclasses import dataclass
+from datetime import date
+from typing import Any, Literal
 
+import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
 from contracts.registry import EmploymentSnapshot, PersonSnapshot
+from services.kit.db import among, upsert
 from services.subsidy.programmes.base import BusinessRecord
 from services.subsidy.programmes.rules import CategoryRecord, held_category
 from services.subsidy.tables import ProjectedBusiness, ProjectedCategory, ProjectedEmployment, ProjectedPerson
+
+CategoryKey = tuple[str, str, date]
+
+
+@dataclass(slots=True)
+class Listed:
+    """What may change in a kept category (`ProjectedCategory`); its key is a `CategoryKey`:
+    category, source, valid_from."""
+
+    valid_until: date | None
+    withdrawn_on: date | None
+    last_listed_version: int
 
 
 class ProjectionRepository:
@@ -56,28 +72,39 @@ class ProjectionRepository:
         )
         return list(result.scalars())
 
-    async def persons_for_update(self, person_ids: set[uuid.UUID]) -> dict[uuid.UUID, ProjectedPerson]:
-        """The projected persons among `person_ids`, their rows taken FOR UPDATE in one order."""
+    async def person_versions(self, person_ids: set[uuid.UUID]) -> dict[uuid.UUID, int]:
+        """The kept versions of these persons, their rows taken FOR UPDATE in one order."""
         if not person_ids:
             return {}
-        result = await self.session.execute(
-            select(ProjectedPerson)
-            .where(col(ProjectedPerson.person_id).in_(person_ids))
+        rows = await self.session.execute(
+            select(ProjectedPerson.person_id, ProjectedPerson.version)
+            .where(among(self.session, col(ProjectedPerson.person_id), person_ids))
             .order_by(col(ProjectedPerson.person_id))
             .with_for_update()
-            .execution_options(populate_existing=True)
         )
-        return {p.person_id: p for p in result.scalars()}
+        return {person_id: version for person_id, version in rows}
 
-    async def categories_of(self, person_ids: set[uuid.UUID]) -> dict[uuid.UUID, list[ProjectedCategory]]:
-        found: dict[uuid.UUID, list[ProjectedCategory]] = {}
+    async def category_histories(self, person_ids: set[uuid.UUID]) -> dict[uuid.UUID, dict[CategoryKey, Listed]]:
+        """Every category kept for these persons, by person and key."""
+        found: dict[uuid.UUID, dict[CategoryKey, Listed]] = {}
         if person_ids:
-            result = await self.session.execute(
-                select(ProjectedCategory).where(col(ProjectedCategory.person_id).in_(person_ids))
+            c = ProjectedCategory.__table__.c  # type: ignore[attr-defined]
+            rows = await self.session.execute(
+                sa.select(c.person_id, c.category, c.source, c.valid_from)
+                .add_columns(c.valid_until, c.withdrawn_on, c.last_listed_version)
+                .where(among(self.session, c.person_id, person_ids))
             )
-            for row in result.scalars():
-                found.setdefault(row.person_id, []).append(row)
+            for person_id, category, source, valid_from, valid_until, withdrawn_on, version in rows:
+                found.setdefault(person_id, {})[(category, source, valid_from)] = Listed(
+                    valid_until, withdrawn_on, version
+                )
         return found
+
+    async def put_persons(self, rows: list[dict[str, Any]]) -> None:
+        await upsert(self.session, ProjectedPerson, rows, key=["person_id"])
+
+    async def put_categories(self, rows: list[dict[str, Any]]) -> None:
+        await upsert(self.session, ProjectedCategory, rows, key=["person_id", "category", "source", "valid_from"])
 
     async def categories(self, person_id: uuid.UUID) -> list[ProjectedCategory]:
         result = await self.session.execute(select(ProjectedCategory).where(ProjectedCategory.person_id == person_id))
