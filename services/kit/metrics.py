@@ -63,6 +63,21 @@ ACCESS = logging.getLogger("services.kit.access")
 QUIET_ROUTES = frozenset({"/healthz", "/readyz", "/metrics"})
 
 
+def route_template(scope: Scope) -> str:
+    """The template of the route that answered: FastAPI's routes put themselves in the scope;
+    Starlette's (`/openapi.json`) and mounts (`/docs-assets`) leave only their endpoint, found among
+    the app's routes. "unmatched" when nothing answered (a 404, or a refusal before routing)."""
+    route = scope.get("route")
+    if route is not None:
+        return str(route.path)
+    endpoint = scope.get("endpoint")
+    if endpoint is not None:
+        for candidate in getattr(scope.get("app"), "routes", ()):
+            if endpoint in (getattr(candidate, "endpoint", None), getattr(candidate, "app", None)):
+                return str(candidate.path)
+    return "unmatched"
+
+
 class MetricsMiddleware:
     """Counts and times requests by route template, never by raw path (no id in a label), and logs
     one line per request: method, route template, status, duration and the caller's client and
@@ -89,8 +104,7 @@ class MetricsMiddleware:
         try:
             await self.app(scope, receive, send_wrapper)
         finally:
-            route = scope.get("route")
-            template = getattr(route, "path", None) or "unmatched"
+            template = route_template(scope)
             method = scope["method"]
             elapsed = time.perf_counter() - start
             HTTP_REQUESTS.labels(self.service, template, method, str(status)).inc()

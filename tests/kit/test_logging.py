@@ -208,11 +208,15 @@ async def test_each_request_is_one_line_with_its_route_template_and_never_its_pa
             await client.get("/docs", headers={"x-request-id": "req-42"})
             await client.get(f"/persons/{RAW}?id_number={OTHER_RAW}")
             await client.get("/healthz")
+            await client.get("/openapi.json")
+            await client.get("/docs-assets/swagger-ui.css")
     records = [r for r in caplog.records if r.name == "services.kit.access"]
     assert [(r.method, r.route, r.status, r.levelno) for r in records] == [  # type: ignore[attr-defined]
         ("GET", "/docs", 200, logging.INFO),
         ("GET", "unmatched", 401, logging.INFO),  # no signed identity: refused before routing
         ("GET", "/healthz", 200, logging.DEBUG),
+        ("GET", "/openapi.json", 200, logging.INFO),  # a Starlette route, not FastAPI's
+        ("GET", "/docs-assets", 200, logging.INFO),  # a mount: its prefix, not the file
     ]
     assert all(isinstance(r.duration_ms, float) for r in records)  # type: ignore[attr-defined]
     token = REQUEST_ID.set("req-42")
