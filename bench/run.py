@@ -58,6 +58,7 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.autovacuum import AutovacuumStandIn  # noqa: E402
 from bench.bulk import bulk  # noqa: E402
 from bench.decisions import decisions  # noqa: E402
 from bench.indicators import indicators  # noqa: E402
@@ -72,7 +73,7 @@ from services.kit.identifiers import CREDIT_ALPHABET, credit_check_character, id
 from services.kit.identity import signed_headers  # noqa: E402
 from services.kit.migrations import upgrade  # noqa: E402
 from services.kit.settings import DEV_INTERNAL_SECRET  # noqa: E402
-from tests.support import free_port, wait_for_port  # noqa: E402
+from tests.support import asyncpg_dsn, free_port, wait_for_port  # noqa: E402
 
 ADMIN_DSN = "postgresql://postgres@127.0.0.1:5432/postgres"
 SECTIONS = ("idle", "throughput", "facts", "decisions", "sharing", "indicators", "bulk", "relay", "persons", "rebuild")
@@ -308,6 +309,7 @@ async def main(args: argparse.Namespace) -> None:
     names = [f"bench_{RUN}_{s}" for s in ("registry", "subsidy", "sharing", "gateway", "relay", "bare")]
     processes: list[subprocess.Popen[bytes]] = []
     system: System | None = None
+    autovacuum: AutovacuumStandIn | None = None
     logs = Path(tempfile.mkdtemp(prefix="bench-logs-"))
     try:
         broker_port = free_port()
@@ -380,6 +382,13 @@ async def main(args: argparse.Namespace) -> None:
             f"PostgreSQL at 127.0.0.1:5432; logs in {logs}"
         )
         print(f"calibration at the start: {CALIBRATION_SQUARES:,} squares summed in {calibration_ms():.0f} ms of CPU")
+        autovacuum = await AutovacuumStandIn.needed(
+            ADMIN_DSN,
+            [asyncpg_dsn(url) for url in config.database_urls.values()]
+            + [f"postgresql://postgres@127.0.0.1:5432/{names[-1]}"],
+        )
+        if autovacuum is not None:
+            autovacuum.start()
         pids = {
             name: process.pid
             for name, process in system.processes
@@ -420,7 +429,11 @@ async def main(args: argparse.Namespace) -> None:
         if "rebuild" in sections:
             await rebuild(system)
         print(f"\ncalibration at the end: {CALIBRATION_SQUARES:,} squares summed in {calibration_ms():.0f} ms of CPU")
+        if autovacuum is not None:
+            print(f"autovacuum's rounds run by the bench: {autovacuum.summary()}")
     finally:
+        if autovacuum is not None:
+            await autovacuum.stop()
         if system is not None:
             await asyncio.to_thread(system.stop)
         for process in reversed(processes):
