@@ -77,6 +77,13 @@ class Database:
         async with self.engine.connect() as conn:
             await conn.execute(sa.text("SELECT 1"))
 
+    async def autovacuum_off(self) -> bool:
+        """Whether this is a PostgreSQL server running without autovacuum (never so for SQLite)."""
+        if not self.is_postgres:
+            return False
+        async with self.engine.connect() as conn:
+            return bool(await conn.scalar(sa.text("SHOW autovacuum")) == "off")
+
     async def dispose(self) -> None:
         await self.engine.dispose()
 
