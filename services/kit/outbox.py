@@ -722,9 +722,11 @@ async def _advance_positions(session: AsyncSession, acknowledged: list[Any], *, 
         latest[key] = max(latest.get(key, 0), metadata.offset + 1)
     if not latest:
         return
-    rows = [{"topic": t, "partition": p, "next_offset": o, "updated_at": utcnow()} for (t, p), o in latest.items()]
-    statement = (postgresql.insert(POSITIONS) if postgres else sqlite.insert(POSITIONS)).values(rows)
+    now = utcnow()
+    rows = [{"topic": t, "partition": p, "next_offset": o, "updated_at": now} for (t, p), o in sorted(latest.items())]
+    statement = postgresql.insert(POSITIONS) if postgres else sqlite.insert(POSITIONS)
     highest = sa.func.greatest if postgres else sa.func.max
+    # The rows as parameter sets, not `.values(rows)`: compiled once and cached (kit `upsert`).
     await session.execute(
         statement.on_conflict_do_update(
             index_elements=[POSITIONS.c.topic, POSITIONS.c.partition],
@@ -732,7 +734,8 @@ async def _advance_positions(session: AsyncSession, acknowledged: list[Any], *, 
                 "next_offset": highest(POSITIONS.c.next_offset, statement.excluded.next_offset),
                 "updated_at": statement.excluded.updated_at,
             },
-        )
+        ),
+        rows,
     )
 
 
