@@ -9,7 +9,9 @@ does what autovacuum's defaults would do, and says so: every `autovacuum_naptime
 databases, it vacuums a table whose dead rows (or rows inserted since its last vacuum) exceed
 autovacuum's threshold plus its scale factor times the table's rows, and analyses one whose changed
 rows since its last analysis exceed the analyse threshold likewise. The thresholds are read from the
-server's own settings. Unlike autovacuum, it is not throttled by a cost delay.
+server's own settings (not a table's own storage parameters). Unlike autovacuum, it is not throttled
+by a cost delay, nor cancelled when another statement needs a conflicting lock; it visits the
+services' and the bare app's databases, not the relay section's.
 """
 
 from __future__ import annotations
@@ -32,7 +34,8 @@ SETTINGS = (
     "autovacuum_analyze_scale_factor",
 )
 TABLES = """
-SELECT s.relname, greatest(c.reltuples, 0) AS rows, s.n_dead_tup, s.n_ins_since_vacuum, s.n_mod_since_analyze
+SELECT format('%I.%I', s.schemaname, s.relname) AS name, greatest(c.reltuples, 0) AS rows,
+       s.n_dead_tup, s.n_ins_since_vacuum, s.n_mod_since_analyze
 FROM pg_stat_user_tables s JOIN pg_class c ON c.oid = s.relid
 """
 
@@ -67,7 +70,8 @@ class AutovacuumStandIn:
     async def stop(self) -> None:
         if self.task is not None:
             self.task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
+            # Never raises: the run's clean-up (services, broker, databases) comes after this.
+            with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self.task
             self.task = None
 
@@ -78,7 +82,12 @@ class AutovacuumStandIn:
         while True:
             await asyncio.sleep(float(self.settings["autovacuum_naptime"]))
             for dsn in self.dsns:
-                await self.round(dsn)
+                # A failed round (a table dropped meanwhile, a lock) is counted and the next goes on,
+                # as autovacuum goes on: the task never ends with an error for `stop` to raise.
+                try:
+                    await self.round(dsn)
+                except (OSError, asyncpg.PostgresError) as exc:
+                    self.done[f"failed rounds ({type(exc).__name__})"] += 1
 
     async def round(self, dsn: str) -> None:
         """One of autovacuum's visits to a database."""
@@ -87,15 +96,17 @@ class AutovacuumStandIn:
         try:
             for table in await conn.fetch(TABLES):
                 rows = float(table["rows"])
+                inserts = s["autovacuum_vacuum_insert_threshold"]  # -1: no vacuum for inserts
                 vacuum = table["n_dead_tup"] > (
                     s["autovacuum_vacuum_threshold"] + s["autovacuum_vacuum_scale_factor"] * rows
-                ) or table["n_ins_since_vacuum"] > (
-                    s["autovacuum_vacuum_insert_threshold"] + s["autovacuum_vacuum_insert_scale_factor"] * rows
+                ) or (
+                    inserts >= 0
+                    and table["n_ins_since_vacuum"] > inserts + s["autovacuum_vacuum_insert_scale_factor"] * rows
                 )
                 analyze = table["n_mod_since_analyze"] > (
                     s["autovacuum_analyze_threshold"] + s["autovacuum_analyze_scale_factor"] * rows
                 )
-                name = '"{}"'.format(table["relname"].replace('"', '""'))
+                name = table["name"]  # schema and table, quoted by format('%I.%I')
                 if vacuum:
                     await conn.execute(f"VACUUM {'(ANALYZE) ' if analyze else ''}{name}")
                     self.done["vacuums"] += 1

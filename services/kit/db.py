@@ -229,7 +229,7 @@ async def upsert(
 ) -> None:
     """Insert `rows` into `table`, or overwrite the `update` columns (default: every column but the
     key) of the row with the same `key` (its primary key or a unique index); with `keep_existing`,
-    leave such a row as it is. Multi-row statements on PostgreSQL and SQLite, in key order, so two
+    leave such a row as it is. One statement for all the rows on PostgreSQL and SQLite, in key order, so two
     transactions upserting overlapping rows lock them in the same order (no deadlock). Within
     `rows` the last one of a key wins."""
     if not rows:
@@ -243,7 +243,7 @@ async def upsert(
         if columns
         else insert.on_conflict_do_nothing(index_elements=list(key))
     )
-    # One statement compiled once (and cached), the rows as its parameter sets: SQLAlchemy sends them
-    # as multi-row statements within the driver's limits. A `.values(rows)` statement is compiled
-    # afresh for every call, which cost more CPU than the database's work.
+    # One statement compiled once (and cached), the rows as its parameter sets: the driver executes
+    # the one prepared statement for every row (asyncpg pipelines them). A `.values(rows)` statement
+    # is compiled afresh for every call, which cost more CPU than the database's work.
     await session.execute(statement, last)

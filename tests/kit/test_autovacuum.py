@@ -59,3 +59,13 @@ async def test_an_unreachable_database_does_not_stop_the_start(caplog: pytest.Lo
     finally:
         await db.dispose()
     assert WARNING not in caplog.text
+
+
+async def test_a_database_that_does_not_exist_does_not_stop_the_start(caplog: pytest.LogCaptureFixture) -> None:
+    db = Database("postgresql+asyncpg://postgres@127.0.0.1:5432/no_such_database_here")
+    try:
+        with caplog.at_level(logging.WARNING, logger="services.kit.app"):
+            await warn_without_autovacuum(db)  # 3D000 is no infrastructure error, and still no failure
+    finally:
+        await db.dispose()
+    assert WARNING not in caplog.text
