@@ -18,6 +18,7 @@ from typing import Any
 import asyncpg
 import httpx
 import sqlalchemy as sa
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 from fastapi import FastAPI
 
@@ -321,6 +322,18 @@ async def read_topic(bootstrap: str, topic: str) -> list[TopicRecord]:
 
 async def read_topics(bootstrap: str, topics: Sequence[str]) -> dict[str, list[TopicRecord]]:
     return await asyncio.to_thread(read_topics_sync, bootstrap, topics)
+
+
+async def create_topics(bootstrap: str, topics: Sequence[NewTopic]) -> None:
+    """Create `topics` on the broker, then wait a moment: tansu drops what is produced to a topic in
+    its first moments."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        await admin.create_topics(list(topics))
+    finally:
+        await admin.close()
+    await asyncio.sleep(0.5)
 
 
 @contextmanager

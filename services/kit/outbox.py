@@ -37,7 +37,7 @@ from typing import Any, NamedTuple, cast
 import sqlalchemy as sa
 from aiokafka import AIOKafkaProducer, TopicPartition
 from aiokafka.partitioner import DefaultPartitioner
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session, SessionTransaction
 from sqlmodel import Field, SQLModel, col, select
@@ -47,7 +47,7 @@ from contracts.outbox import OUTBOX_WATERMARK as OUTBOX_WATERMARK_EVENT
 from contracts.outbox import OutboxWatermark, PartitionOffset
 from contracts.topics import OUTBOX_WATERMARK
 
-from .db import Database, UTCDateTime, before_commit_writer, utcnow
+from .db import Database, UTCDateTime, before_commit_writer, insert_for, utcnow
 from .errors import is_infrastructure_error
 from .faults import crash_point
 from .metrics import OUTBOX_BACKLOG, OUTBOX_PUBLISHED, OUTBOX_RESENT
@@ -724,7 +724,7 @@ async def _advance_positions(session: AsyncSession, acknowledged: list[Any], *, 
         return
     now = utcnow()
     rows = [{"topic": t, "partition": p, "next_offset": o, "updated_at": now} for (t, p), o in sorted(latest.items())]
-    statement = postgresql.insert(POSITIONS) if postgres else sqlite.insert(POSITIONS)
+    statement = insert_for(session, POSITIONS)
     highest = sa.func.greatest if postgres else sa.func.max
     # The rows as parameter sets, not `.values(rows)`: compiled once and cached (kit `upsert`).
     await session.execute(

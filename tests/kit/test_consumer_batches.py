@@ -13,7 +13,7 @@ import pytest
 import pytest_asyncio
 import sqlalchemy as sa
 from aiokafka import AIOKafkaProducer
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.admin import NewTopic
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts.envelope import CloudEvent
@@ -21,7 +21,7 @@ from contracts.topics import dead_letter
 from services.kit.db import Database
 from services.kit.inbox import BatchHandler, ConsumerRunner, Delivered, PermanentEventError
 from services.kit.settings import ServiceSettings
-from tests.support import PostgresDatabases, eventually, read_topic
+from tests.support import PostgresDatabases, create_topics, eventually, read_topic
 
 pytestmark = pytest.mark.integration
 
@@ -78,13 +78,7 @@ class Rig:
 @pytest_asyncio.fixture(loop_scope="session")
 async def rig(kafka_bootstrap: str, databases: PostgresDatabases) -> AsyncIterator[Rig]:
     topic = f"kit-test.batches-{uuid.uuid4().hex[:8]}"
-    admin = AIOKafkaAdminClient(bootstrap_servers=kafka_bootstrap)
-    await admin.start()
-    try:
-        await admin.create_topics([NewTopic(topic, 1, 1), NewTopic(dead_letter(topic), 1, 1)])
-    finally:
-        await admin.close()
-    await asyncio.sleep(0.5)  # tansu drops what is produced to a topic in its first moments
+    await create_topics(kafka_bootstrap, [NewTopic(topic, 1, 1), NewTopic(dead_letter(topic), 1, 1)])
     db = Database(await databases.migrated("registry"))
     async with db.sessionmaker() as session, session.begin():
         await session.execute(sa.text("CREATE TABLE effect (n integer NOT NULL UNIQUE)"))
@@ -174,13 +168,7 @@ async def test_only_the_batch_topics_polls_go_to_the_batch_handler(rig: Rig) -> 
     """`batch_topics`: a poll of a named topic goes to `batch_handler`; one of another topic of the
     same subscription is applied event by event by `handler`. Each event is applied once either way."""
     other = f"kit-test.other-{uuid.uuid4().hex[:8]}"
-    admin = AIOKafkaAdminClient(bootstrap_servers=rig.bootstrap)
-    await admin.start()
-    try:
-        await admin.create_topics([NewTopic(other, 1, 1), NewTopic(dead_letter(other), 1, 1)])
-    finally:
-        await admin.close()
-    await asyncio.sleep(0.5)  # tansu drops what is produced to a topic in its first moments
+    await create_topics(rig.bootstrap, [NewTopic(other, 1, 1), NewTopic(dead_letter(other), 1, 1)])
     batched_topics: list[str] = []
 
     async def batch_handler(session: AsyncSession, delivered: list[Delivered]) -> None:

@@ -9,7 +9,7 @@ import uuid
 
 import pytest
 from aiokafka import AIOKafkaProducer
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.admin import NewTopic
 from confluent_kafka import Consumer, TopicPartition
 from prometheus_client import REGISTRY
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -18,7 +18,7 @@ from contracts.envelope import CloudEvent
 from services.kit.db import Database
 from services.kit.inbox import ConsumerRunner
 from services.kit.settings import ServiceSettings
-from tests.support import PostgresDatabases, eventually
+from tests.support import PostgresDatabases, create_topics, eventually
 
 pytestmark = pytest.mark.integration
 
@@ -45,13 +45,7 @@ async def test_the_lag_is_what_is_not_committed_and_falls_to_zero_when_caught_up
     kafka_bootstrap: str, databases: PostgresDatabases
 ) -> None:
     topic, service = f"kit-test.lag-{uuid.uuid4().hex[:8]}", f"kit-test-{uuid.uuid4().hex[:8]}"
-    admin = AIOKafkaAdminClient(bootstrap_servers=kafka_bootstrap)
-    await admin.start()
-    try:
-        await admin.create_topics([NewTopic(topic, 1, 1)])
-    finally:
-        await admin.close()
-    await asyncio.sleep(0.5)  # tansu drops what is produced to a topic in its first moments
+    await create_topics(kafka_bootstrap, [NewTopic(topic, 1, 1)])
     db = Database(await databases.migrated("registry"))
     producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap)
     await producer.start()

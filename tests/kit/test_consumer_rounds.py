@@ -10,7 +10,7 @@ import uuid
 import pytest
 import sqlalchemy as sa
 from aiokafka import AIOKafkaProducer
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.admin import NewTopic
 from aiokafka.structs import TopicPartition
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -18,7 +18,7 @@ from contracts.envelope import CloudEvent
 from services.kit.db import Database
 from services.kit.inbox import ConsumerRunner
 from services.kit.settings import ServiceSettings
-from tests.support import PostgresDatabases, eventually
+from tests.support import PostgresDatabases, create_topics, eventually
 
 pytestmark = pytest.mark.integration
 
@@ -47,13 +47,7 @@ async def test_a_round_failing_after_one_partition_reads_the_others_again(
     kafka_bootstrap: str, databases: PostgresDatabases
 ) -> None:
     topic = f"kit-test.rounds-{uuid.uuid4().hex[:8]}"
-    admin = AIOKafkaAdminClient(bootstrap_servers=kafka_bootstrap)
-    await admin.start()
-    try:
-        await admin.create_topics([NewTopic(topic, 3, 1)])
-    finally:
-        await admin.close()
-    await asyncio.sleep(0.5)  # tansu drops what is produced to a topic in its first moments
+    await create_topics(kafka_bootstrap, [NewTopic(topic, 3, 1)])
     db = Database(await databases.migrated("registry"))
     async with db.sessionmaker() as session, session.begin():
         await session.execute(sa.text("CREATE TABLE effect (n integer NOT NULL)"))

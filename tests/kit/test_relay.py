@@ -13,26 +13,20 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 from aiokafka import AIOKafkaProducer
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.admin import NewTopic
 from aiokafka.errors import KafkaConnectionError
 
 from contracts.envelope import CloudEvent
 from services.kit.db import Database, utcnow
 from services.kit.outbox import OUTBOX, OutboxRelay, add_event, claim_statements, steady_plans
-from tests.support import PostgresDatabases, read_topic
+from tests.support import PostgresDatabases, create_topics, read_topic
 
 pytestmark = pytest.mark.integration
 
 
 async def new_topic(bootstrap: str, partitions: int = 3) -> str:
     name = f"kit-test.relay-{uuid.uuid4().hex[:8]}"
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    try:
-        await admin.create_topics([NewTopic(name, partitions, 1)])
-    finally:
-        await admin.close()
-    await asyncio.sleep(0.5)  # tansu drops what is produced to a topic in its first moments
+    await create_topics(bootstrap, [NewTopic(name, partitions, 1)])
     return name
 
 

@@ -129,7 +129,7 @@ async def keep_people(repo: ProjectionRepository, snapshots: list[tuple[PersonSn
     """Keep each snapshot newer than the person's kept version, in the order given, with the bureau
     date it was published on; the persons changed. Four statements whatever their number: the kept
     versions (rows locked) and category histories read, then the people and the categories touched
-    written as multi-row upserts, without an ORM object per row (they were a sixth of a rebuild's
+    written with two upserts, without an ORM object per row (they were a sixth of a rebuild's
     CPU)."""
     ids = {snapshot.person_id for snapshot, _ in snapshots}
     versions = await repo.person_versions(ids)

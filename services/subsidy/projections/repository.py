@@ -35,14 +35,12 @@ class ProjectionRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    async def person(
-        self, person_id: uuid.UUID, *, for_update: bool = False, lock: Literal["share"] | None = None
-    ) -> ProjectedPerson | None:
+    async def person(self, person_id: uuid.UUID, *, lock: Literal["share"] | None = None) -> ProjectedPerson | None:
         if lock == "share":
             return await self.session.get(
                 ProjectedPerson, person_id, with_for_update={"read": True}, populate_existing=True
             )
-        return await self.session.get(ProjectedPerson, person_id, with_for_update=for_update)
+        return await self.session.get(ProjectedPerson, person_id)
 
     async def employment(self, employment_id: uuid.UUID, *, for_update: bool = False) -> ProjectedEmployment | None:
         return await self.session.get(ProjectedEmployment, employment_id, with_for_update=for_update)
