@@ -30,11 +30,21 @@ lint: install
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
 
+# The fault suite mostly waits (group joins, a thirty-second database outage, a broker restarted), so
+# it runs alongside the main suite in a process group of its own: its output goes to
+# var/faults.log and is printed when both are done; `make test` fails when either fails, and Ctrl-C
+# stops both (each tears down the processes and databases it started).
 test: install postgres promtool lint
 	$(PY) -m contracts.generate --check
 	$(PY) -m deploy.dashboards --check
-	$(VENV)/bin/pytest -q -m "not faults"
-	$(MAKE) --no-print-directory faults
+	@mkdir -p var
+	@set -m; $(VENV)/bin/pytest -q -s -m faults tests/faults >var/faults.log 2>&1 & faults=$$!; set +m; \
+	trap 'kill -INT -$$faults 2>/dev/null' INT TERM; \
+	echo "the fault suite (tests/faults) runs alongside, into var/faults.log"; \
+	$(VENV)/bin/pytest -q -m "not faults"; main=$$?; \
+	echo "waiting for the fault suite"; wait $$faults; faults_status=$$?; \
+	echo "---- the fault suite (var/faults.log):"; cat var/faults.log; \
+	exit $$(( main || faults_status ))
 
 # The fault suite (tests/faults): services as processes, killed, cut off from PostgreSQL, their broker
 # restarted empty; outcomes counted. Part of `make test`; on its own here.
