@@ -15,7 +15,7 @@ from typing import Annotated, Any, Generic, TypeVar
 
 from fastapi import Query
 from pydantic import BaseModel, ConfigDict
-from sqlalchemy import Select, tuple_
+from sqlalchemy import ColumnElement, Row, Select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute, Mapped
 
@@ -86,16 +86,19 @@ async def paginate(
     session: AsyncSession,
     query: Select[Any],
     *,
-    keys: Sequence[InstrumentedAttribute[Any] | Mapped[Any]],
+    keys: Sequence[InstrumentedAttribute[Any] | Mapped[Any] | ColumnElement[Any]],
     position: type[CursorPosition],
     limit: int,
     cursor: str | None,
+    row: Callable[[Row[Any]], Any] | None = None,
 ) -> tuple[list[Any], str | None]:
     """One page of `query` in the order of `keys` (the last one unique), and the cursor of the next.
 
     `position` is the list's cursor model: its fields are the names of `keys`, in order, so the
     cursor is read back typed and a forged one is a 422. The page reads one row beyond `limit` to
-    learn whether there is a next page. The rows are the query's first entity (`scalars()`)."""
+    learn whether there is a next page. The rows are the query's first entity (`scalars()`), or,
+    with `row`, what it makes of each result row (a read path on Core columns, without an ORM
+    object per row); either way each has the keys as attributes."""
     names = [key.key for key in keys]  # type: ignore[union-attr]
     if list(position.model_fields) != names:
         raise TypeError(f"{position.__name__} must have exactly the fields {names}, in order")
@@ -103,7 +106,8 @@ async def paginate(
     if after is not None:
         values = [getattr(after, name) for name in names]
         query = query.where(keys[0] > values[0] if len(keys) == 1 else tuple_(*keys) > tuple(values))
-    rows = list((await session.execute(query.order_by(*keys).limit(limit + 1))).scalars())
+    result = await session.execute(query.order_by(*keys).limit(limit + 1))
+    rows = list(result.scalars()) if row is None else [row(r) for r in result]
     if len(rows) <= limit:
         return rows, None
     last = rows[limit - 1]

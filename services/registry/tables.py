@@ -112,8 +112,12 @@ class PersonFact(SQLModel, table=True):
 
     @property
     def code(self) -> str:
-        """`agency/dataset`, the key of the dataset's applier."""
-        return f"{self.agency}/{self.dataset}"
+        return fact_code(self.agency, self.dataset)
+
+
+def fact_code(agency: str, dataset: str) -> str:
+    """`agency/dataset`, the key of the dataset's applier."""
+    return f"{agency}/{dataset}"
 
 
 class LabourForce(SQLModel, table=True):

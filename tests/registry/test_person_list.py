@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 import pytest
 
 from tests.registry.people import id_number
@@ -28,3 +30,39 @@ async def test_a_page_of_people_costs_a_few_statements_whatever_its_size(registr
         sizes[limit] = len([s for s in statements if "registry_" in s])
     assert sizes[100] == sizes[10], sizes
     assert sizes[100] <= 10, sizes
+
+
+async def test_paging_with_the_cursor_gives_everyone_once_as_their_own_read_does(registry: ServiceClient) -> None:
+    mine = []
+    for n in range(7):
+        response = await registry.post(
+            PERSONS, json={"id_number": id_number(), "name": f"周{n}", "hukou_type": "rural", "town": "昌元街道"}
+        )
+        assert response.status_code == 201, response.text
+        mine.append(response.json()["person_id"])
+    registered = await registry.post(
+        f"{PERSONS}/{mine[3]}/unemployment-registrations", json={"registered_on": "2026-11-02"}
+    )
+    assert registered.status_code == 201, registered.text
+    listed: dict[str, dict[str, object]] = {}
+    order: list[str] = []
+    cursor = None
+    while True:
+        response = await registry.get(f"{PERSONS}?limit=3" + (f"&cursor={cursor}" if cursor else ""))
+        assert response.status_code == 200, response.text
+        page = response.json()
+        assert len(page["items"]) <= 3
+        for item in page["items"]:
+            order.append(item["person_id"])
+            listed[item["person_id"]] = item
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    assert len(order) == len(set(order)), "a person listed twice"
+    assert order == sorted(order, key=uuid.UUID)
+    for person_id in mine:
+        read = await registry.get(f"{PERSONS}/{person_id}")
+        assert read.status_code == 200, read.text
+        assert listed[person_id] == read.json()
+    assert listed[mine[3]]["status"] == "unemployed"
+    assert [r["registered_on"] for r in listed[mine[3]]["unemployment_registrations"]] == ["2026-11-02"]

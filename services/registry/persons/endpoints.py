@@ -125,7 +125,7 @@ async def read_person(
         raise Forbidden(
             "revealing the id number needs the scope 'registry:sensitive'", required_scope="registry:sensitive"
         )
-    state = await service.state(await service.get(person_id))
+    state = await service.state(await service.view(person_id))
     return to_read(state, caller, service, reveal=reveal is not None)
 
 

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import uuid
 from collections import defaultdict
-from datetime import date
+from dataclasses import dataclass, fields
+from datetime import date, datetime
+from typing import Any, cast
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -14,7 +16,81 @@ from services.kit.db import among
 from services.kit.pagination import paginate
 from services.registry.households.schemas import HouseholdsCursor
 from services.registry.persons.schemas import PersonsCursor
-from services.registry.tables import Employment, Household, Person, PersonFact, Training, UnemploymentRegistration
+from services.registry.tables import (
+    Employment,
+    Household,
+    Person,
+    PersonFact,
+    Training,
+    UnemploymentRegistration,
+    fact_code,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class PersonView:
+    """A person as an answer reads them (a page, a look-up): the columns the answer and the derived
+    state need, read as plain rows. A page of 500 `Person` ORM objects cost more CPU than the page's
+    queries (identity map, instance state, instrumented attributes); the write paths keep `Person`."""
+
+    person_id: uuid.UUID
+    id_number_ciphertext: bytes
+    id_number_masked: str
+    subject_ref: str
+    name: str
+    phone: str | None
+    gender: str
+    birth_date: date
+    hukou_type: str
+    hukou_local: bool | None
+    town: str | None
+    education: str | None
+    graduation_date: date | None
+    household_no: str | None
+    hukou_area_code: str | None
+    deceased_on: date | None
+    version: int
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class FactView:
+    """An agency fact as a person's derived state reads it, read as a plain row (see `PersonView`):
+    a page of people from a dibao roster has as many facts as people."""
+
+    subject_ref: str
+    agency: str
+    dataset: str
+    valid_from: date | None
+    valid_until: date | None
+    attributes: dict[str, object]
+    received_at: datetime
+
+    @property
+    def code(self) -> str:
+        return fact_code(self.agency, self.dataset)
+
+
+PERSON = cast(sa.Table, Person.__table__)  # type: ignore[attr-defined]
+PERSON_FACT = cast(sa.Table, PersonFact.__table__)  # type: ignore[attr-defined]
+
+
+def columns_of(table: sa.Table, view: type[Any]) -> list[sa.Column[Any]]:
+    """The `table`'s columns named by the `view`'s fields, in their order: a row of them, unpacked,
+    is the view's arguments."""
+    return [table.c[field.name] for field in fields(view)]
+
+
+PERSON_VIEW = columns_of(PERSON, PersonView)
+FACT_VIEW = columns_of(PERSON_FACT, FactView)
+# What a derived state reads: the ORM objects (write paths) or the views (answers, fact batches).
+AnyPerson = Person | PersonView
+AnyFact = PersonFact | FactView
+
+
+def person_view(row: sa.Row[Any]) -> PersonView:
+    return PersonView(*row)  # type: ignore[call-arg]  # a row of PERSON_VIEW
 
 
 class PersonRepository:
@@ -137,12 +213,14 @@ class PersonRepository:
                 found[training.person_id].append(training)
         return found
 
-    async def facts_of(self, subject_refs: list[str]) -> dict[str, list[PersonFact]]:
-        found: dict[str, list[PersonFact]] = defaultdict(list)
+    async def facts_of(self, subject_refs: list[str]) -> dict[str, list[FactView]]:
+        found: dict[str, list[FactView]] = defaultdict(list)
         if subject_refs:
-            result = await self.session.execute(select(PersonFact).where(col(PersonFact.subject_ref).in_(subject_refs)))
-            for fact in result.scalars():
-                found[fact.subject_ref].append(fact)
+            result = await self.session.execute(
+                sa.select(*FACT_VIEW).where(PERSON_FACT.c.subject_ref.in_(subject_refs))
+            )
+            for row in result:
+                found[row.subject_ref].append(FactView(*row))  # a row of FACT_VIEW
         return found
 
     async def households_of(self, numbers: set[str]) -> dict[str, Household]:
@@ -188,10 +266,20 @@ class PersonRepository:
 
     async def persons_page(
         self, *, index: str | None, limit: int, cursor: str | None
-    ) -> tuple[list[Person], str | None]:
-        query = select(Person)
+    ) -> tuple[list[PersonView], str | None]:
+        query = sa.select(*PERSON_VIEW)
         if index is not None:
-            query = query.where(Person.id_number_index == index)
+            query = query.where(PERSON.c.id_number_index == index)
         return await paginate(
-            self.session, query, keys=[col(Person.person_id)], position=PersonsCursor, limit=limit, cursor=cursor
+            self.session,
+            query,
+            keys=[PERSON.c.person_id],
+            position=PersonsCursor,
+            limit=limit,
+            cursor=cursor,
+            row=person_view,
         )
+
+    async def view(self, person_id: uuid.UUID) -> PersonView | None:
+        row = (await self.session.execute(sa.select(*PERSON_VIEW).where(PERSON.c.person_id == person_id))).first()
+        return None if row is None else person_view(row)

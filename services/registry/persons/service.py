@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
-from typing import cast
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
@@ -38,7 +37,7 @@ from services.registry.persons.categories import (
     next_calendar_change,
 )
 from services.registry.persons.protection import IdNumberProtector, mask_name
-from services.registry.persons.repository import PersonRepository
+from services.registry.persons.repository import PERSON, AnyFact, AnyPerson, PersonRepository, PersonView
 from services.registry.persons.schemas import PersonCreate
 from services.registry.problems import (
     AlreadyRegisteredUnemployed,
@@ -52,17 +51,16 @@ from services.registry.problems import (
     RegistrationBeforeLastRegistration,
 )
 from services.registry.settings import RegistrySettings
-from services.registry.tables import Household, Person, PersonFact, Training, UnemploymentRegistration
+from services.registry.tables import Household, Person, Training, UnemploymentRegistration
 
 SOURCE = "/registry"
-PERSON = cast(sa.Table, Person.__table__)  # type: ignore[attr-defined]
 
 
 @dataclass
 class PersonState:
     """A person with everything derived from them, as of one day."""
 
-    person: Person
+    person: AnyPerson
     registrations: list[UnemploymentRegistration]
     categories: list[DifficultyCategory]
     status: str
@@ -102,7 +100,7 @@ def published(categories: list[DifficultyCategory]) -> list[PublishedDifficulty]
     ]
 
 
-def category_facts(facts: list[PersonFact]) -> list[CategoryFact]:
+def category_facts(facts: Sequence[AnyFact]) -> list[CategoryFact]:
     return [
         CategoryFact(grant.category, f.agency, grant.valid_from, grant.valid_until, bureau_date(f.received_at))
         for f in facts
@@ -110,7 +108,7 @@ def category_facts(facts: list[PersonFact]) -> list[CategoryFact]:
     ]
 
 
-def own_graduation(person: Person) -> date | None:
+def own_graduation(person: AnyPerson) -> date | None:
     """The person's own `graduation_date` counts when their education is a college level (the
     levels are str-valued, so the stored string finds its level in the set)."""
     if person.graduation_date is None or person.education not in COLLEGE_LEVELS:
@@ -194,7 +192,16 @@ class PersonService:
             raise PersonNotFound(f"no person {person_id}")
         return person
 
-    async def state(self, person: Person, *, fresh: bool = False, facts: list[PersonFact] | None = None) -> PersonState:
+    async def view(self, person_id: uuid.UUID) -> PersonView:
+        """The person as an answer reads them (no ORM object)."""
+        person = await self.repo.view(person_id)
+        if person is None:
+            raise PersonNotFound(f"no person {person_id}")
+        return person
+
+    async def state(
+        self, person: AnyPerson, *, fresh: bool = False, facts: Sequence[AnyFact] | None = None
+    ) -> PersonState:
         """The person as of today. `fresh` (being registered): no registration, employment or training
         can exist yet, so only the `facts` given and the household are read."""
         if not fresh:
@@ -202,7 +209,7 @@ class PersonService:
         household = await self.repo.household(person.household_no) if person.household_no else None
         return self.derive(person, [], False, [], facts or [], household, today=self.today())
 
-    async def states(self, people: list[Person]) -> list[PersonState]:
+    async def states(self, people: Sequence[AnyPerson]) -> list[PersonState]:
         """The states of many people in five queries, whatever their number."""
         ids = [p.person_id for p in people]
         registrations = await self.repo.registrations_of(ids)
@@ -226,11 +233,11 @@ class PersonService:
 
     def derive(
         self,
-        person: Person,
+        person: AnyPerson,
         registrations: list[UnemploymentRegistration],
         employed: bool,
         trainings: list[Training],
-        facts: list[PersonFact],
+        facts: Sequence[AnyFact],
         household: Household | None,
         *,
         today: date,
@@ -267,7 +274,7 @@ class PersonService:
             due_on if due_on is not None else date.max,
         )
 
-    def reveal_id_number(self, person: Person) -> str:
+    def reveal_id_number(self, person: AnyPerson) -> str:
         return self.protector.decrypt(person.id_number_ciphertext)
 
     async def register_unemployment(self, person_id: uuid.UUID, registered_on: date) -> UnemploymentRegistration:
