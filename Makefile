@@ -31,20 +31,24 @@ lint: install
 	$(VENV)/bin/mypy
 
 # The fault suite mostly waits (group joins, a thirty-second database outage, a broker restarted), so
-# it runs alongside the main suite in a process group of its own: its output goes to
-# var/faults.log and is printed when both are done; `make test` fails when either fails, and Ctrl-C
-# stops both (each tears down the processes and databases it started).
+# it runs alongside the main suite, its output in var/faults.log, printed when both are done;
+# `make test` fails when either fails. Each suite runs in a process group of its own (`set -m`), so
+# Ctrl-C or a TERM to make stops both at once, each tearing down what it started.
 test: install postgres promtool lint
 	$(PY) -m contracts.generate --check
 	$(PY) -m deploy.dashboards --check
 	@mkdir -p var
-	@set -m; $(VENV)/bin/pytest -q -s -m faults tests/faults >var/faults.log 2>&1 & faults=$$!; set +m; \
-	trap 'kill -INT -$$faults 2>/dev/null' INT TERM; \
+	@set -m; \
+	$(VENV)/bin/pytest -q -s -m faults tests/faults </dev/null >var/faults.log 2>&1 & faults=$$!; \
 	echo "the fault suite (tests/faults) runs alongside, into var/faults.log"; \
-	$(VENV)/bin/pytest -q -m "not faults"; main=$$?; \
-	echo "waiting for the fault suite"; wait $$faults; faults_status=$$?; \
+	$(VENV)/bin/pytest -q -m "not faults" </dev/null & main=$$!; \
+	set +m; \
+	trap 'kill -INT -$$main -$$faults 2>/dev/null' INT TERM; \
+	wait $$main; main_status=$$?; while kill -0 $$main 2>/dev/null; do wait $$main; main_status=$$?; done; \
+	echo "waiting for the fault suite"; \
+	wait $$faults; faults_status=$$?; while kill -0 $$faults 2>/dev/null; do wait $$faults; faults_status=$$?; done; \
 	echo "---- the fault suite (var/faults.log):"; cat var/faults.log; \
-	exit $$(( main || faults_status ))
+	exit $$(( main_status || faults_status ))
 
 # The fault suite (tests/faults): services as processes, killed, cut off from PostgreSQL, their broker
 # restarted empty; outcomes counted. Part of `make test`; on its own here.

@@ -90,7 +90,7 @@ async def paginate(
     position: type[CursorPosition],
     limit: int,
     cursor: str | None,
-    row: Callable[[Row[Any]], Any] | None = None,
+    row: Callable[[Row[*tuple[Any, ...]]], Any] | None = None,
 ) -> tuple[list[Any], str | None]:
     """One page of `query` in the order of `keys` (the last one unique), and the cursor of the next.
 

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import uuid
+from datetime import date
 
 import pytest
+from aiokafka import AIOKafkaProducer
 
 from tests.registry.people import id_number
-from tests.support import ServiceClient, counted
+from tests.registry.test_facts import categories, push_dibao
+from tests.support import ServiceClient, counted, eventually
 
 pytestmark = pytest.mark.integration
 PERSONS = "/registry/v1/persons"
@@ -32,11 +35,14 @@ async def test_a_page_of_people_costs_a_few_statements_whatever_its_size(registr
     assert sizes[100] <= 10, sizes
 
 
-async def test_paging_with_the_cursor_gives_everyone_once_as_their_own_read_does(registry: ServiceClient) -> None:
-    mine = []
+async def test_paging_with_the_cursor_gives_everyone_once_as_their_own_read_does(
+    registry: ServiceClient, producer: AIOKafkaProducer
+) -> None:
+    mine, numbers = [], []
     for n in range(7):
+        numbers.append(id_number())
         response = await registry.post(
-            PERSONS, json={"id_number": id_number(), "name": f"周{n}", "hukou_type": "rural", "town": "昌元街道"}
+            PERSONS, json={"id_number": numbers[-1], "name": f"周{n}", "hukou_type": "rural", "town": "昌元街道"}
         )
         assert response.status_code == 201, response.text
         mine.append(response.json()["person_id"])
@@ -44,6 +50,13 @@ async def test_paging_with_the_cursor_gives_everyone_once_as_their_own_read_does
         f"{PERSONS}/{mine[3]}/unemployment-registrations", json={"registered_on": "2026-11-02"}
     )
     assert registered.status_code == 201, registered.text
+    # An agency fact (a dibao, naming a household): the answers read it from the facts' table.
+    await push_dibao(producer, numbers[5], since=date(2025, 3, 1))
+
+    async def listed_as_low_income() -> bool:
+        return "low_income_family" in await categories(registry, mine[5])
+
+    await eventually(listed_as_low_income)
     listed: dict[str, dict[str, object]] = {}
     order: list[str] = []
     cursor = None
@@ -66,3 +79,7 @@ async def test_paging_with_the_cursor_gives_everyone_once_as_their_own_read_does
         assert listed[person_id] == read.json()
     assert listed[mine[3]]["status"] == "unemployed"
     assert [r["registered_on"] for r in listed[mine[3]]["unemployment_registrations"]] == ["2026-11-02"]
+    assert listed[mine[5]]["household_no"] == "HH-1"
+    assert [(c["category"], c["valid_from"]) for c in listed[mine[5]]["difficulty_categories"]] == [
+        ("low_income_family", "2025-03-01")
+    ]

@@ -6,7 +6,7 @@ import uuid
 from collections import defaultdict
 from dataclasses import dataclass, fields
 from datetime import date, datetime
-from typing import Any, cast
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -72,25 +72,23 @@ class FactView:
         return fact_code(self.agency, self.dataset)
 
 
-PERSON = cast(sa.Table, Person.__table__)  # type: ignore[attr-defined]
-PERSON_FACT = cast(sa.Table, PersonFact.__table__)  # type: ignore[attr-defined]
+def columns_of(entity: type[Any], view: type[Any]) -> list[sa.Column[Any]]:
+    """The `entity`'s table columns named by the `view`'s fields, in their order: a row of them,
+    unpacked, is the view's arguments. A select of table columns is a Core one: the session does not
+    flush what is pending before it (a reader in a write path flushes first), and the rows come back
+    as tuples, about 4 µs a row cheaper than a select of the entity's attributes."""
+    return [entity.__table__.c[field.name] for field in fields(view)]
 
 
-def columns_of(table: sa.Table, view: type[Any]) -> list[sa.Column[Any]]:
-    """The `table`'s columns named by the `view`'s fields, in their order: a row of them, unpacked,
-    is the view's arguments."""
-    return [table.c[field.name] for field in fields(view)]
-
-
-PERSON_VIEW = columns_of(PERSON, PersonView)
-FACT_VIEW = columns_of(PERSON_FACT, FactView)
+PERSON_VIEW = columns_of(Person, PersonView)
+FACT_VIEW = columns_of(PersonFact, FactView)
 # What a derived state reads: the ORM objects (write paths) or the views (answers, fact batches).
 AnyPerson = Person | PersonView
 AnyFact = PersonFact | FactView
 
 
-def person_view(row: sa.Row[Any]) -> PersonView:
-    return PersonView(*row)  # type: ignore[call-arg]  # a row of PERSON_VIEW
+def person_view(row: sa.Row[*tuple[Any, ...]]) -> PersonView:
+    return PersonView(*row)  # a row of PERSON_VIEW
 
 
 class PersonRepository:
@@ -216,8 +214,10 @@ class PersonRepository:
     async def facts_of(self, subject_refs: list[str]) -> dict[str, list[FactView]]:
         found: dict[str, list[FactView]] = defaultdict(list)
         if subject_refs:
+            # A fact batch reads the facts it has just written: a Core select does not autoflush.
+            await self.session.flush()
             result = await self.session.execute(
-                sa.select(*FACT_VIEW).where(PERSON_FACT.c.subject_ref.in_(subject_refs))
+                sa.select(*FACT_VIEW).where(col(PersonFact.subject_ref).in_(subject_refs))
             )
             for row in result:
                 found[row.subject_ref].append(FactView(*row))  # a row of FACT_VIEW
@@ -269,11 +269,11 @@ class PersonRepository:
     ) -> tuple[list[PersonView], str | None]:
         query = sa.select(*PERSON_VIEW)
         if index is not None:
-            query = query.where(PERSON.c.id_number_index == index)
+            query = query.where(col(Person.id_number_index) == index)
         return await paginate(
             self.session,
             query,
-            keys=[PERSON.c.person_id],
+            keys=[col(Person.person_id)],
             position=PersonsCursor,
             limit=limit,
             cursor=cursor,
@@ -281,5 +281,5 @@ class PersonRepository:
         )
 
     async def view(self, person_id: uuid.UUID) -> PersonView | None:
-        row = (await self.session.execute(sa.select(*PERSON_VIEW).where(PERSON.c.person_id == person_id))).first()
+        row = (await self.session.execute(sa.select(*PERSON_VIEW).where(col(Person.person_id) == person_id))).first()
         return None if row is None else person_view(row)

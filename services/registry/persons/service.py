@@ -6,6 +6,7 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
+from typing import cast
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
@@ -37,7 +38,7 @@ from services.registry.persons.categories import (
     next_calendar_change,
 )
 from services.registry.persons.protection import IdNumberProtector, mask_name
-from services.registry.persons.repository import PERSON, AnyFact, AnyPerson, PersonRepository, PersonView
+from services.registry.persons.repository import AnyFact, AnyPerson, PersonRepository, PersonView
 from services.registry.persons.schemas import PersonCreate
 from services.registry.problems import (
     AlreadyRegisteredUnemployed,
@@ -54,6 +55,9 @@ from services.registry.settings import RegistrySettings
 from services.registry.tables import Household, Person, Training, UnemploymentRegistration
 
 SOURCE = "/registry"
+
+
+PERSON = cast(sa.Table, Person.__table__)  # type: ignore[attr-defined]
 
 
 @dataclass
