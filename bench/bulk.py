@@ -167,7 +167,10 @@ async def bulk(
 
         sampler = asyncio.create_task(sample())
         probing = True
+        pushing = True
         probe_latencies: list[float] = []
+        # Each probe: (the push's answer, from the answer to the fact, sent while the bulk was being pushed).
+        probe_parts: list[tuple[float, float, bool]] = []
         probes_sent: list[str] = []
 
         async def probe() -> None:
@@ -180,18 +183,21 @@ async def bulk(
                             return
                         ref = subject_ref(DEV_SUBJECT_KEY.encode(), number)
                         sent = time.perf_counter()
+                        during_pushes = pushing
                         pushed = await alone.post(
                             f"{gateway}/sharing/v1/agencies/civil_affairs/datasets/dibao/records",
                             headers=civil,
                             json={"records": [{"id_number": number, "since": "2024-01-01"}]},
                         )
                         pushed.raise_for_status()
+                        answered = time.perf_counter()
                         probes_sent.append(number)
                         while not await conn.fetchval(  # noqa: ASYNC110 (another process writes it)
                             "SELECT EXISTS (SELECT 1 FROM registry_person_fact WHERE subject_ref = $1)", ref
                         ):
                             await asyncio.sleep(0.01)
                         probe_latencies.append(time.perf_counter() - sent)
+                        probe_parts.append((answered - sent, probe_latencies[-1] - (answered - sent), during_pushes))
                         await asyncio.sleep(PROBE_EVERY_S)
             finally:
                 await conn.close()
@@ -207,6 +213,7 @@ async def bulk(
             pushed.raise_for_status()
             assert pushed.json()["accepted"] == len(numbers[offset : offset + BATCH]), pushed.text
         pushed_s = time.perf_counter() - started
+        pushing = False
 
     async def reached(dsn: str, sql: str, before: int) -> float:
         deadline = time.perf_counter() + 3600
@@ -238,6 +245,7 @@ async def bulk(
             f"  single records pushed meanwhile, push to fact in the registry: {len(probe_latencies)} records, "
             f"p50 {p50:.2f} s, p99 {p99:.2f} s, max {probe_latencies[-1]:.2f} s   (target p99 <= 1 s)"
         )
+        _report_probe_parts(probe_parts)
     print(
         "  CPU over the run: "
         + ", ".join(f"{name} {seconds:.1f} s" for name, seconds in cpu.items())
@@ -248,4 +256,27 @@ async def bulk(
         "  largest resident memory: "
         + ", ".join(f"{name} {mb:.0f} MB" for name, mb in peak.items())
         + "   (target <= 200 MB each)"
+    )
+
+
+def _report_probe_parts(parts: list[tuple[float, float, bool]]) -> None:
+    """Where a single record's wait goes: sharing answering its push, then the way from the answer to
+    the registry's fact; and the probes sent while the bulk batches were being pushed against those
+    sent after, while the bulk lane was being applied."""
+
+    def spread(values: list[float]) -> str:
+        values = sorted(values)
+        if not values:
+            return "none"
+        return f"p50 {_percentile(values, 0.5):.2f} s, p99 {_percentile(values, 0.99):.2f} s"
+
+    during = [answer + after for answer, after, pushing in parts if pushing]
+    later = [answer + after for answer, after, pushing in parts if not pushing]
+    print(
+        f"    the push answered: {spread([answer for answer, _, _ in parts])}; "
+        f"from the answer to the fact: {spread([after for _, after, _ in parts])}"
+    )
+    print(
+        f"    sent while the bulk batches were pushed: {len(during)}, {spread(during)}; "
+        f"sent after: {len(later)}, {spread(later)}"
     )
