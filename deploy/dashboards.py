@@ -356,7 +356,7 @@ def operations() -> dashboard.Dashboard:
                 series(
                     "Bulk lane: its consumers' lag",
                     "Events the consumers pacing a bulk load have yet to apply; the bulk lane waits while it is at "
-                    "*_RELAY_BULK_MAX_LAG (200), so single events never queue behind a whole load.",
+                    "*_RELAY_BULK_MAX_LAG (100), so single events never queue behind a whole load.",
                     query(f"max by (service) (outbox_bulk_lag{{{svc}}})", "{{service}}"),
                 ),
                 series(
