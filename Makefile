@@ -4,6 +4,8 @@ PYTHON ?= python3.11
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
+# The fault suite (tests/faults), run by `make test` alongside the rest and by `make faults` alone.
+FAULT_SUITE := $(VENV)/bin/pytest -q -s -m faults tests/faults
 
 .PHONY: install run test faults lint unit contracts bench postgres promtool clean
 
@@ -39,7 +41,7 @@ test: install postgres promtool lint
 	$(PY) -m deploy.dashboards --check
 	@mkdir -p var
 	@set -m; \
-	$(VENV)/bin/pytest -q -s -m faults tests/faults </dev/null >var/faults.log 2>&1 & faults=$$!; \
+	$(FAULT_SUITE) </dev/null >var/faults.log 2>&1 & faults=$$!; \
 	echo "the fault suite (tests/faults) runs alongside, into var/faults.log"; \
 	$(VENV)/bin/pytest -q -m "not faults" </dev/null & main=$$!; \
 	set +m; \
@@ -53,7 +55,7 @@ test: install postgres promtool lint
 # The fault suite (tests/faults): services as processes, killed, cut off from PostgreSQL, their broker
 # restarted empty; outcomes counted. Part of `make test`; on its own here.
 faults: install postgres
-	$(VENV)/bin/pytest -q -s -m faults tests/faults
+	$(FAULT_SUITE)
 
 unit: install
 	$(VENV)/bin/pytest -q -m "not integration and not e2e and not faults"

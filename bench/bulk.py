@@ -168,7 +168,6 @@ async def bulk(
         sampler = asyncio.create_task(sample())
         probing = True
         pushing = True
-        probe_latencies: list[float] = []
         # Each probe: (the push's answer, from the answer to the fact, sent while the bulk was being pushed).
         probe_parts: list[tuple[float, float, bool]] = []
         probes_sent: list[str] = []
@@ -196,8 +195,7 @@ async def bulk(
                             "SELECT EXISTS (SELECT 1 FROM registry_person_fact WHERE subject_ref = $1)", ref
                         ):
                             await asyncio.sleep(0.01)
-                        probe_latencies.append(time.perf_counter() - sent)
-                        probe_parts.append((answered - sent, probe_latencies[-1] - (answered - sent), during_pushes))
+                        probe_parts.append((answered - sent, time.perf_counter() - answered, during_pushes))
                         await asyncio.sleep(PROBE_EVERY_S)
             finally:
                 await conn.close()
@@ -231,7 +229,7 @@ async def bulk(
     )
     sampling = False
     await sampler
-    probe_latencies.sort()
+    probe_latencies = sorted(answer + after for answer, after, _ in probe_parts)
     cpu = {name: cpu_s(pid) - cpu_before[name] for name, pid in pids.items()}
     print(f"  pushed (accepted by sharing) in {pushed_s:.1f} s")
     print(f"  every fact in the registry after {in_registry:.1f} s: {records / in_registry:.0f} facts/s")

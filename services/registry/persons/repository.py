@@ -87,10 +87,6 @@ AnyPerson = Person | PersonView
 AnyFact = PersonFact | FactView
 
 
-def person_view(row: sa.Row[*tuple[Any, ...]]) -> PersonView:
-    return PersonView(*row)  # a row of PERSON_VIEW
-
-
 class PersonRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
@@ -277,9 +273,9 @@ class PersonRepository:
             position=PersonsCursor,
             limit=limit,
             cursor=cursor,
-            row=person_view,
+            row=lambda row: PersonView(*row),  # a row of PERSON_VIEW
         )
 
     async def view(self, person_id: uuid.UUID) -> PersonView | None:
         row = (await self.session.execute(sa.select(*PERSON_VIEW).where(col(Person.person_id) == person_id))).first()
-        return None if row is None else person_view(row)
+        return None if row is None else PersonView(*row)

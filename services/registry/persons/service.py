@@ -55,8 +55,6 @@ from services.registry.settings import RegistrySettings
 from services.registry.tables import Household, Person, Training, UnemploymentRegistration
 
 SOURCE = "/registry"
-
-
 PERSON = cast(sa.Table, Person.__table__)  # type: ignore[attr-defined]
 
 
