@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import logging
+import typing
+import uuid
 from collections.abc import AsyncIterator, Callable, Collection, Sequence
-from datetime import UTC, datetime
+from dataclasses import fields
+from datetime import UTC, date, datetime
 from typing import Annotated, Any
 
 import sqlalchemy as sa
@@ -12,7 +15,9 @@ from fastapi import Depends, Request
 from sqlalchemy import event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.compiler import SQLCompiler
 
 from .errors import COMMITTED_STATE, CommitOutcomeUnknown, DomainError, is_infrastructure_error
 
@@ -210,6 +215,71 @@ def among(session: AsyncSession, column: Any, values: Collection[Any]) -> sa.Col
     if session.get_bind().dialect.name == "postgresql":
         return column == sa.any_(sa.literal(list(values), type_=postgresql.ARRAY(column.type)))
     return column.in_(values)
+
+
+class _json_rows(sa.sql.functions.GenericFunction[Any]):
+    """The aggregate of `rows_as_json`, compiled for each dialect below."""
+
+    type = sa.JSON()
+    inherit_cache = True
+
+
+@compiles(_json_rows, "postgresql")
+def _json_rows_postgresql(element: _json_rows, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"coalesce(json_agg(json_build_array({compiler.process(element.clauses, **kw)})), '[]'::json)"
+
+
+@compiles(_json_rows, "sqlite")
+def _json_rows_sqlite(element: _json_rows, compiler: SQLCompiler, **kw: Any) -> str:
+    # A JSON column is text on SQLite: json() nests it as JSON instead of as a string.
+    values = [
+        f"json({compiler.process(c, **kw)})" if isinstance(c.type, sa.JSON) else compiler.process(c, **kw)
+        for c in element.clauses
+    ]
+    return f"json_group_array(json_array({', '.join(values)}))"
+
+
+def rows_as_json(columns: Sequence[sa.ColumnElement[Any]], where: sa.ColumnElement[bool]) -> sa.ScalarSelect[Any]:
+    """A scalar subquery: the rows of `columns` that match `where`, as one JSON array of arrays (`[]`
+    for none; in no particular order). Correlated to an outer query through `where`, it reads a
+    row's dependent rows in the same statement: a person's page with their registrations, trainings
+    and facts is one statement and one round trip instead of one per table, which in a look-up cost
+    more CPU than the look-up itself. `json_rows_reader` turns the arrays back into typed rows."""
+    return sa.select(_json_rows(*columns)).where(where).scalar_subquery()
+
+
+def json_rows_reader(view: type[Any]) -> Callable[[list[list[Any]]], list[Any]]:
+    """Makes the `view` (a dataclass whose fields are `rows_as_json`'s columns, in order) of each
+    array: JSON has strings where the columns had uuids, dates and instants (and SQLite its own
+    text forms of them), read back here by the fields' types."""
+    hints = typing.get_type_hints(view)
+    converters = [_from_json(hints[f.name]) for f in fields(view)]
+
+    def read(rows: list[list[Any]]) -> list[Any]:
+        return [view(*(convert(value) for convert, value in zip(converters, row, strict=True))) for row in rows]
+
+    return read
+
+
+def _from_json(annotation: Any) -> Callable[[Any], Any]:
+    kinds = [a for a in typing.get_args(annotation) if a is not type(None)] or [annotation]
+    kind = kinds[0] if len(kinds) == 1 else None
+    readers: dict[Any, Callable[[Any], Any]] = {
+        uuid.UUID: uuid.UUID,
+        date: date.fromisoformat,
+        datetime: _instant_from_json,
+    }
+    convert = readers.get(kind)
+    if convert is None:
+        return lambda value: value
+    return lambda value: None if value is None else convert(value)
+
+
+def _instant_from_json(value: str) -> datetime:
+    """An instant as PostgreSQL's JSON writes a timestamptz (ISO with its offset) or as SQLite keeps
+    a `UTCDateTime` (ISO with a space, UTC, no offset): UTC-aware, as `UTCDateTime` reads it."""
+    instant = datetime.fromisoformat(value)
+    return instant.replace(tzinfo=UTC) if instant.tzinfo is None else instant.astimezone(UTC)
 
 
 def insert_for(session: AsyncSession, table: Any) -> Any:

@@ -98,7 +98,7 @@ async def paginate(
     cursor is read back typed and a forged one is a 422. The page reads one row beyond `limit` to
     learn whether there is a next page. The rows are the query's first entity (`scalars()`), or,
     with `row`, what it makes of each result row (a read path on Core columns, without an ORM
-    object per row); either way each has the keys as attributes."""
+    object per row); the entity, or the result row, has the keys as attributes."""
     names = [key.key for key in keys]  # type: ignore[union-attr]
     if list(position.model_fields) != names:
         raise TypeError(f"{position.__name__} must have exactly the fields {names}, in order")
@@ -107,9 +107,10 @@ async def paginate(
         values = [getattr(after, name) for name in names]
         query = query.where(keys[0] > values[0] if len(keys) == 1 else tuple_(*keys) > tuple(values))
     result = await session.execute(query.order_by(*keys).limit(limit + 1))
-    rows = list(result.scalars()) if row is None else [row(r) for r in result]
-    if len(rows) <= limit:
-        return rows, None
-    last = rows[limit - 1]
+    found: list[Any] = list(result.scalars()) if row is None else list(result)
+    page = found[:limit] if row is None else [row(r) for r in found[:limit]]
+    if len(found) <= limit:
+        return page, None
+    last = found[limit - 1]
     next_position = position.model_validate({name: getattr(last, name) for name in names})
-    return rows[:limit], encode_cursor(next_position.model_dump(mode="json"))
+    return page, encode_cursor(next_position.model_dump(mode="json"))

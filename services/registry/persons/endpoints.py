@@ -99,7 +99,7 @@ async def list_persons(
 ) -> Page[PersonRead]:
     index = service.protector.blind_index(id_number) if id_number is not None else None
     people, next_cursor = await service.repo.persons_page(index=index, limit=limit, cursor=cursor)
-    states = await service.states(people)
+    states = service.states_of(people)
     return Page[PersonRead](items=[to_read(s, caller, service) for s in states], next_cursor=next_cursor)
 
 
@@ -125,7 +125,7 @@ async def read_person(
         raise Forbidden(
             "revealing the id number needs the scope 'registry:sensitive'", required_scope="registry:sensitive"
         )
-    state = await service.state(await service.view(person_id))
+    state = await service.read(person_id)
     return to_read(state, caller, service, reveal=reveal is not None)
 
 

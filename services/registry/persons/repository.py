@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, fields
 from datetime import date, datetime
 from typing import Any
@@ -12,7 +13,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
-from services.kit.db import among
+from services.kit.db import among, json_rows_reader, rows_as_json
 from services.kit.pagination import paginate
 from services.registry.households.schemas import HouseholdsCursor
 from services.registry.persons.schemas import PersonsCursor
@@ -72,6 +73,48 @@ class FactView:
         return fact_code(self.agency, self.dataset)
 
 
+# What a derived state reads: the ORM objects (write paths) or the views (answers, fact batches).
+AnyPerson = Person | PersonView
+AnyFact = PersonFact | FactView
+
+
+@dataclass(frozen=True, slots=True)
+class RegistrationView:
+    """An unemployment registration as a person's derived state reads it (see `PersonRecords`)."""
+
+    registration_id: uuid.UUID
+    registered_on: date
+    closed_on: date | None
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class TrainingView:
+    """A completed training as a person's derived state reads it (see `PersonRecords`)."""
+
+    training_id: uuid.UUID
+    kind: str
+    completed_on: date
+    certificate_level: str | None
+    provider: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class PersonRecords:
+    """What a person's derived state reads besides their own row: their unemployment registrations
+    (oldest first), whether an employment is open, their trainings (in the order completed), the
+    agency facts naming them, and since when their household has been a zero-employment one."""
+
+    registrations: list[RegistrationView]
+    employed: bool
+    trainings: list[TrainingView]
+    facts: Sequence[AnyFact]
+    zero_employment_since: date | None
+
+
+NO_RECORDS = PersonRecords([], False, [], [], None)
+
+
 def columns_of(entity: type[Any], view: type[Any]) -> list[sa.Column[Any]]:
     """The `entity`'s table columns named by the `view`'s fields, in their order: a row of them,
     unpacked, is the view's arguments. A select of table columns is a Core one: the session does not
@@ -82,9 +125,43 @@ def columns_of(entity: type[Any], view: type[Any]) -> list[sa.Column[Any]]:
 
 PERSON_VIEW = columns_of(Person, PersonView)
 FACT_VIEW = columns_of(PersonFact, FactView)
-# What a derived state reads: the ORM objects (write paths) or the views (answers, fact batches).
-AnyPerson = Person | PersonView
-AnyFact = PersonFact | FactView
+_PERSON = Person.__table__.c  # type: ignore[attr-defined]
+_REGISTRATION = UnemploymentRegistration.__table__.c  # type: ignore[attr-defined]
+_EMPLOYMENT = Employment.__table__.c  # type: ignore[attr-defined]
+_TRAINING = Training.__table__.c  # type: ignore[attr-defined]
+_FACT = PersonFact.__table__.c  # type: ignore[attr-defined]
+_HOUSEHOLD = Household.__table__.c  # type: ignore[attr-defined]
+# A person's records as columns of a select from the persons' table (`records_from`): one statement
+# reads a page of people with everything their states need, each part an index scan per person.
+PERSON_RECORDS = [
+    rows_as_json(columns_of(UnemploymentRegistration, RegistrationView), _REGISTRATION.person_id == _PERSON.person_id),
+    sa.exists().where(_EMPLOYMENT.person_id == _PERSON.person_id, _EMPLOYMENT.ended_on.is_(None)),
+    rows_as_json(columns_of(Training, TrainingView), _TRAINING.person_id == _PERSON.person_id),
+    rows_as_json(FACT_VIEW, _FACT.subject_ref == _PERSON.subject_ref),
+    sa.select(_HOUSEHOLD.since)
+    .where(_HOUSEHOLD.household_no == _PERSON.household_no, _HOUSEHOLD.kind == "zero_employment")
+    .scalar_subquery(),
+]
+_registrations = json_rows_reader(RegistrationView)
+_trainings = json_rows_reader(TrainingView)
+_facts = json_rows_reader(FactView)
+
+
+def records_from(values: Sequence[Any]) -> PersonRecords:
+    """The `PersonRecords` of the values of `PERSON_RECORDS` in a row."""
+    registrations, employed, trainings, facts, zero_employment_since = values
+    return PersonRecords(
+        sorted(_registrations(registrations), key=lambda r: (r.registered_on, r.created_at)),
+        bool(employed),
+        sorted(_trainings(trainings), key=lambda t: (t.completed_on, t.training_id)),
+        _facts(facts),
+        zero_employment_since,
+    )
+
+
+def person_and_records(row: Sequence[Any]) -> tuple[PersonView, PersonRecords]:
+    """A row of `PERSON_VIEW` and `PERSON_RECORDS`."""
+    return PersonView(*row[: len(PERSON_VIEW)]), records_from(row[len(PERSON_VIEW) :])
 
 
 class PersonRepository:
@@ -173,57 +250,17 @@ class PersonRepository:
         result = await self.session.execute(select(PersonFact).where(PersonFact.subject_ref == subject_ref))
         return list(result.scalars())
 
-    async def registrations_of(self, ids: list[uuid.UUID]) -> dict[uuid.UUID, list[UnemploymentRegistration]]:
-        found: dict[uuid.UUID, list[UnemploymentRegistration]] = defaultdict(list)
-        if ids:
-            result = await self.session.execute(
-                select(UnemploymentRegistration)
-                .where(among(self.session, col(UnemploymentRegistration.person_id), ids))
-                .order_by(col(UnemploymentRegistration.registered_on), col(UnemploymentRegistration.created_at))
-            )
-            for registration in result.scalars():
-                found[registration.person_id].append(registration)
-        return found
-
-    async def employed_among(self, ids: list[uuid.UUID]) -> set[uuid.UUID]:
+    async def records_of(self, ids: list[uuid.UUID]) -> dict[uuid.UUID, PersonRecords]:
+        """The records of the people with these ids, in one statement; someone not found is left out."""
         if not ids:
-            return set()
-        result = await self.session.execute(
-            sa.select(col(Employment.person_id))
-            .where(among(self.session, col(Employment.person_id), ids))
-            .where(col(Employment.ended_on).is_(None))
-        )
-        return set(result.scalars())
-
-    async def trainings_of(self, ids: list[uuid.UUID]) -> dict[uuid.UUID, list[Training]]:
-        found: dict[uuid.UUID, list[Training]] = defaultdict(list)
-        if ids:
-            result = await self.session.execute(
-                select(Training)
-                .where(among(self.session, col(Training.person_id), ids))
-                .order_by(col(Training.completed_on), col(Training.training_id))
-            )
-            for training in result.scalars():
-                found[training.person_id].append(training)
-        return found
-
-    async def facts_of(self, subject_refs: list[str]) -> dict[str, list[FactView]]:
-        found: dict[str, list[FactView]] = defaultdict(list)
-        if subject_refs:
-            # A fact batch reads the facts it has just written: a Core select does not autoflush.
-            await self.session.flush()
-            result = await self.session.execute(
-                sa.select(*FACT_VIEW).where(col(PersonFact.subject_ref).in_(subject_refs))
-            )
-            for row in result:
-                found[row.subject_ref].append(FactView(*row))  # a row of FACT_VIEW
-        return found
-
-    async def households_of(self, numbers: set[str]) -> dict[str, Household]:
-        if not numbers:
             return {}
-        result = await self.session.execute(select(Household).where(col(Household.household_no).in_(numbers)))
-        return {h.household_no: h for h in result.scalars()}
+        # A fact batch reads the facts it has just written, and a household refresh the people it
+        # has changed: a Core select does not autoflush.
+        await self.session.flush()
+        result = await self.session.execute(
+            sa.select(_PERSON.person_id, *PERSON_RECORDS).where(among(self.session, _PERSON.person_id, ids))
+        )
+        return {row[0]: records_from(row[1:]) for row in result}
 
     async def household(self, household_no: str) -> Household | None:
         return await self.session.get(Household, household_no)
@@ -262,20 +299,23 @@ class PersonRepository:
 
     async def persons_page(
         self, *, index: str | None, limit: int, cursor: str | None
-    ) -> tuple[list[PersonView], str | None]:
-        query = sa.select(*PERSON_VIEW)
+    ) -> tuple[list[tuple[PersonView, PersonRecords]], str | None]:
+        """A page of people with their records, in one statement."""
+        query = sa.select(*PERSON_VIEW, *PERSON_RECORDS)
         if index is not None:
-            query = query.where(col(Person.id_number_index) == index)
+            query = query.where(_PERSON.id_number_index == index)
         return await paginate(
             self.session,
             query,
-            keys=[col(Person.person_id)],
+            keys=[_PERSON.person_id],
             position=PersonsCursor,
             limit=limit,
             cursor=cursor,
-            row=lambda row: PersonView(*row),  # a row of PERSON_VIEW
+            row=person_and_records,
         )
 
-    async def view(self, person_id: uuid.UUID) -> PersonView | None:
-        row = (await self.session.execute(sa.select(*PERSON_VIEW).where(col(Person.person_id) == person_id))).first()
-        return None if row is None else PersonView(*row)
+    async def view(self, person_id: uuid.UUID) -> tuple[PersonView, PersonRecords] | None:
+        """The person with their records, in one statement."""
+        query = sa.select(*PERSON_VIEW, *PERSON_RECORDS).where(_PERSON.person_id == person_id)
+        row = (await self.session.execute(query)).first()
+        return None if row is None else person_and_records(row)

@@ -38,7 +38,15 @@ from services.registry.persons.categories import (
     next_calendar_change,
 )
 from services.registry.persons.protection import IdNumberProtector, mask_name
-from services.registry.persons.repository import AnyFact, AnyPerson, PersonRepository, PersonView
+from services.registry.persons.repository import (
+    NO_RECORDS,
+    AnyFact,
+    AnyPerson,
+    PersonRecords,
+    PersonRepository,
+    RegistrationView,
+    TrainingView,
+)
 from services.registry.persons.schemas import PersonCreate
 from services.registry.problems import (
     AlreadyRegisteredUnemployed,
@@ -52,7 +60,7 @@ from services.registry.problems import (
     RegistrationBeforeLastRegistration,
 )
 from services.registry.settings import RegistrySettings
-from services.registry.tables import Household, Person, Training, UnemploymentRegistration
+from services.registry.tables import Person, UnemploymentRegistration
 
 SOURCE = "/registry"
 PERSON = cast(sa.Table, Person.__table__)  # type: ignore[attr-defined]
@@ -63,13 +71,13 @@ class PersonState:
     """A person with everything derived from them, as of one day."""
 
     person: AnyPerson
-    registrations: list[UnemploymentRegistration]
+    registrations: list[RegistrationView]
     categories: list[DifficultyCategory]
     status: str
     ended_categories: list[DifficultyCategory]
     # The day it is as of (the bureau's today when it was worked out).
     as_of: date
-    trainings: list[Training] = field(default_factory=list)
+    trainings: list[TrainingView] = field(default_factory=list)
     graduated_on: date | None = None
     # The first day the calendar alone may change the categories (date.max: none); see `settle`.
     due_on: date = date.max
@@ -83,11 +91,7 @@ class PersonState:
         ]
 
     def training_states(self) -> list[TrainingState]:
-        return [training_state(t) for t in self.trainings]
-
-
-def training_state(training: Training) -> TrainingState:
-    return TrainingState.model_validate(training, from_attributes=True)
+        return [TrainingState.model_validate(t, from_attributes=True) for t in self.trainings]
 
 
 def published(categories: list[DifficultyCategory]) -> list[PublishedDifficulty]:
@@ -194,12 +198,12 @@ class PersonService:
             raise PersonNotFound(f"no person {person_id}")
         return person
 
-    async def view(self, person_id: uuid.UUID) -> PersonView:
-        """The person as an answer reads them (no ORM object)."""
-        person = await self.repo.view(person_id)
-        if person is None:
+    async def read(self, person_id: uuid.UUID) -> PersonState:
+        """The person as an answer reads them (no ORM object), with their state: one statement."""
+        found = await self.repo.view(person_id)
+        if found is None:
             raise PersonNotFound(f"no person {person_id}")
-        return person
+        return self.states_of([found])[0]
 
     async def state(
         self, person: AnyPerson, *, fresh: bool = False, facts: Sequence[AnyFact] | None = None
@@ -209,41 +213,21 @@ class PersonService:
         if not fresh:
             return (await self.states([person]))[0]
         household = await self.repo.household(person.household_no) if person.household_no else None
-        return self.derive(person, [], False, [], facts or [], household, today=self.today())
+        since = household.since if household is not None and household.kind == "zero_employment" else None
+        return self.derive(person, PersonRecords([], False, [], list(facts or []), since), today=self.today())
 
     async def states(self, people: Sequence[AnyPerson]) -> list[PersonState]:
-        """The states of many people in five queries, whatever their number."""
-        ids = [p.person_id for p in people]
-        registrations = await self.repo.registrations_of(ids)
-        employed = await self.repo.employed_among(ids)
-        trainings = await self.repo.trainings_of(ids)
-        facts = await self.repo.facts_of([p.subject_ref for p in people])
-        households = await self.repo.households_of({p.household_no for p in people if p.household_no})
-        today = self.today()  # once: the clock costs more than deriving a state
-        return [
-            self.derive(
-                p,
-                registrations.get(p.person_id, []),
-                p.person_id in employed,
-                trainings.get(p.person_id, []),
-                facts.get(p.subject_ref, []),
-                households.get(p.household_no) if p.household_no else None,
-                today=today,
-            )
-            for p in people
-        ]
+        """The states of many people in one statement, whatever their number."""
+        records = await self.repo.records_of([p.person_id for p in people])
+        return self.states_of([(p, records.get(p.person_id, NO_RECORDS)) for p in people])
 
-    def derive(
-        self,
-        person: AnyPerson,
-        registrations: list[UnemploymentRegistration],
-        employed: bool,
-        trainings: list[Training],
-        facts: Sequence[AnyFact],
-        household: Household | None,
-        *,
-        today: date,
-    ) -> PersonState:
+    def states_of(self, people: Sequence[tuple[AnyPerson, PersonRecords]]) -> list[PersonState]:
+        """The states of people read with their records (`PersonRepository.persons_page`, `view`)."""
+        today = self.today()  # once: the clock costs more than deriving a state
+        return [self.derive(person, records, today=today) for person, records in people]
+
+    def derive(self, person: AnyPerson, records: PersonRecords, *, today: date) -> PersonState:
+        registrations, facts = records.registrations, records.facts
         open_registration = next((r for r in registrations if r.closed_on is None), None)
         granted = category_facts(facts)
         graduated_on = next(
@@ -254,15 +238,17 @@ class PersonService:
         if (own := own_graduation(person)) is not None:
             grant = graduate_grant(own)
             derived.append(CategoryFact(grant.category, "registry", grant.valid_from, grant.valid_until))
-        if household is not None and household.kind == "zero_employment" and household.since is not None:
-            derived.append(CategoryFact(Category.zero_employment_family, "registry", household.since, None))
+        if records.zero_employment_since is not None:
+            derived.append(
+                CategoryFact(Category.zero_employment_family, "registry", records.zero_employment_since, None)
+            )
         inputs: CategoryInputs = {
             "facts": derived,
             "gender": person.gender,
             "birth_date": person.birth_date,
             "unemployed_since": open_registration.registered_on if open_registration else None,
         }
-        status = "employed" if employed else "unemployed" if open_registration else "none"
+        status = "employed" if records.employed else "unemployed" if open_registration else "none"
         due_on = next_calendar_change(**inputs, today=today)
         return PersonState(
             person,
@@ -271,7 +257,7 @@ class PersonService:
             status,
             ended_categories(facts=granted, today=today),
             today,
-            trainings,
+            records.trainings,
             graduated_on,
             due_on if due_on is not None else date.max,
         )
