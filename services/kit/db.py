@@ -16,7 +16,7 @@ from sqlalchemy import event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.ext.compiler import compiles
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import ORMExecuteState, Session
 from sqlalchemy.sql.compiler import SQLCompiler
 
 from .errors import COMMITTED_STATE, CommitOutcomeUnknown, DomainError, is_infrastructure_error
@@ -50,12 +50,17 @@ def utcnow() -> datetime:
 class Database:
     """Owns one engine and its session factory; created in the lifespan, never at import."""
 
-    def __init__(self, url: str, *, pool_size: int = 10) -> None:
+    def __init__(self, url: str, *, pool_size: int = 20) -> None:
         self.url = url
         self.is_postgres = url.startswith("postgresql")
         kwargs: dict[str, Any] = {}
         if self.is_postgres:
-            kwargs.update(pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=False)
+            # Up to `pool_size` connections, opened as needed and all kept: no overflow beyond a
+            # pool kept smaller. SQLAlchemy closes an overflow connection as soon as it comes back
+            # to a full pool, and under 16 concurrent look-ups a pool of 10 (with 10 overflow) was
+            # opening 27 connections a second, each a PostgreSQL backend to start and its
+            # statements to prepare again: more of PostgreSQL's CPU than the look-ups themselves.
+            kwargs.update(pool_size=pool_size, max_overflow=0, pool_pre_ping=False)
         self.engine: AsyncEngine = create_async_engine(url, **kwargs)
         if url.startswith("sqlite"):
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
@@ -65,6 +70,14 @@ class Database:
         session_class = type("DatabaseSession", (Session,), {})
         self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False, sync_session_class=session_class)
         self._session_class = session_class
+        # Sessions of routes that only read (`ReadSessionDep`): on PostgreSQL without a transaction,
+        # each statement on its own, which saves a BEGIN and a COMMIT round trip (and the commit's
+        # work) per request. They refuse to write: a write there would commit without its outbox.
+        read_class = type("DatabaseReadSession", (Session,), {})
+        event.listen(read_class, "do_orm_execute", _refuse_writes)
+        event.listen(read_class, "before_flush", _refuse_flush)
+        read_engine = self.engine.execution_options(isolation_level="AUTOCOMMIT") if self.is_postgres else self.engine
+        self.read_sessionmaker = async_sessionmaker(read_engine, expire_on_commit=False, sync_session_class=read_class)
 
     def on_commit(self, callback: Callable[[Session], None]) -> None:
         """Run `callback(session)` after every commit of a session of this database (wake the relay,
@@ -91,6 +104,20 @@ class Database:
 
     async def dispose(self) -> None:
         await self.engine.dispose()
+
+
+class ReadOnlySession(RuntimeError):
+    """A read session (`ReadSessionDep`) was asked to write: a bug in the route, never the caller's."""
+
+
+def _refuse_writes(state: ORMExecuteState) -> None:
+    if not state.is_select:
+        raise ReadOnlySession(f"a read session cannot run {type(state.statement).__name__}")
+
+
+def _refuse_flush(session: Session, *_: Any) -> None:
+    if session.new or session.dirty or session.deleted:
+        raise ReadOnlySession("a read session cannot write rows")
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _: Any) -> None:
@@ -203,6 +230,19 @@ async def _rollback_quietly(session: AsyncSession) -> None:
 # scope="function": the commit happens before the response is sent, so a failed commit is
 # reported to the caller instead of after a 2xx has gone out.
 SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
+
+
+async def get_read_session(request: Request) -> AsyncIterator[AsyncSession]:
+    """The session of a route that only reads, in one statement or in statements that need not see
+    the same moment: no transaction on PostgreSQL (see `Database`), nothing to commit; a write
+    through it raises `ReadOnlySession`. A route that writes, or reads twice and needs both reads
+    to agree, takes `SessionDep`."""
+    db: Database = request.app.state.db
+    async with db.read_sessionmaker() as session:
+        yield session
+
+
+ReadSessionDep = Annotated[AsyncSession, Depends(get_read_session, scope="function")]
 
 
 def among(session: AsyncSession, column: Any, values: Collection[Any]) -> sa.ColumnElement[bool]:

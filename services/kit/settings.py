@@ -31,7 +31,8 @@ class ServiceSettings(BaseSettings):
     }
 
     database_url: str = "sqlite+aiosqlite:///var/service.db"
-    database_pool_size: int = 10
+    # The most connections a process opens to its database (as it needs them) and keeps open.
+    database_pool_size: int = Field(default=20, ge=1)
     kafka_bootstrap_servers: str = "127.0.0.1:9092"
     # Only a real Kafka cluster supports the idempotent producer; the embedded broker refuses
     # InitProducerId. Exactly-once effects come from the outbox and inbox either way.

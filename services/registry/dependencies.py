@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from services.kit.clock import ClockDep
-from services.kit.db import SessionDep
+from services.kit.db import ReadSessionDep, SessionDep
 from services.registry.employments.service import EmploymentService
 from services.registry.indicators.service import IndicatorService
 from services.registry.persons.service import PersonService, PersonServiceFactory
@@ -30,6 +30,15 @@ async def person_service(request: Request, session: SessionDep) -> PersonService
 
 
 PersonServiceDep = Annotated[PersonService, Depends(person_service)]
+
+
+async def person_reader(request: Request, session: ReadSessionDep) -> PersonService:
+    """A PersonService for routes that only read (no transaction: see `ReadSessionDep`)."""
+    persons: PersonServiceFactory = request.app.state.persons
+    return persons(session)
+
+
+PersonReaderDep = Annotated[PersonService, Depends(person_reader)]
 
 
 async def employment_service(persons: PersonServiceDep, settings: SettingsDep) -> EmploymentService:

@@ -14,7 +14,7 @@ from services.kit.fields import IdNumber
 from services.kit.identity import Caller
 from services.kit.openapi import problems
 from services.kit.pagination import CursorQuery, LimitQuery, Page
-from services.registry.dependencies import PersonServiceDep
+from services.registry.dependencies import PersonReaderDep, PersonServiceDep
 from services.registry.persons.categories import age_on
 from services.registry.persons.schemas import (
     PersonCreate,
@@ -92,7 +92,7 @@ async def register_person(
 @router.get("/persons", response_model=Page[PersonRead], summary="List or find people")
 async def list_persons(
     caller: RegistryReader,
-    service: PersonServiceDep,
+    service: PersonReaderDep,
     limit: LimitQuery = 50,
     cursor: CursorQuery = None,
     id_number: Annotated[IdNumber | None, Query(description="Find one person by id number (blind index)")] = None,
@@ -116,7 +116,7 @@ async def list_persons(
 async def read_person(
     person_id: uuid.UUID,
     caller: RegistryReader,
-    service: PersonServiceDep,
+    service: PersonReaderDep,
     reveal: Annotated[
         Literal["id_number"] | None, Query(description="`id_number` shows the full id number (registry:sensitive)")
     ] = None,

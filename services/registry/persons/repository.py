@@ -147,6 +147,12 @@ _trainings = json_rows_reader(TrainingView)
 _facts = json_rows_reader(FactView)
 
 
+# The look-ups, built once: a statement made per request had its cache key worked out again each
+# time, over all its subqueries (a fifth of the CPU the look-up itself took).
+_PERSON_BY_ID = sa.select(*PERSON_VIEW, *PERSON_RECORDS).where(_PERSON.person_id == sa.bindparam("person_id"))
+_PERSON_BY_INDEX = sa.select(*PERSON_VIEW, *PERSON_RECORDS).where(_PERSON.id_number_index == sa.bindparam("index"))
+
+
 def records_from(values: Sequence[Any]) -> PersonRecords:
     """The `PersonRecords` of the values of `PERSON_RECORDS` in a row."""
     registrations, employed, trainings, facts, zero_employment_since = values
@@ -301,6 +307,10 @@ class PersonRepository:
         self, *, index: str | None, limit: int, cursor: str | None
     ) -> tuple[list[tuple[PersonView, PersonRecords]], str | None]:
         """A page of people with their records, in one statement."""
+        if index is not None and cursor is None:
+            # The look-up by id number (a unique index): one person or none, so no page to follow.
+            row = (await self.session.execute(_PERSON_BY_INDEX, {"index": index})).first()
+            return ([] if row is None else [person_and_records(row)]), None
         query = sa.select(*PERSON_VIEW, *PERSON_RECORDS)
         if index is not None:
             query = query.where(_PERSON.id_number_index == index)
@@ -316,6 +326,5 @@ class PersonRepository:
 
     async def view(self, person_id: uuid.UUID) -> tuple[PersonView, PersonRecords] | None:
         """The person with their records, in one statement."""
-        query = sa.select(*PERSON_VIEW, *PERSON_RECORDS).where(_PERSON.person_id == person_id)
-        row = (await self.session.execute(query)).first()
+        row = (await self.session.execute(_PERSON_BY_ID, {"person_id": person_id})).first()
         return None if row is None else person_and_records(row)
