@@ -233,10 +233,11 @@ SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
 
 
 async def get_read_session(request: Request) -> AsyncIterator[AsyncSession]:
-    """The session of a route that only reads, in one statement or in statements that need not see
-    the same moment: no transaction on PostgreSQL (see `Database`), nothing to commit; a write
-    through it raises `ReadOnlySession`. A route that writes, or reads twice and needs both reads
-    to agree, takes `SessionDep`."""
+    """The session of a route that only reads: no transaction on PostgreSQL (see `Database`),
+    nothing to commit; a write through it raises `ReadOnlySession`. Each statement sees what was
+    committed when it began, as in the kit's transactions (READ COMMITTED, PostgreSQL's default),
+    so a read of one statement shows one moment either way. A route that writes, or that must
+    write an audit entry with what it reads, takes `SessionDep`."""
     db: Database = request.app.state.db
     async with db.read_sessionmaker() as session:
         yield session

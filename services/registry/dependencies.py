@@ -56,7 +56,7 @@ async def training_service(persons: PersonServiceDep) -> TrainingService:
 TrainingServiceDep = Annotated[TrainingService, Depends(training_service)]
 
 
-async def indicator_service(session: SessionDep, settings: SettingsDep, clock: ClockDep) -> IndicatorService:
+async def indicator_service(session: ReadSessionDep, settings: SettingsDep, clock: ClockDep) -> IndicatorService:
     return IndicatorService(session, clock, settings.indicator_targets)
 
 

@@ -11,7 +11,7 @@ from services.kit.access import RegistryReader
 from services.kit.openapi import problems
 from services.kit.pagination import CursorQuery, LimitQuery, Page
 from services.kit.text import SingleLine
-from services.registry.dependencies import PersonServiceDep
+from services.registry.dependencies import PersonReaderDep
 from services.registry.households.schemas import HouseholdRead
 from services.registry.households.service import snapshot
 from services.registry.problems import HouseholdNotFound
@@ -33,7 +33,7 @@ def _read(household: Household, members: list[Person]) -> HouseholdRead:
 )
 async def list_households(
     _: RegistryReader,
-    persons: PersonServiceDep,
+    persons: PersonReaderDep,
     limit: LimitQuery = 50,
     cursor: CursorQuery = None,
     zero_employment: Annotated[bool | None, Query(description="Only households in (or out of) the queue")] = None,
@@ -55,7 +55,7 @@ async def list_households(
     summary="Read a household",
     responses=problems(HouseholdNotFound),
 )
-async def read_household(household_no: HouseholdNo, _: RegistryReader, persons: PersonServiceDep) -> HouseholdRead:
+async def read_household(household_no: HouseholdNo, _: RegistryReader, persons: PersonReaderDep) -> HouseholdRead:
     household = await persons.repo.household(household_no)
     if household is None:
         raise HouseholdNotFound(f"no household {household_no!r} is known to the registry")
