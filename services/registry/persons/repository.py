@@ -151,6 +151,9 @@ _facts = json_rows_reader(FactView)
 # time, over all its subqueries (a fifth of the CPU the look-up itself took).
 _PERSON_BY_ID = sa.select(*PERSON_VIEW, *PERSON_RECORDS).where(_PERSON.person_id == sa.bindparam("person_id"))
 _PERSON_BY_INDEX = sa.select(*PERSON_VIEW, *PERSON_RECORDS).where(_PERSON.id_number_index == sa.bindparam("index"))
+# Registration's, built once for the same reason.
+_FACTS_OF_SUBJECT = sa.select(*FACT_VIEW).where(_FACT.subject_ref == sa.bindparam("subject_ref"))
+_LOCK_SUBJECT = sa.text("SELECT pg_advisory_xact_lock(hashtext(:ref))")
 
 
 def records_from(values: Sequence[Any]) -> PersonRecords:
@@ -232,7 +235,7 @@ class PersonRepository:
         household, `household:<no>`) until the transaction ends (PostgreSQL; SQLite transactions are
         serial already). Without it, a fact arriving while the person registers could be missed by both."""
         if self.session.bind is not None and self.session.bind.dialect.name == "postgresql":
-            await self.session.execute(sa.text("SELECT pg_advisory_xact_lock(hashtext(:ref))"), {"ref": subject_ref})
+            await self.session.execute(_LOCK_SUBJECT, {"ref": subject_ref})
 
     async def lock_subjects(self, subject_refs: list[str]) -> None:
         """`lock_subject` for many at once, in one statement and in the locks' order (two batches
@@ -252,9 +255,9 @@ class PersonRepository:
         result = await self.session.execute(sa.select(sa.func.max(day)).where(col(Employment.person_id) == person_id))
         return result.scalar_one_or_none()
 
-    async def facts(self, subject_ref: str) -> list[PersonFact]:
-        result = await self.session.execute(select(PersonFact).where(PersonFact.subject_ref == subject_ref))
-        return list(result.scalars())
+    async def facts(self, subject_ref: str) -> list[FactView]:
+        """The facts naming a subject (a person being registered), as rows."""
+        return [FactView(*row) for row in await self.session.execute(_FACTS_OF_SUBJECT, {"subject_ref": subject_ref})]
 
     async def records_of(self, ids: list[uuid.UUID]) -> dict[uuid.UUID, PersonRecords]:
         """The records of the people with these ids, in one statement; someone not found is left out."""
