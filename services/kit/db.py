@@ -267,7 +267,8 @@ class _json_rows(sa.sql.functions.GenericFunction[Any]):
 
 @compiles(_json_rows, "postgresql")
 def _json_rows_postgresql(element: _json_rows, compiler: SQLCompiler, **kw: Any) -> str:
-    return f"coalesce(json_agg(json_build_array({compiler.process(element.clauses, **kw)})), '[]'::json)"
+    # No row: NULL (read as []), which the driver hands over without a JSON decode.
+    return f"json_agg(json_build_array({compiler.process(element.clauses, **kw)}))"
 
 
 @compiles(_json_rows, "sqlite")
@@ -281,22 +282,25 @@ def _json_rows_sqlite(element: _json_rows, compiler: SQLCompiler, **kw: Any) -> 
 
 
 def rows_as_json(columns: Sequence[sa.ColumnElement[Any]], where: sa.ColumnElement[bool]) -> sa.ScalarSelect[Any]:
-    """A scalar subquery: the rows of `columns` that match `where`, as one JSON array of arrays (`[]`
-    for none; in no particular order). Correlated to an outer query through `where`, it reads a
-    row's dependent rows in the same statement: a person's page with their registrations, trainings
-    and facts is one statement and one round trip instead of one per table, which in a look-up cost
-    more CPU than the look-up itself. `json_rows_reader` turns the arrays back into typed rows."""
+    """A scalar subquery: the rows of `columns` that match `where`, as one JSON array of arrays (for
+    none NULL or `[]`, by dialect; in no particular order). Correlated to an outer query through
+    `where`, it reads a row's dependent rows in the same statement: a person's page with their
+    registrations, trainings and facts is one statement and one round trip instead of one per
+    table, which in a look-up cost more CPU than the look-up itself. `json_rows_reader` turns the
+    arrays back into typed rows."""
     return sa.select(_json_rows(*columns)).where(where).scalar_subquery()
 
 
-def json_rows_reader(view: type[Any]) -> Callable[[list[list[Any]]], list[Any]]:
+def json_rows_reader(view: type[Any]) -> Callable[[list[list[Any]] | None], list[Any]]:
     """Makes the `view` (a dataclass whose fields are `rows_as_json`'s columns, in order) of each
     array: JSON has strings where the columns had uuids, dates and instants (and SQLite its own
     text forms of them), read back here by the fields' types."""
     hints = typing.get_type_hints(view)
     converters = [_from_json(hints[f.name]) for f in fields(view)]
 
-    def read(rows: list[list[Any]]) -> list[Any]:
+    def read(rows: list[list[Any]] | None) -> list[Any]:
+        if not rows:
+            return []
         return [view(*(convert(value) for convert, value in zip(converters, row, strict=True))) for row in rows]
 
     return read

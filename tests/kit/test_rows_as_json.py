@@ -70,7 +70,7 @@ async def read_back(db: Database) -> dict[int, list[Child]]:
 
 
 def assert_the_same(found: dict[int, list[Child]]) -> None:
-    assert found[2] == []  # no rows: an empty array, not NULL
+    assert found[2] == []  # no rows: an empty list (NULL on PostgreSQL, [] on SQLite)
     kids = sorted(found[1], key=lambda kid: kid.born_on)
     assert kids == sorted(KIDS, key=lambda kid: kid.born_on)
     assert all(kid.noted_at.tzinfo is UTC for kid in kids)

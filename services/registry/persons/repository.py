@@ -149,8 +149,8 @@ _facts = json_rows_reader(FactView)
 
 # The look-ups, built once: a statement made per request had its cache key worked out again each
 # time, over all its subqueries (a fifth of the CPU the look-up itself took).
-_PERSON_BY_ID = sa.select(*PERSON_VIEW, *PERSON_RECORDS).where(_PERSON.person_id == sa.bindparam("person_id"))
-_PERSON_BY_INDEX = sa.select(*PERSON_VIEW, *PERSON_RECORDS).where(_PERSON.id_number_index == sa.bindparam("index"))
+PERSON_BY_ID = sa.select(*PERSON_VIEW, *PERSON_RECORDS).where(_PERSON.person_id == sa.bindparam("person_id"))
+PERSON_BY_INDEX = sa.select(*PERSON_VIEW, *PERSON_RECORDS).where(_PERSON.id_number_index == sa.bindparam("index"))
 # Registration's, built once for the same reason.
 _FACTS_OF_SUBJECT = sa.select(*FACT_VIEW).where(_FACT.subject_ref == sa.bindparam("subject_ref"))
 _LOCK_SUBJECT = sa.text("SELECT pg_advisory_xact_lock(hashtext(:ref))")
@@ -312,7 +312,7 @@ class PersonRepository:
         """A page of people with their records, in one statement."""
         if index is not None and cursor is None:
             # The look-up by id number (a unique index): one person or none, so no page to follow.
-            row = (await self.session.execute(_PERSON_BY_INDEX, {"index": index})).first()
+            row = (await self.session.execute(PERSON_BY_INDEX, {"index": index})).first()
             return ([] if row is None else [person_and_records(row)]), None
         query = sa.select(*PERSON_VIEW, *PERSON_RECORDS)
         if index is not None:
@@ -329,5 +329,5 @@ class PersonRepository:
 
     async def view(self, person_id: uuid.UUID) -> tuple[PersonView, PersonRecords] | None:
         """The person with their records, in one statement."""
-        row = (await self.session.execute(_PERSON_BY_ID, {"person_id": person_id})).first()
+        row = (await self.session.execute(PERSON_BY_ID, {"person_id": person_id})).first()
         return None if row is None else person_and_records(row)
