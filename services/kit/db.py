@@ -48,7 +48,8 @@ def utcnow() -> datetime:
 
 
 class Database:
-    """Owns one engine and its session factory; created in the lifespan, never at import."""
+    """Owns one engine and its session factories (for transactions, and for reads); created in the
+    lifespan, never at import."""
 
     def __init__(self, url: str, *, pool_size: int = 20) -> None:
         self.url = url
