@@ -32,14 +32,15 @@ from deploy.embedded import SystemConfig
 from services.kit.clock import BureauClock
 from services.kit.db import Database
 from services.registry.persons.protection import IdNumberProtector
-from services.registry.persons.repository import PERSON_BY_ID, PERSON_BY_INDEX, PERSON_RECORDS, PERSON_VIEW
+from services.registry.persons.repository import PERSON_BY_ID, PERSON_BY_INDEX, PERSON_WITH_RECORDS
 from services.registry.persons.service import person_services
 from services.registry.persons.tasks import sweep
 from services.registry.settings import DEV_BLIND_INDEX_KEY, DEV_ID_NUMBER_KEY, RegistrySettings
+from services.registry.tables import Person
 from tests.support import asyncpg_dsn
 
 SAMPLE = 1000
-PERSON_ID = next(column for column in PERSON_VIEW if column.key == "person_id")
+PERSON_ID = Person.__table__.c.person_id  # type: ignore[attr-defined]
 # Calls of each list, one after another (after a second's warm-up).
 LIST_CALLS = 100
 # Persons due for the daily sweep in its second run (the sample: at most SAMPLE).
@@ -74,7 +75,7 @@ async def _prepare(dsn: str, id_number: Callable[[int], str]) -> tuple[list[str]
         for label, statement in (
             ("by id number", PERSON_BY_INDEX.params(index=protector.blind_index(numbers[0]))),
             ("by id", PERSON_BY_ID.params(person_id=uuid.UUID(ids[0]))),
-            ("a page of 500", sa.select(*PERSON_VIEW, *PERSON_RECORDS).order_by(PERSON_ID).limit(501)),
+            ("a page of 500", PERSON_WITH_RECORDS.order_by(PERSON_ID).limit(501)),
         ):
             sql = statement.compile(dialect=postgresql.dialect(), compile_kwargs={"literal_binds": True})
             plan = [r[0] for r in await conn.fetch(f"EXPLAIN {sql}")]

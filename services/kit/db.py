@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import types
 import typing
 import uuid
 from collections.abc import AsyncIterator, Callable, Collection, Sequence
@@ -235,7 +236,8 @@ SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
 
 async def get_read_session(request: Request) -> AsyncIterator[AsyncSession]:
     """The session of a route that only reads: no transaction on PostgreSQL (see `Database`),
-    nothing to commit; a write through it raises `ReadOnlySession`. Each statement sees what was
+    nothing to commit; any statement but a SELECT through it (a `text()` one too, whatever it
+    says) raises `ReadOnlySession`. Each statement sees what was
     committed when it began, as in the kit's transactions (READ COMMITTED, PostgreSQL's default),
     so a read of one statement shows one moment either way. A route that writes, or that must
     write an audit entry with what it reads, takes `SessionDep`."""
@@ -259,27 +261,31 @@ def among(session: AsyncSession, column: Any, values: Collection[Any]) -> sa.Col
     return column.in_(values)
 
 
-class _json_rows(sa.sql.functions.GenericFunction[Any]):
+class _JsonRows(sa.sql.functions.GenericFunction[Any]):
     """The aggregate of `rows_as_json`, compiled for each dialect below."""
 
     type = sa.JSON()
+    name = "json_rows"
     inherit_cache = True
 
 
-@compiles(_json_rows, "postgresql")
-def _json_rows_postgresql(element: _json_rows, compiler: SQLCompiler, **kw: Any) -> str:
+@compiles(_JsonRows, "postgresql")
+def _json_rows_postgresql(element: _JsonRows, compiler: SQLCompiler, **kw: Any) -> str:
     # No row: NULL (read as []), which the driver hands over without a JSON decode.
     return f"json_agg(json_build_array({compiler.process(element.clauses, **kw)}))"
 
 
-@compiles(_json_rows, "sqlite")
-def _json_rows_sqlite(element: _json_rows, compiler: SQLCompiler, **kw: Any) -> str:
+@compiles(_JsonRows, "sqlite")
+def _json_rows_sqlite(element: _JsonRows, compiler: SQLCompiler, **kw: Any) -> str:
     # A JSON column is text on SQLite: json() nests it as JSON instead of as a string.
     values = [
-        f"json({compiler.process(c, **kw)})" if isinstance(c.type, sa.JSON) else compiler.process(c, **kw)
-        for c in element.clauses
+        f"json({compiler.process(c, **kw)})" if _is_json(c.type) else compiler.process(c, **kw) for c in element.clauses
     ]
     return f"json_group_array(json_array({', '.join(values)}))"
+
+
+def _is_json(column_type: sa.types.TypeEngine[Any]) -> bool:
+    return isinstance(getattr(column_type, "impl_instance", column_type), sa.JSON)
 
 
 def rows_as_json(columns: Sequence[sa.ColumnElement[Any]], where: sa.ColumnElement[bool]) -> sa.ScalarSelect[Any]:
@@ -289,13 +295,15 @@ def rows_as_json(columns: Sequence[sa.ColumnElement[Any]], where: sa.ColumnEleme
     registrations, trainings and facts is one statement and one round trip instead of one per
     table, which in a look-up cost more CPU than the look-up itself. `json_rows_reader` turns the
     arrays back into typed rows."""
-    return sa.select(_json_rows(*columns)).where(where).scalar_subquery()
+    return sa.select(_JsonRows(*columns)).where(where).scalar_subquery()
 
 
 def json_rows_reader(view: type[Any]) -> Callable[[list[list[Any]] | None], list[Any]]:
     """Makes the `view` (a dataclass whose fields are `rows_as_json`'s columns, in order) of each
     array: JSON has strings where the columns had uuids, dates and instants (and SQLite its own
-    text forms of them), read back here by the fields' types."""
+    text forms of them), read back here by the fields' types. A field of another type than those,
+    `str`, `int`, `dict` and `list` is refused when the reader is made: JSON would bring a bool back
+    as 0 or 1 from SQLite, a Decimal as a float."""
     hints = typing.get_type_hints(view)
     converters = [_from_json(hints[f.name]) for f in fields(view)]
 
@@ -308,8 +316,11 @@ def json_rows_reader(view: type[Any]) -> Callable[[list[list[Any]] | None], list
 
 
 def _from_json(annotation: Any) -> Callable[[Any], Any]:
-    kinds = [a for a in typing.get_args(annotation) if a is not type(None)] or [annotation]
-    kind = kinds[0] if len(kinds) == 1 else None
+    optional = typing.get_origin(annotation) in (typing.Union, types.UnionType)
+    kinds = [a for a in typing.get_args(annotation) if a is not type(None)] if optional else [annotation]
+    kind = (typing.get_origin(kinds[0]) or kinds[0]) if len(kinds) == 1 else None
+    if kind in (str, int, dict, list):
+        return lambda value: value
     readers: dict[Any, Callable[[Any], Any]] = {
         uuid.UUID: uuid.UUID,
         date: date.fromisoformat,
@@ -317,7 +328,7 @@ def _from_json(annotation: Any) -> Callable[[Any], Any]:
     }
     convert = readers.get(kind)
     if convert is None:
-        return lambda value: value
+        raise TypeError(f"no JSON reader for a field of type {annotation}")
     return lambda value: None if value is None else convert(value)
 
 

@@ -107,9 +107,9 @@ async def paginate(
         values = [getattr(after, name) for name in names]
         query = query.where(keys[0] > values[0] if len(keys) == 1 else tuple_(*keys) > tuple(values))
     result = await session.execute(query.order_by(*keys).limit(limit + 1))
-    # all(): the rows in one fetch, not one driver call per row (a page of 500 spent 5 ms there).
-    found: list[Any] = list(result.scalars().all()) if row is None else list(result.all())
-    page = found[:limit] if row is None else [row(r) for r in found[:limit]]
+    # all(): the rows in one fetch, not one driver call per row (about 1.5 ms of a page of 500).
+    found: Sequence[Any] = result.scalars().all() if row is None else result.all()
+    page = list(found[:limit]) if row is None else [row(r) for r in found[:limit]]
     if len(found) <= limit:
         return page, None
     last = found[limit - 1]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import Depends, Request
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.kit.clock import ClockDep
 from services.kit.db import ReadSessionDep, SessionDep
@@ -24,18 +25,22 @@ async def registry_settings(request: Request) -> RegistrySettings:
 SettingsDep = Annotated[RegistrySettings, Depends(registry_settings)]
 
 
-async def person_service(request: Request, session: SessionDep) -> PersonService:
+def _persons(request: Request, session: AsyncSession) -> PersonService:
     persons: PersonServiceFactory = request.app.state.persons
     return persons(session)
+
+
+async def person_service(request: Request, session: SessionDep) -> PersonService:
+    return _persons(request, session)
 
 
 PersonServiceDep = Annotated[PersonService, Depends(person_service)]
 
 
 async def person_reader(request: Request, session: ReadSessionDep) -> PersonService:
-    """A PersonService for routes that only read (no transaction: see `ReadSessionDep`)."""
-    persons: PersonServiceFactory = request.app.state.persons
-    return persons(session)
+    """A PersonService for routes that only read (no transaction: see `ReadSessionDep`); a write
+    through it raises."""
+    return _persons(request, session)
 
 
 PersonReaderDep = Annotated[PersonService, Depends(person_reader)]

@@ -1,5 +1,5 @@
 """`rows_as_json`: a row's dependent rows in the same statement, read back with their types, on
-PostgreSQL (in any session time zone) and on SQLite alike."""
+PostgreSQL (in a session time zone other than UTC too) and on SQLite alike."""
 
 from __future__ import annotations
 
@@ -75,6 +75,16 @@ def assert_the_same(found: dict[int, list[Child]]) -> None:
     assert kids == sorted(KIDS, key=lambda kid: kid.born_on)
     assert all(kid.noted_at.tzinfo is UTC for kid in kids)
     assert all(type(kid.child_id) is uuid.UUID and type(kid.born_on) is date for kid in kids)
+
+
+def test_a_field_json_would_not_bring_back_as_it_was_is_refused() -> None:
+    @dataclass(frozen=True, slots=True)
+    class Flagged:
+        child_id: uuid.UUID
+        flag: bool  # SQLite's JSON has 0 or 1
+
+    with pytest.raises(TypeError, match="bool"):
+        json_rows_reader(Flagged)
 
 
 @pytest.mark.integration

@@ -8,7 +8,7 @@ from datetime import date
 import pytest
 from aiokafka import AIOKafkaProducer
 
-from tests.registry.people import id_number
+from tests.registry.people import credit_code, id_number
 from tests.registry.test_facts import categories, push_dibao
 from tests.support import ServiceClient, counted, eventually
 
@@ -83,3 +83,53 @@ async def test_paging_with_the_cursor_gives_everyone_once_as_their_own_read_does
     assert [(c["category"], c["valid_from"]) for c in listed[mine[5]]["difficulty_categories"]] == [
         ("low_income_family", "2025-03-01")
     ]
+
+
+async def test_a_persons_registrations_and_trainings_come_in_their_order_whatever_the_order_recorded(
+    registry: ServiceClient,
+) -> None:
+    number = id_number()
+    created = await registry.post(PERSONS, json={"id_number": number, "name": "郑", "hukou_type": "urban"})
+    assert created.status_code == 201, created.text
+    person_id = created.json()["person_id"]
+    trainings = [("2024-05-01", "advanced"), ("2022-02-01", None), ("2023-09-15", "elementary")]
+    for completed_on, level in trainings:  # the latest first
+        kind = "vocational" if level else "entrepreneurship"
+        body = {"kind": kind, "completed_on": completed_on, "certificate_level": level}
+        response = await registry.post(f"{PERSONS}/{person_id}/trainings", json=body)
+        assert response.status_code == 201, response.text
+    registered = await registry.post(
+        f"{PERSONS}/{person_id}/unemployment-registrations", json={"registered_on": "2019-03-01"}
+    )
+    assert registered.status_code == 201, registered.text
+    hired = await registry.post(
+        f"{PERSONS}/{person_id}/employments",
+        json={
+            "employer_credit_code": credit_code(),
+            "employer_name": "x",
+            "started_on": "2020-01-01",
+            "kind": "employee",
+        },
+    )
+    assert hired.status_code == 201, hired.text
+    ended = await registry.post(
+        f"/registry/v1/employments/{hired.json()['employment_id']}/end",
+        json={"ended_on": "2021-06-01", "reason": "contract_expired"},
+    )
+    assert ended.status_code == 200, ended.text
+    again = await registry.post(
+        f"{PERSONS}/{person_id}/unemployment-registrations", json={"registered_on": "2021-07-01"}
+    )
+    assert again.status_code == 201, again.text
+
+    read = await registry.get(f"{PERSONS}/{person_id}")
+    assert read.status_code == 200, read.text
+    person = read.json()
+    assert [(t["completed_on"], t["certificate_level"]) for t in person["trainings"]] == sorted(trainings)
+    assert [(r["registered_on"], r["closed_on"] is None) for r in person["unemployment_registrations"]] == [
+        ("2019-03-01", False),
+        ("2021-07-01", True),
+    ]
+    assert person["status"] == "unemployed"
+    found = await registry.get(f"{PERSONS}?id_number={number}")
+    assert found.json()["items"] == [person]

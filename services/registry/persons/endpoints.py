@@ -99,7 +99,7 @@ async def list_persons(
 ) -> Page[PersonRead]:
     index = service.protector.blind_index(id_number) if id_number is not None else None
     people, next_cursor = await service.repo.persons_page(index=index, limit=limit, cursor=cursor)
-    states = service.states_of(people)
+    states = service.states_from_records(people)
     return Page[PersonRead](items=[to_read(s, caller, service) for s in states], next_cursor=next_cursor)
 
 

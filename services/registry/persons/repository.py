@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
+from contracts.vocabulary import HouseholdKind
 from services.kit.db import among, json_rows_reader, rows_as_json
 from services.kit.pagination import paginate
 from services.registry.households.schemas import HouseholdsCursor
@@ -73,9 +74,8 @@ class FactView:
         return fact_code(self.agency, self.dataset)
 
 
-# What a derived state reads: the ORM objects (write paths) or the views (answers, fact batches).
+# Whom a derived state is of: the ORM object (write paths) or the view (answers, fact batches).
 AnyPerson = Person | PersonView
-AnyFact = PersonFact | FactView
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,7 +108,7 @@ class PersonRecords:
     registrations: list[RegistrationView]
     employed: bool
     trainings: list[TrainingView]
-    facts: Sequence[AnyFact]
+    facts: list[FactView]
     zero_employment_since: date | None
 
 
@@ -131,6 +131,8 @@ _EMPLOYMENT = Employment.__table__.c  # type: ignore[attr-defined]
 _TRAINING = Training.__table__.c  # type: ignore[attr-defined]
 _FACT = PersonFact.__table__.c  # type: ignore[attr-defined]
 _HOUSEHOLD = Household.__table__.c  # type: ignore[attr-defined]
+# Since when a household has been in the zero-employment queue (no row: it is not).
+_ZERO_EMPLOYMENT_SINCE = sa.select(_HOUSEHOLD.since).where(_HOUSEHOLD.kind == HouseholdKind.zero_employment)
 # A person's records as columns of a select from the persons' table (`records_from`): one statement
 # reads a page of people with everything their states need, each part an index scan per person.
 PERSON_RECORDS = [
@@ -138,10 +140,10 @@ PERSON_RECORDS = [
     sa.exists().where(_EMPLOYMENT.person_id == _PERSON.person_id, _EMPLOYMENT.ended_on.is_(None)),
     rows_as_json(columns_of(Training, TrainingView), _TRAINING.person_id == _PERSON.person_id),
     rows_as_json(FACT_VIEW, _FACT.subject_ref == _PERSON.subject_ref),
-    sa.select(_HOUSEHOLD.since)
-    .where(_HOUSEHOLD.household_no == _PERSON.household_no, _HOUSEHOLD.kind == "zero_employment")
-    .scalar_subquery(),
+    _ZERO_EMPLOYMENT_SINCE.where(_HOUSEHOLD.household_no == _PERSON.household_no).scalar_subquery(),
 ]
+# A person with their records: the look-ups and a page select this.
+PERSON_WITH_RECORDS = sa.select(*PERSON_VIEW, *PERSON_RECORDS)
 _registrations = json_rows_reader(RegistrationView)
 _trainings = json_rows_reader(TrainingView)
 _facts = json_rows_reader(FactView)
@@ -149,11 +151,15 @@ _facts = json_rows_reader(FactView)
 
 # The look-ups, built once: a statement made per request had its cache key worked out again each
 # time, over all its subqueries (a fifth of the CPU the look-up itself took).
-PERSON_BY_ID = sa.select(*PERSON_VIEW, *PERSON_RECORDS).where(_PERSON.person_id == sa.bindparam("person_id"))
-PERSON_BY_INDEX = sa.select(*PERSON_VIEW, *PERSON_RECORDS).where(_PERSON.id_number_index == sa.bindparam("index"))
-# Registration's, built once for the same reason.
+PERSON_BY_ID = PERSON_WITH_RECORDS.where(_PERSON.person_id == sa.bindparam("person_id"))
+PERSON_BY_INDEX = PERSON_WITH_RECORDS.where(_PERSON.id_number_index == sa.bindparam("index"))
+# Registration's and the fact batches', built once for the same reason.
 _FACTS_OF_SUBJECT = sa.select(*FACT_VIEW).where(_FACT.subject_ref == sa.bindparam("subject_ref"))
 _LOCK_SUBJECT = sa.text("SELECT pg_advisory_xact_lock(hashtext(:ref))")
+_LOCK_SUBJECTS = sa.text(
+    "SELECT pg_advisory_xact_lock(h) FROM "
+    "(SELECT DISTINCT hashtext(r) AS h FROM unnest(CAST(:refs AS text[])) AS r ORDER BY h) AS locks"
+)
 
 
 def records_from(values: Sequence[Any]) -> PersonRecords:
@@ -241,13 +247,7 @@ class PersonRepository:
         """`lock_subject` for many at once, in one statement and in the locks' order (two batches
         locking overlapping subjects wait for each other instead of deadlocking)."""
         if self.session.bind is not None and self.session.bind.dialect.name == "postgresql" and subject_refs:
-            await self.session.execute(
-                sa.text(
-                    "SELECT pg_advisory_xact_lock(h) FROM "
-                    "(SELECT DISTINCT hashtext(r) AS h FROM unnest(CAST(:refs AS text[])) AS r ORDER BY h) AS locks"
-                ),
-                {"refs": subject_refs},
-            )
+            await self.session.execute(_LOCK_SUBJECTS, {"refs": subject_refs})
 
     async def latest_employment_day(self, person_id: uuid.UUID) -> date | None:
         """The last day any employment of the person is known to have run (its end, else its start)."""
@@ -270,6 +270,13 @@ class PersonRepository:
             sa.select(_PERSON.person_id, *PERSON_RECORDS).where(among(self.session, _PERSON.person_id, ids))
         )
         return {row[0]: records_from(row[1:]) for row in result}
+
+    async def zero_employment_since(self, household_no: str) -> date | None:
+        """Since when the household has been a zero-employment one (None: it is not). Flushes first:
+        a registration reads it right after refreshing the household in the same transaction."""
+        await self.session.flush()
+        query = _ZERO_EMPLOYMENT_SINCE.where(_HOUSEHOLD.household_no == household_no)
+        return (await self.session.execute(query)).scalar_one_or_none()
 
     async def household(self, household_no: str) -> Household | None:
         return await self.session.get(Household, household_no)
@@ -314,7 +321,7 @@ class PersonRepository:
             # The look-up by id number (a unique index): one person or none, so no page to follow.
             row = (await self.session.execute(PERSON_BY_INDEX, {"index": index})).first()
             return ([] if row is None else [person_and_records(row)]), None
-        query = sa.select(*PERSON_VIEW, *PERSON_RECORDS)
+        query = PERSON_WITH_RECORDS
         if index is not None:
             query = query.where(_PERSON.id_number_index == index)
         return await paginate(

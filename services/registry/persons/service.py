@@ -40,8 +40,8 @@ from services.registry.persons.categories import (
 from services.registry.persons.protection import IdNumberProtector, mask_name
 from services.registry.persons.repository import (
     NO_RECORDS,
-    AnyFact,
     AnyPerson,
+    FactView,
     PersonRecords,
     PersonRepository,
     RegistrationView,
@@ -106,7 +106,7 @@ def published(categories: list[DifficultyCategory]) -> list[PublishedDifficulty]
     ]
 
 
-def category_facts(facts: Sequence[AnyFact]) -> list[CategoryFact]:
+def category_facts(facts: Sequence[FactView]) -> list[CategoryFact]:
     return [
         CategoryFact(grant.category, f.agency, grant.valid_from, grant.valid_until, bureau_date(f.received_at))
         for f in facts
@@ -203,25 +203,24 @@ class PersonService:
         found = await self.repo.view(person_id)
         if found is None:
             raise PersonNotFound(f"no person {person_id}")
-        return self.states_of([found])[0]
+        return self.states_from_records([found])[0]
 
     async def state(
-        self, person: AnyPerson, *, fresh: bool = False, facts: Sequence[AnyFact] | None = None
+        self, person: AnyPerson, *, fresh: bool = False, facts: Sequence[FactView] | None = None
     ) -> PersonState:
         """The person as of today. `fresh` (being registered): no registration, employment or training
         can exist yet, so only the `facts` given and the household are read."""
         if not fresh:
             return (await self.states([person]))[0]
-        household = await self.repo.household(person.household_no) if person.household_no else None
-        since = household.since if household is not None and household.kind == "zero_employment" else None
+        since = await self.repo.zero_employment_since(person.household_no) if person.household_no else None
         return self.derive(person, PersonRecords([], False, [], list(facts or []), since), today=self.today())
 
     async def states(self, people: Sequence[AnyPerson]) -> list[PersonState]:
         """The states of many people in one statement, whatever their number."""
         records = await self.repo.records_of([p.person_id for p in people])
-        return self.states_of([(p, records.get(p.person_id, NO_RECORDS)) for p in people])
+        return self.states_from_records([(p, records.get(p.person_id, NO_RECORDS)) for p in people])
 
-    def states_of(self, people: Sequence[tuple[AnyPerson, PersonRecords]]) -> list[PersonState]:
+    def states_from_records(self, people: Sequence[tuple[AnyPerson, PersonRecords]]) -> list[PersonState]:
         """The states of people read with their records (`PersonRepository.persons_page`, `view`)."""
         today = self.today()  # once: the clock costs more than deriving a state
         return [self.derive(person, records, today=today) for person, records in people]
