@@ -236,11 +236,11 @@ SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
 
 async def get_read_session(request: Request) -> AsyncIterator[AsyncSession]:
     """The session of a route that only reads: no transaction on PostgreSQL (see `Database`),
-    nothing to commit; any statement but a SELECT through it (a `text()` one too, whatever it
-    says) raises `ReadOnlySession`. Each statement sees what was
-    committed when it began, as in the kit's transactions (READ COMMITTED, PostgreSQL's default),
-    so a read of one statement shows one moment either way. A route that writes, or that must
-    write an audit entry with what it reads, takes `SessionDep`."""
+    nothing to commit; any statement but a SELECT through it (a `text()` one too, whatever it says)
+    raises `ReadOnlySession`. Each statement sees what was committed when it began, as in the kit's
+    transactions (READ COMMITTED, PostgreSQL's default), so a read of one statement shows one moment
+    either way. A route that writes, or that must write an audit entry with what it reads, takes
+    `SessionDep`."""
     db: Database = request.app.state.db
     async with db.read_sessionmaker() as session:
         yield session

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 from datetime import date
+from typing import Any
 
 from services.kit.identifiers import credit_check_character, id_check_character
 
@@ -23,3 +24,15 @@ def credit_code(org: str = "MA5U7K3X2") -> str:
     """A valid unified social credit code of a company registered in Rongchang (area 500226)."""
     first17 = "91500226" + org
     return first17 + credit_check_character(first17)
+
+
+def employment_body(**changes: Any) -> dict[str, Any]:
+    """A valid `POST /registry/v1/persons/{person_id}/employments` body with a fresh employer."""
+    return {
+        "employer_credit_code": credit_code(),
+        "employer_name": "荣昌夏布织造有限公司",
+        "started_on": "2025-01-02",
+        "contract_months": 36,
+        "kind": "employee",
+        **changes,
+    }

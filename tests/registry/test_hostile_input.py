@@ -24,7 +24,7 @@ from tests.kit.hostile import (
     junk,
     query,
 )
-from tests.registry.people import credit_code, id_number
+from tests.registry.people import employment_body, id_number
 from tests.support import ServiceClient
 
 pytestmark = pytest.mark.integration
@@ -47,17 +47,6 @@ async def counts(registry: ServiceClient) -> dict[str, int]:
 
 def person_body(**changes: Any) -> dict[str, Any]:
     return {"id_number": id_number(), "name": "刘晓梅", "hukou_type": "rural", "town": "昌元街道", **changes}
-
-
-def employment_body(**changes: Any) -> dict[str, Any]:
-    return {
-        "employer_credit_code": credit_code(),
-        "employer_name": "荣昌夏布织造有限公司",
-        "started_on": "2025-01-02",
-        "contract_months": 36,
-        "kind": "employee",
-        **changes,
-    }
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="session")

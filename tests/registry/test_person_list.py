@@ -8,7 +8,7 @@ from datetime import date
 import pytest
 from aiokafka import AIOKafkaProducer
 
-from tests.registry.people import credit_code, id_number
+from tests.registry.people import employment_body, id_number
 from tests.registry.test_facts import categories, push_dibao
 from tests.support import ServiceClient, counted, eventually
 
@@ -102,15 +102,7 @@ async def test_a_persons_registrations_and_trainings_come_in_their_order_whateve
         f"{PERSONS}/{person_id}/unemployment-registrations", json={"registered_on": "2019-03-01"}
     )
     assert registered.status_code == 201, registered.text
-    hired = await registry.post(
-        f"{PERSONS}/{person_id}/employments",
-        json={
-            "employer_credit_code": credit_code(),
-            "employer_name": "x",
-            "started_on": "2020-01-01",
-            "kind": "employee",
-        },
-    )
+    hired = await registry.post(f"{PERSONS}/{person_id}/employments", json=employment_body(started_on="2020-01-01"))
     assert hired.status_code == 201, hired.text
     ended = await registry.post(
         f"/registry/v1/employments/{hired.json()['employment_id']}/end",

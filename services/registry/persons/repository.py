@@ -7,7 +7,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, fields
 from datetime import date, datetime
-from typing import Any
+from typing import Any, cast
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -125,7 +125,8 @@ def columns_of(entity: type[Any], view: type[Any]) -> list[sa.Column[Any]]:
 
 PERSON_VIEW = columns_of(Person, PersonView)
 FACT_VIEW = columns_of(PersonFact, FactView)
-_PERSON = Person.__table__.c  # type: ignore[attr-defined]
+PERSON = cast(sa.Table, Person.__table__)  # type: ignore[attr-defined]
+_PERSON = PERSON.c
 _REGISTRATION = UnemploymentRegistration.__table__.c  # type: ignore[attr-defined]
 _EMPLOYMENT = Employment.__table__.c  # type: ignore[attr-defined]
 _TRAINING = Training.__table__.c  # type: ignore[attr-defined]

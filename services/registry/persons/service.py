@@ -6,7 +6,6 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
-from typing import cast
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
@@ -40,6 +39,7 @@ from services.registry.persons.categories import (
 from services.registry.persons.protection import IdNumberProtector, mask_name
 from services.registry.persons.repository import (
     NO_RECORDS,
+    PERSON,
     AnyPerson,
     FactView,
     PersonRecords,
@@ -63,7 +63,6 @@ from services.registry.settings import RegistrySettings
 from services.registry.tables import Person, UnemploymentRegistration
 
 SOURCE = "/registry"
-PERSON = cast(sa.Table, Person.__table__)  # type: ignore[attr-defined]
 
 
 @dataclass
