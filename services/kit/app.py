@@ -52,7 +52,8 @@ class Subscription:
     # False for a handler whose effect is idempotent by itself (a monotonic upsert, say): its events
     # are not recorded in the inbox, which would otherwise grow by every watermark.
     inbox: bool = True
-    # True for news that is worthless once old (watermarks): a new group starts at the topic's end.
+    # True for news that is worthless once old (watermarks): a new group starts at the topic's end,
+    # and no position is kept (in the database or the broker), so a restart starts there again.
     from_latest: bool = False
     # Applies a poll's events of a partition in one go (set-based SQL); `handler` stays the one
     # event at a time path it falls back to (see inbox.BatchHandler).

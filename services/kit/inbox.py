@@ -146,6 +146,10 @@ class ConsumerRunner:
         # topic is applied event by event by `handler`, still in one transaction.
         self.batch_topics = frozenset(batch_topics)
         self.inbox = inbox
+        # News that is worthless once old (watermarks): a new group starts at the topic's end, and
+        # no position is kept, neither in `consumer_position` nor committed to the broker, so a
+        # restarted replica starts at the end again. An idle service's watermarks arrive twenty
+        # times a second; each would cost an upsert and an OffsetCommit for nothing.
         self.from_latest = from_latest
         self.consumer_name = consumer
         self.topics = list(topics)
@@ -288,7 +292,8 @@ class ConsumerRunner:
                         await self.process(record)
                         resume[partition] = record.offset + 1
                     crash_point("consumer.after_effect")
-                    await self._record_position(partition, records[-1].offset + 1)
+                    if not self.from_latest:
+                        await self._record_position(partition, records[-1].offset + 1)
                 applied[partition] = records[-1].offset + 1
         except Exception:
             self._seek_back(consumer, resume)
@@ -305,6 +310,9 @@ class ConsumerRunner:
 
     async def _commit(self, consumer: AIOKafkaConsumer, offsets: dict[TopicPartition, int]) -> None:
         if not offsets:
+            return
+        if self.from_latest:  # nothing committed: the lag is measured from what was applied
+            self._committed.update(offsets)
             return
         try:
             await consumer.commit(offsets)
@@ -431,7 +439,8 @@ class ConsumerRunner:
                             await self.handler(session, event, record.topic)
                 if self._restart:
                     raise _OneByOne("the broker changed under the batch")
-                await self._record_position_in(session, partition, records[-1].offset + 1)
+                if not self.from_latest:
+                    await self._record_position_in(session, partition, records[-1].offset + 1)
         except Exception as exc:  # the one-by-one path applies, retries, dead-letters or waits
             log.debug(
                 "batch applied one by one instead",

@@ -417,14 +417,16 @@ class OutboxRelay:
                 # claiming side by side, one key's events were seen to overtake each other.
                 # The database's clock, as the rows' `created_at`, so no host's clock enters the check;
                 # read with the lock in one statement, before the claim's own snapshot.
-                locked, now = (
-                    await session.execute(
-                        sa.select(sa.func.pg_try_advisory_xact_lock(RELAY_LOCK), sa.func.clock_timestamp())
-                    )
-                ).one()
+                # The same statement sets the transaction's steady plans (`steady_plans`).
+                locked, now, *_ = (await session.execute(RELAY_ROUND_START)).one()
                 if not locked:
                     return 0
                 as_of = now or as_of
+                # Idle, the usual case ten times a second: nothing is unsent (a look at the empty
+                # partial index, after `as_of`), so there is nothing to claim and nothing behind.
+                if not await session.scalar(ANY_UNSENT):
+                    await self._watermark(session, as_of, 0, behind=False)
+                    return 0
                 rows = await self._claim(session)
                 sent = 0
                 if rows:
@@ -445,20 +447,24 @@ class OutboxRelay:
                 await self._watermark(session, as_of, sent)
             return sent
 
-    async def _watermark(self, session: AsyncSession, as_of: datetime, sent: int) -> None:
+    async def _watermark(
+        self, session: AsyncSession, as_of: datetime, sent: int, *, behind: bool | None = None
+    ) -> None:
         """Publish `outbox.watermark.v1` when every row committed before `as_of` is on the broker.
 
         Not when any row created before `as_of` is still unsent (a failed publish, another key's
         turn, a full batch), nor while any row waits for a retry: its key's later rows may have been
-        created after `as_of` on a host whose clock runs ahead."""
+        created after `as_of` on a host whose clock runs ahead. `behind`: whether that is so, when
+        the caller has seen it after `as_of` (None: looked up here)."""
         if self.watermark_interval_s <= 0 or time.monotonic() - self._last_watermark < self.watermark_interval_s:
             return
-        c = OUTBOX.c
-        behind = await session.scalar(
-            sa.select(
-                sa.exists().where(c.sent_at.is_(None), sa.or_(c.created_at < as_of, c.next_attempt_at.is_not(None)))
+        if behind is None:
+            c = OUTBOX.c
+            behind = await session.scalar(
+                sa.select(
+                    sa.exists().where(c.sent_at.is_(None), sa.or_(c.created_at < as_of, c.next_attempt_at.is_not(None)))
+                )
             )
-        )
         if behind:
             return
         positions = [
@@ -480,7 +486,8 @@ class OutboxRelay:
         """The next batch of unsent rows: the interactive lane's in id order, then as many of the bulk
         lane's as there is room for and `pace` allows, leaving out every key that has a row waiting
         for a retry (that key waits whole, so its events keep their order), with each claimed key's
-        earlier unsent rows (`_with_earlier_rows`).
+        earlier unsent rows (`_with_earlier_rows`). On PostgreSQL, in a transaction with steady plans
+        (`RELAY_ROUND_START` or `steady_plans`).
 
         Plain statements whose plans cannot degrade with the backlog, whatever the statistics say:
         the held keys from the small partial index on rows waiting for a retry, then each lane's
@@ -489,8 +496,6 @@ class OutboxRelay:
         young table's statistics as a scan of the held rows per unsent row: a claim took 50-80 s at
         20,000 unsent rows and minutes at 100,000. `bench/relay.py` shows the plans at 100,000.)"""
         now = utcnow()
-        if self.db.is_postgres:
-            await steady_plans(session)
         held = set(await session.scalars(held_keys(now)))
         rows = await self._claim_lane(session, bulk=False, limit=self.batch_size, held=held, now=now)
         room = self.batch_size - len(rows)
@@ -689,6 +694,7 @@ def claim_statements(keys: set[str], *, now: datetime, limit: int = 200) -> dict
     """The claim's statements as PostgreSQL text with their values in place, for EXPLAIN
     (bench/relay.py and the tests look at their plans)."""
     statements = {
+        "anything unsent": ANY_UNSENT,
         "held keys": held_keys(now),
         "claim page, interactive lane": claim_page(bulk=False, after=0, limit=limit, now=now),
         "claim page, bulk lane": claim_page(bulk=True, after=0, limit=limit, now=now),
@@ -702,6 +708,13 @@ def claim_statements(keys: set[str], *, now: datetime, limit: int = 200) -> dict
 
 
 PLAN_SETTINGS = ("enable_bitmapscan", "enable_sort", "enable_seqscan")
+_STEADY_PLANS = tuple(sa.func.set_config(setting, "off", True) for setting in PLAN_SETTINGS)
+
+# A PostgreSQL relay round's first statement: the relay's lock, the database's clock (read before any
+# later statement's snapshot is taken) and the steady plans for the rest of the transaction.
+RELAY_ROUND_START = sa.select(sa.func.pg_try_advisory_xact_lock(RELAY_LOCK), sa.func.clock_timestamp(), *_STEADY_PLANS)
+# Whether any row is unsent: an index-only look at a partial index on unsent rows (steady plans).
+ANY_UNSENT = sa.select(sa.exists().where(OUTBOX.c.sent_at.is_(None)))
 
 
 async def steady_plans(session: AsyncSession) -> None:
@@ -710,8 +723,8 @@ async def steady_plans(session: AsyncSession) -> None:
     unsent rows when it holds 100,000, and was planned as a bitmap scan of every unsent row and a sort
     (about 200 ms a claim at 100,000). Without bitmap scans, sorts and sequential scans only the
     ordered index scans of the partial indexes remain."""
-    # One statement, not a SET LOCAL each: the relay runs this ten times a second, busy or idle.
-    await session.execute(sa.select(*(sa.func.set_config(setting, "off", True) for setting in PLAN_SETTINGS)))
+    # One statement, not a SET LOCAL each (the relay's rounds set them in `RELAY_ROUND_START`).
+    await session.execute(sa.select(*_STEADY_PLANS))
 
 
 async def _advance_positions(session: AsyncSession, acknowledged: list[Any], *, postgres: bool) -> None:

@@ -8,6 +8,7 @@ import asyncio
 import uuid
 
 import pytest
+import sqlalchemy as sa
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import NewTopic
 from confluent_kafka import Consumer, TopicPartition
@@ -16,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts.envelope import CloudEvent
 from services.kit.db import Database
-from services.kit.inbox import ConsumerRunner
+from services.kit.inbox import ConsumerPosition, ConsumerRunner
 from services.kit.settings import ServiceSettings
 from tests.support import PostgresDatabases, create_topics, eventually
 
@@ -97,3 +98,70 @@ async def test_the_lag_is_what_is_not_committed_and_falls_to_zero_when_caught_up
         await runner.stop()
         await producer.stop()
         await db.dispose()
+
+
+async def test_news_read_from_the_end_keeps_no_position_yet_its_lag_falls_to_zero(
+    kafka_bootstrap: str, databases: PostgresDatabases
+) -> None:
+    """A `from_latest` consumer (the subsidy's watermarks, twenty a second when idle) applies what
+    arrives, with neither a `consumer_position` row nor an offset committed to the
+    broker; its gauge measures from what it applied."""
+    topic, service = f"kit-test.news-{uuid.uuid4().hex[:8]}", f"kit-test-{uuid.uuid4().hex[:8]}"
+    await create_topics(kafka_bootstrap, [NewTopic(topic, 1, 1)])
+    db = Database(await databases.migrated("registry"))
+    producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap)
+    await producer.start()
+    seen: list[int] = []
+
+    async def handler(session: AsyncSession, event: CloudEvent, topic: str) -> None:
+        seen.append(event.data["n"])
+
+    def news_lag() -> float | None:
+        return REGISTRY.get_sample_value("consumer_lag", {"service": service, "consumer": "news", "topic": topic})
+
+    settings = ServiceSettings(
+        kafka_bootstrap_servers=kafka_bootstrap,
+        kafka_consumer_group_prefix=f"news-{uuid.uuid4().hex[:6]}.",
+        kafka_session_timeout_ms=6000,
+    )
+    runner = ConsumerRunner(
+        service=service,
+        consumer="news",
+        topics=[topic],
+        handler=handler,
+        db=db,
+        producer=producer,
+        settings=settings,
+        inbox=False,
+        from_latest=True,
+    )
+
+    async def send(numbers: range) -> None:
+        for n in numbers:
+            await producer.send(topic, CloudEvent(source="/t", type="t.e", data={"n": n}).to_bytes(), key=b"k")
+        await producer.flush()
+
+    try:
+        await runner.start()
+        await eventually(lambda: _assigned(runner), within=30)
+        await send(range(5, 45))
+
+        async def applied_all() -> bool:
+            return seen[-1:] == [44] and news_lag() == 0
+
+        await eventually(applied_all, within=30)
+        assert seen == list(range(5, 45))
+        async with db.sessionmaker() as session:
+            kept = await session.scalar(
+                sa.select(sa.func.count()).where(ConsumerPosition.consumer == runner.group_id)  # type: ignore[arg-type]
+            )
+        assert kept == 0
+        assert await asyncio.to_thread(committed_offset, kafka_bootstrap, runner.group_id, topic) < 0  # none
+    finally:
+        await runner.stop()
+        await producer.stop()
+        await db.dispose()
+
+
+async def _assigned(runner: ConsumerRunner) -> bool:
+    return runner.consumer is not None and bool(runner.consumer.assignment()) and runner.progress is not None

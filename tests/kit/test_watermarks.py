@@ -22,7 +22,7 @@ from services.kit.migrations import upgrade
 from services.kit.outbox import OUTBOX, OutboxRelay, add_event
 from services.subsidy.applications.consistency import Consistency
 from services.subsidy.tables import Watermark
-from tests.support import PostgresDatabases, read_topic
+from tests.support import PostgresDatabases, counted, read_topic
 
 pytestmark = pytest.mark.integration
 
@@ -110,6 +110,34 @@ async def test_no_watermark_while_a_row_created_before_it_is_unsent(
         assert await relay.relay_once() == 1
         [watermark] = await watermarks_of(kafka_bootstrap, service)
         assert [(p.topic, p.next_offset) for p in watermark.positions] == [(topic, 1)]
+    finally:
+        await producer.stop()
+        await db.dispose()
+
+
+async def test_an_idle_round_is_three_statements_and_still_a_watermark(
+    kafka_bootstrap: str, databases: PostgresDatabases
+) -> None:
+    """Ten rounds a second, busy or idle: with nothing unsent, no claim and no look for rows behind
+    (it was seven statements), and the watermark still goes out, its offsets those published."""
+    db = Database(await databases.migrated("registry"))
+    topic = await new_topic(kafka_bootstrap)
+    service = f"kit-test-{uuid.uuid4().hex[:8]}"
+    producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap)
+    await producer.start()
+    try:
+        relay = OutboxRelay(db, producer, service=service)
+        async with db.sessionmaker() as session, session.begin():
+            add_event(session, topic, "key", CloudEvent(source="/t", type="t.e", data={"n": 1}))
+        assert await relay.relay_once() == 1
+        relay._last_watermark = 0.0  # due again
+        before_idle = utcnow()
+        with counted(db) as statements:
+            assert await relay.relay_once() == 0
+        assert len(statements) == 3, statements
+        first, idle = await watermarks_of(kafka_bootstrap, service)
+        assert idle.as_of >= before_idle > first.as_of
+        assert [(p.topic, p.next_offset) for p in idle.positions] == [(topic, 1)]
     finally:
         await producer.stop()
         await db.dispose()
