@@ -249,6 +249,19 @@ async def get_read_session(request: Request) -> AsyncIterator[AsyncSession]:
 ReadSessionDep = Annotated[AsyncSession, Depends(get_read_session, scope="function")]
 
 
+_SERIAL_PLANS = sa.select(sa.func.set_config("max_parallel_workers_per_gather", "0", True))
+
+
+async def serial_plans(session: AsyncSession) -> None:
+    """For the rest of the transaction (PostgreSQL; nothing elsewhere), no parallel workers: for a
+    background count (a gauge refreshed on a timer), which must not take every core from the
+    requests. The registry's indicator gauges at 1,000,000 persons ran four scans of the persons
+    with two workers each, 1.8 s of CPU in one second of two cores, and the look-ups of that second
+    waited (bench section 10); serial, the refresh takes one core."""
+    if session.get_bind().dialect.name == "postgresql":
+        await session.execute(_SERIAL_PLANS)
+
+
 def among(session: AsyncSession, column: Any, values: Collection[Any]) -> sa.ColumnElement[bool]:
     """`column IN values`; on PostgreSQL as `column = ANY($1)` with the values in one array
     parameter. An IN list is compiled into a bind parameter per value on every execution: for a

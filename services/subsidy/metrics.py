@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
 from contracts.vocabulary import SENSITIVE_CATEGORIES, Category
-from services.kit.db import Database, after_commit
+from services.kit.db import Database, after_commit, serial_plans
 from services.subsidy.settings import SubsidySettings
 from services.subsidy.tables import APPLICATION_STATUSES, Application, Budget, ProjectedCategory
 
@@ -61,6 +61,7 @@ def count_paid(session: AsyncSession, programme: str, amount_fen: int) -> None:
 
 async def refresh_gauges(db: Database, programmes: list[str], today: date) -> None:
     async with db.sessionmaker() as session:
+        await serial_plans(session)
         counts = await session.execute(
             select(Application.programme, Application.status, sa.func.count()).group_by(
                 col(Application.programme), col(Application.status)

@@ -176,6 +176,9 @@ async def test_the_rate_appears_once_the_statistics_bureau_reports(
     assert gauge("new_urban_jobs", EAST) == 2 and gauge("new_urban_jobs", CENTRE) == 1
     assert gauge("new_urban_jobs", "all") == 3 and gauge("registered_unemployed", CENTRE) == 3
     assert gauge("registered_urban_unemployment_rate", "all") == 0.02
+    # The district's gauges are the towns' counts summed: the same as the district's own answer.
+    this_year = values(await indicators(client, f"period={app.state.clock.today().year}"))
+    assert {code: gauge(code, "all") for code in this_year} == this_year
     assert gauge("new_urban_jobs", "other") == 0
     assert METRICS.get_sample_value("registry_indicator_target", {"code": "new_urban_jobs"}) == 12_000
     persons = {

@@ -15,7 +15,7 @@ from sqlmodel import col
 
 from contracts.monitoring import WarningLevel, WarningStatus
 from services.kit.clock import Clock
-from services.kit.db import Database
+from services.kit.db import Database, serial_plans
 
 from ..settings import RegistrySettings
 from ..tables import EmploymentWarning as WarningRow
@@ -43,8 +43,17 @@ async def refresh(db: Database, settings: RegistrySettings, clock: Clock) -> Non
     period = parse_period(str(today.year))
     towns = set(settings.towns)
     async with db.sessionmaker() as session:
+        await serial_plans(session)
         by_town = await IndicatorRepository(session).counts(period.first, period.last, today, by_town=True, town=None)
-        district = await IndicatorService(session, clock, settings.indicator_targets).read(period.text, None)
+        # The district's counts are the towns' summed (a person is counted in one town, or under
+        # None): the same figures without counting again.
+        district_counts: dict[str, int] = {}
+        for counts in by_town.values():
+            for code, count in counts.items():
+                district_counts[code] = district_counts.get(code, 0) + count
+        district = await IndicatorService(session, clock, settings.indicator_targets).read(
+            period.text, None, counts=district_counts
+        )
         open_by_level = dict(
             (
                 await session.execute(

@@ -54,13 +54,16 @@ class IndicatorService:
                 return self.targets[key].get(code.value)
         return None
 
-    async def read(self, period_text: str, town: str | None) -> IndicatorsRead:
+    async def read(self, period_text: str, town: str | None, *, counts: dict[str, int] | None = None) -> IndicatorsRead:
+        """The period's indicators for a town or (None) the district. `counts`: the period's counts
+        as of today, when the caller has them already (the gauges sum them over the towns)."""
         period = parse_period(period_text)
         today = self.clock.today()
         if period.first > today:
             raise PeriodInFuture(f"{period.text} has not begun (the bureau's today is {today})")
         as_of = min(period.last, today)
-        counts = (await self.repo.counts(period.first, period.last, as_of, by_town=False, town=town)).get(town, {})
+        if counts is None:
+            counts = (await self.repo.counts(period.first, period.last, as_of, by_town=False, town=town)).get(town, {})
         rate: float | None = None
         labour_period: str | None = None
         # The bureau reports for the district only: a town's rate would divide by the wrong figure.
