@@ -255,9 +255,9 @@ _SERIAL_PLANS = sa.select(sa.func.set_config("max_parallel_workers_per_gather", 
 async def serial_plans(session: AsyncSession) -> None:
     """For the rest of the transaction (PostgreSQL; nothing elsewhere), no parallel workers: for a
     background count (a gauge refreshed on a timer), which must not take every core from the
-    requests. The registry's indicator gauges at 1,000,000 persons ran four scans of the persons
-    with two workers each, 1.8 s of CPU in one second of two cores, and the look-ups of that second
-    waited (bench section 10); serial, the refresh takes one core."""
+    requests. The registry's indicator gauges at 1,000,000 persons scanned the persons several
+    times with two workers each: 1.4-2.2 s of CPU within about a second, both cores of the bench
+    machine, and the look-ups of that second waited (bench section 10). Serial, it takes one core."""
     if session.get_bind().dialect.name == "postgresql":
         await session.execute(_SERIAL_PLANS)
 
