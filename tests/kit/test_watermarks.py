@@ -4,7 +4,9 @@ offsets, and the subsidy service's horizon follows the watermarks its consumers 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import uuid
+from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
 
@@ -49,6 +51,19 @@ async def watermarks_of(bootstrap: str, service: str) -> list[OutboxWatermark]:
     ]
 
 
+@contextlib.asynccontextmanager
+async def a_relay(kafka_bootstrap: str, db: Database) -> AsyncIterator[tuple[OutboxRelay, str]]:
+    """A relay of `db`'s outbox under a service name of its own, and a new topic; `db` disposed after."""
+    topic = await new_topic(kafka_bootstrap)
+    producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap)
+    await producer.start()
+    try:
+        yield OutboxRelay(db, producer, service=f"kit-test-{uuid.uuid4().hex[:8]}"), topic
+    finally:
+        await producer.stop()
+        await db.dispose()
+
+
 @pytest.mark.parametrize("kind", ["postgresql", "sqlite"])
 async def test_a_watermark_names_the_offsets_of_everything_committed_before_it(
     kind: str, kafka_bootstrap: str, databases: PostgresDatabases, tmp_path: Path
@@ -59,19 +74,14 @@ async def test_a_watermark_names_the_offsets_of_everything_committed_before_it(
         url = f"sqlite+aiosqlite:///{tmp_path}/registry.db"
         await asyncio.to_thread(upgrade, "registry", url)
         db = Database(url)
-    topic = await new_topic(kafka_bootstrap)
-    service = f"kit-test-{uuid.uuid4().hex[:8]}"
-    producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap)
-    await producer.start()
-    try:
-        relay = OutboxRelay(db, producer, service=service)
+    async with a_relay(kafka_bootstrap, db) as (relay, topic):
         async with db.sessionmaker() as session, session.begin():
             for n in range(12):
                 add_event(session, topic, f"key-{n}", CloudEvent(source="/t", type="t.e", data={"n": n}))
         committed = utcnow()
         assert await relay.relay_once() == 12
 
-        [watermark] = await watermarks_of(kafka_bootstrap, service)
+        [watermark] = await watermarks_of(kafka_bootstrap, relay.service)
         published = await read_topic(kafka_bootstrap, topic)
         ends: dict[int, int] = {}
         for record in published:
@@ -81,38 +91,27 @@ async def test_a_watermark_names_the_offsets_of_everything_committed_before_it(
             (topic, partition): end for partition, end in ends.items()
         }
         assert watermark.as_of >= committed
-    finally:
-        await producer.stop()
-        await db.dispose()
 
 
 async def test_no_watermark_while_a_row_created_before_it_is_unsent(
     kafka_bootstrap: str, databases: PostgresDatabases
 ) -> None:
     db = Database(await databases.migrated("registry"))
-    topic = await new_topic(kafka_bootstrap)
-    service = f"kit-test-{uuid.uuid4().hex[:8]}"
-    producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap)
-    await producer.start()
-    try:
-        relay = OutboxRelay(db, producer, service=service)
+    async with a_relay(kafka_bootstrap, db) as (relay, topic):
         async with db.sessionmaker() as session, session.begin():
             add_event(session, topic, "waits", CloudEvent(source="/t", type="t.e", data={"n": 1}))
         # Its publication failed before: it waits for a retry, so the relay cannot vouch for it.
         async with db.sessionmaker() as session, session.begin():
             await session.execute(sa.update(OUTBOX).values(next_attempt_at=utcnow() + timedelta(hours=1), attempts=1))
         assert await relay.relay_once() == 0
-        assert await watermarks_of(kafka_bootstrap, service) == []
+        assert await watermarks_of(kafka_bootstrap, relay.service) == []
 
         async with db.sessionmaker() as session, session.begin():
             await session.execute(sa.update(OUTBOX).values(next_attempt_at=None))
         relay._last_watermark = 0.0  # due again
         assert await relay.relay_once() == 1
-        [watermark] = await watermarks_of(kafka_bootstrap, service)
+        [watermark] = await watermarks_of(kafka_bootstrap, relay.service)
         assert [(p.topic, p.next_offset) for p in watermark.positions] == [(topic, 1)]
-    finally:
-        await producer.stop()
-        await db.dispose()
 
 
 async def test_an_idle_round_is_three_statements_and_still_a_watermark(
@@ -121,12 +120,7 @@ async def test_an_idle_round_is_three_statements_and_still_a_watermark(
     """Ten rounds a second, busy or idle: with nothing unsent, no claim and no look for rows behind
     (it was seven statements), and the watermark still goes out, its offsets those published."""
     db = Database(await databases.migrated("registry"))
-    topic = await new_topic(kafka_bootstrap)
-    service = f"kit-test-{uuid.uuid4().hex[:8]}"
-    producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap)
-    await producer.start()
-    try:
-        relay = OutboxRelay(db, producer, service=service)
+    async with a_relay(kafka_bootstrap, db) as (relay, topic):
         async with db.sessionmaker() as session, session.begin():
             add_event(session, topic, "key", CloudEvent(source="/t", type="t.e", data={"n": 1}))
         assert await relay.relay_once() == 1
@@ -135,12 +129,9 @@ async def test_an_idle_round_is_three_statements_and_still_a_watermark(
         with counted(db) as statements:
             assert await relay.relay_once() == 0
         assert len(statements) == 3, statements
-        first, idle = await watermarks_of(kafka_bootstrap, service)
+        first, idle = await watermarks_of(kafka_bootstrap, relay.service)
         assert idle.as_of >= before_idle > first.as_of
         assert [(p.topic, p.next_offset) for p in idle.positions] == [(topic, 1)]
-    finally:
-        await producer.stop()
-        await db.dispose()
 
 
 async def test_the_horizon_is_the_newest_watermark_the_consumers_have_reached(databases: PostgresDatabases) -> None:
