@@ -146,11 +146,13 @@ class ConsumerRunner:
         # topic is applied event by event by `handler`, still in one transaction.
         self.batch_topics = frozenset(batch_topics)
         self.inbox = inbox
-        # News that is worthless once old (watermarks): a new group starts at the topic's end, and
-        # no position is kept, neither in `consumer_position` nor committed to the broker, so a
-        # restarted replica starts at the end again. An idle service's watermarks arrive twenty
-        # times a second; each would cost an upsert and an OffsetCommit for nothing.
+        # News that is worthless once old (watermarks): each partition is read from its end when
+        # this replica is given it, whatever offset the group may hold (versions before 2026-12-06
+        # afternoon committed some), and no position is kept, neither in `consumer_position` nor
+        # committed to the broker. An idle service's watermarks arrive twenty times a second; each
+        # would cost an upsert and an OffsetCommit for nothing.
         self.from_latest = from_latest
+        self._at_end: set[TopicPartition] = set()  # from_latest: the held partitions sought to the end
         self.consumer_name = consumer
         self.topics = list(topics)
         self.handler = handler
@@ -167,7 +169,8 @@ class ConsumerRunner:
         self.last_round: float = time.monotonic()
         self._last_assigned: float = time.monotonic()
         self._cluster_id: str | None = None
-        # The offset committed for each partition this replica holds: what the lag is measured from.
+        # The offset committed for each partition this replica holds (`from_latest`: applied, as it
+        # commits none): what the lag is measured from.
         self._committed: dict[TopicPartition, int] = {}
         # (committed, end) summed over the held partitions at the last measure, when every held
         # partition was measured; None before that. What `rongchang projection rebuild` shows.
@@ -258,6 +261,7 @@ class ConsumerRunner:
         await self._close()
         await ensure_topics(self.settings, self.topics)
         self.rewound.clear()
+        self._at_end.clear()
         self.rewind_until = time.monotonic() + REWIND_WINDOW_S
         await self._open()
         self._restart = False
@@ -268,7 +272,9 @@ class ConsumerRunner:
         if consumer.assignment():
             self._last_assigned = time.monotonic()
         batch = await consumer.getmany(timeout_ms=200, max_records=self.settings.consumer_batch_size)
-        if time.monotonic() < self.rewind_until:
+        if self.from_latest:
+            batch = await self._start_new_partitions_at_end(consumer, batch)
+        elif time.monotonic() < self.rewind_until:
             batch = await self._rewind_new_partitions(consumer, batch)
         # Where each partition of the batch is to be read from again if this round fails part way
         # (the database gone between an effect and its position, say): the consumer has already
@@ -332,8 +338,9 @@ class ConsumerRunner:
     async def _measure_lag(self, consumer: AIOKafkaConsumer) -> None:
         """`consumer_lag` per topic: each held partition's high watermark (as the latest fetch
         reported it) minus the offset committed for it (asked of the group once per assignment,
-        then kept from this replica's own commits; for a group with none yet, where it starts). A
-        partition not fetched yet counts nothing."""
+        then kept from this replica's own commits; for a group with none yet, where it starts;
+        `from_latest`: what it applied, from the end it started at). A partition not fetched yet
+        counts nothing."""
         held = consumer.assignment()
         for gone in set(self._committed) - held:
             del self._committed[gone]
@@ -346,15 +353,33 @@ class ConsumerRunner:
                 measured = False
                 continue
             if tp not in self._committed:
-                committed = await consumer.committed(tp)
-                if committed is None:  # a new group: it starts at the log's start (or, from_latest, its end)
-                    committed = end if self.from_latest else (await consumer.beginning_offsets([tp]))[tp]
+                if self.from_latest:  # read from its end, whatever offset the group may hold
+                    committed = end
+                else:
+                    committed = await consumer.committed(tp)
+                    if committed is None:  # a new group: it starts at the log's start
+                        committed = (await consumer.beginning_offsets([tp]))[tp]
                 self._committed[tp] = committed
             lag[tp.topic] = lag.get(tp.topic, 0) + max(0, end - self._committed[tp])
             done, total = done + min(self._committed[tp], end), total + end
         for topic, value in lag.items():
             CONSUMER_LAG.labels(self.service, self.consumer_name, topic).set(value)
         self.progress = (done, total) if measured else None
+
+    async def _start_new_partitions_at_end(
+        self, consumer: AIOKafkaConsumer, batch: dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]]
+    ) -> dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]]:
+        """News (`from_latest`): a partition this replica is given is read from its end, not from an
+        offset the group committed once, and what was fetched of it before is dropped. A partition
+        taken away is sought to the end again if it comes back. Done here, as the rewind below."""
+        held = consumer.assignment()
+        self._at_end &= held
+        fresh = [tp for tp in held if tp not in self._at_end]
+        if not fresh:
+            return batch
+        await consumer.seek_to_end(*fresh)
+        self._at_end.update(fresh)
+        return {tp: records for tp, records in batch.items() if tp not in fresh}
 
     async def _rewind_new_partitions(
         self, consumer: AIOKafkaConsumer, batch: dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]]

@@ -14,7 +14,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from contracts.envelope import CloudEvent
 from services.kit.db import Database
-from services.kit.outbox import OUTBOX, OutboxRelay, add_event, published_positions
+from services.kit.outbox import OUTBOX, OutboxRelay, add_event, published_positions, steady_plans
 from services.kit.pacing import BulkPace
 from tests.kit.test_relay import new_topic
 from tests.support import PostgresDatabases, free_port
@@ -49,6 +49,7 @@ async def test_the_interactive_lane_goes_first_and_takes_its_keys_earlier_bulk_r
             add_event(session, "t", "shared", event(3))
 
         async with db.sessionmaker() as session, session.begin():
+            await steady_plans(session)  # as the relay's round sets them
             claimed = await relay._claim(session)
         keys = [row.key for row in claimed]
         # The interactive rows, though written last, are in the first claim; the bulk lane fills the rest.

@@ -191,6 +191,44 @@ async def test_the_rate_appears_once_the_statistics_bureau_reports(
     assert persons["all"] == sum(value for town, value in persons.items() if town != "all")
 
 
+async def test_the_district_s_gauges_count_people_of_no_town_and_of_other_towns(
+    kafka_bootstrap: str, databases: PostgresDatabases
+) -> None:
+    """The gauges sum the towns' counts for `all`: people with no town and with a town outside
+    REGISTRY_TOWNS count there (and under `other`) as in the district's own answer."""
+    async with registry_on(TODAY, kafka_bootstrap, databases) as (client, app):
+        for town in (None, "外区某镇", CENTRE):
+            body = {"id_number": id_number(), "name": "荣昌居民", "hukou_type": "urban", "town": town}
+            created = await client.post("/registry/v1/persons", json=body)
+            assert created.status_code == 201, created.text
+            person = created.json()["person_id"]
+            for path, payload in (
+                ("unemployment-registrations", {"registered_on": "2026-11-05"}),
+                ("trainings", {"kind": "vocational", "completed_on": "2026-11-12"}),
+            ):
+                response = await client.post(f"/registry/v1/persons/{person}/{path}", json=payload)
+                assert response.status_code == 201, response.text
+            hired = await client.post(
+                f"/registry/v1/persons/{person}/employments",
+                json={
+                    "employer_credit_code": credit_code(),
+                    "employer_name": "荣昌夏布厂",
+                    "started_on": "2026-11-20",
+                    "kind": "employee",
+                },
+            )
+            assert hired.status_code == 201, hired.text
+        await refresh(app.state.db, app.state.settings, app.state.clock)
+
+        def gauge(code: str, town: str) -> float | None:
+            return METRICS.get_sample_value("registry_indicator", {"code": code, "town": town})
+
+        district = values(await indicators(client, "period=2026"))
+        assert district["new_urban_jobs"] == 3 and district["trained"] == 3
+        assert {code: gauge(code, "all") for code in district} == district
+        assert gauge("new_urban_jobs", "other") == 2 and gauge("new_urban_jobs", CENTRE) == 1
+
+
 @pytest.mark.parametrize(
     ("query", "status", "slug"),
     [
