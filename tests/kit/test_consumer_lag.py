@@ -5,7 +5,10 @@ watermarks its fetches report and the offsets it committed; checked against what
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
 
 import pytest
 import sqlalchemy as sa
@@ -100,13 +103,38 @@ async def test_the_lag_is_what_is_not_committed_and_falls_to_zero_when_caught_up
         await db.dispose()
 
 
-async def test_news_read_from_the_end_keeps_no_position_yet_its_lag_falls_to_zero(
-    kafka_bootstrap: str, databases: PostgresDatabases
-) -> None:
-    """A `from_latest` consumer (the subsidy's watermarks, twenty a second when idle) applies what
-    arrives, with neither a `consumer_position` row nor an offset committed to the
-    broker; its gauge measures from what it applied."""
-    topic, service = f"kit-test.news-{uuid.uuid4().hex[:8]}", f"kit-test-{uuid.uuid4().hex[:8]}"
+@dataclass
+class News:
+    """A `from_latest` consumer (the subsidy's watermarks' kind) of a topic of its own, and what it saw."""
+
+    runner: ConsumerRunner
+    producer: AIOKafkaProducer
+    db: Database
+    topic: str
+    seen: list[int] = field(default_factory=list)
+
+    async def send(self, numbers: range) -> None:
+        for n in numbers:
+            event = CloudEvent(source="/t", type="t.e", data={"n": n})
+            await self.producer.send(self.topic, event.to_bytes(), key=b"k")
+        await self.producer.flush()
+
+    def lag(self) -> float | None:
+        labels = {"service": self.runner.service, "consumer": "news", "topic": self.topic}
+        return REGISTRY.get_sample_value("consumer_lag", labels)
+
+    async def assigned(self) -> bool:
+        consumer = self.runner.consumer
+        return consumer is not None and bool(consumer.assignment()) and self.runner.progress is not None
+
+    async def applied_up_to(self, last: int) -> bool:
+        return self.seen[-1:] == [last] and self.lag() == 0
+
+
+@contextlib.asynccontextmanager
+async def news(kafka_bootstrap: str, databases: PostgresDatabases) -> AsyncIterator[News]:
+    """A news consumer, not started; stopped and its database disposed after."""
+    topic = f"kit-test.news-{uuid.uuid4().hex[:8]}"
     await create_topics(kafka_bootstrap, [NewTopic(topic, 1, 1)])
     db = Database(await databases.migrated("registry"))
     producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap)
@@ -116,16 +144,13 @@ async def test_news_read_from_the_end_keeps_no_position_yet_its_lag_falls_to_zer
     async def handler(session: AsyncSession, event: CloudEvent, topic: str) -> None:
         seen.append(event.data["n"])
 
-    def news_lag() -> float | None:
-        return REGISTRY.get_sample_value("consumer_lag", {"service": service, "consumer": "news", "topic": topic})
-
     settings = ServiceSettings(
         kafka_bootstrap_servers=kafka_bootstrap,
         kafka_consumer_group_prefix=f"news-{uuid.uuid4().hex[:6]}.",
         kafka_session_timeout_ms=6000,
     )
     runner = ConsumerRunner(
-        service=service,
+        service=f"kit-test-{uuid.uuid4().hex[:8]}",
         consumer="news",
         topics=[topic],
         handler=handler,
@@ -135,36 +160,33 @@ async def test_news_read_from_the_end_keeps_no_position_yet_its_lag_falls_to_zer
         inbox=False,
         from_latest=True,
     )
-
-    async def send(numbers: range) -> None:
-        for n in numbers:
-            await producer.send(topic, CloudEvent(source="/t", type="t.e", data={"n": n}).to_bytes(), key=b"k")
-        await producer.flush()
-
     try:
-        await runner.start()
-        await eventually(lambda: _assigned(runner), within=30)
-        await send(range(5, 45))
-
-        async def applied_all() -> bool:
-            return seen[-1:] == [44] and news_lag() == 0
-
-        await eventually(applied_all, within=30)
-        assert seen == list(range(5, 45))
-        async with db.sessionmaker() as session:
-            kept = await session.scalar(
-                sa.select(sa.func.count()).where(ConsumerPosition.consumer == runner.group_id)  # type: ignore[arg-type]
-            )
-        assert kept == 0
-        assert await asyncio.to_thread(committed_offset, kafka_bootstrap, runner.group_id, topic) < 0  # none
+        yield News(runner, producer, db, topic, seen)
     finally:
         await runner.stop()
         await producer.stop()
         await db.dispose()
 
 
-async def _assigned(runner: ConsumerRunner) -> bool:
-    return runner.consumer is not None and bool(runner.consumer.assignment()) and runner.progress is not None
+async def test_news_read_from_the_end_keeps_no_position_yet_its_lag_falls_to_zero(
+    kafka_bootstrap: str, databases: PostgresDatabases
+) -> None:
+    """A `from_latest` consumer (the subsidy's watermarks, twenty a second when idle) applies what
+    arrives, with neither a `consumer_position` row nor an offset committed to the
+    broker; its gauge measures from what it applied."""
+    async with news(kafka_bootstrap, databases) as feed:
+        await feed.runner.start()
+        await eventually(feed.assigned, within=30)
+        await feed.send(range(5, 45))
+
+        await eventually(lambda: feed.applied_up_to(44), within=30)
+        assert feed.seen == list(range(5, 45))
+        async with feed.db.sessionmaker() as session:
+            kept = await session.scalar(
+                sa.select(sa.func.count()).where(ConsumerPosition.consumer == feed.runner.group_id)  # type: ignore[arg-type]
+            )
+        assert kept == 0
+        assert await asyncio.to_thread(committed_offset, kafka_bootstrap, feed.runner.group_id, feed.topic) < 0  # none
 
 
 async def test_news_starts_at_the_end_even_where_the_group_committed_an_offset_once(
@@ -173,65 +195,25 @@ async def test_news_starts_at_the_end_even_where_the_group_committed_an_offset_o
     """A group of news whose offset a version before 2026-12-06 afternoon committed (or a rewind
     after a broker lost its state): the runner reads from the topic's end all the same, and its
     gauge does not count the old offset as lag."""
-    topic, service = f"kit-test.old-news-{uuid.uuid4().hex[:8]}", f"kit-test-{uuid.uuid4().hex[:8]}"
-    await create_topics(kafka_bootstrap, [NewTopic(topic, 1, 1)])
-    db = Database(await databases.migrated("registry"))
-    producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap)
-    await producer.start()
-    seen: list[int] = []
+    async with news(kafka_bootstrap, databases) as feed:
+        group, topic = feed.runner.group_id, feed.topic
 
-    async def handler(session: AsyncSession, event: CloudEvent, topic: str) -> None:
-        seen.append(event.data["n"])
+        def commit_offset_zero() -> None:  # what the group held after an older version's first poll
+            client = Consumer({"bootstrap.servers": kafka_bootstrap, "group.id": group})
+            try:
+                client.commit(offsets=[TopicPartition(topic, 0, 0)], asynchronous=False)
+            finally:
+                client.close()
 
-    settings = ServiceSettings(
-        kafka_bootstrap_servers=kafka_bootstrap,
-        kafka_consumer_group_prefix=f"old-news-{uuid.uuid4().hex[:6]}.",
-        kafka_session_timeout_ms=6000,
-    )
-    runner = ConsumerRunner(
-        service=service,
-        consumer="news",
-        topics=[topic],
-        handler=handler,
-        db=db,
-        producer=producer,
-        settings=settings,
-        inbox=False,
-        from_latest=True,
-    )
-
-    async def send(numbers: range) -> None:
-        for n in numbers:
-            await producer.send(topic, CloudEvent(source="/t", type="t.e", data={"n": n}).to_bytes(), key=b"k")
-        await producer.flush()
-
-    def commit_offset_zero() -> None:  # what the group held after an older version's first poll
-        client = Consumer({"bootstrap.servers": kafka_bootstrap, "group.id": runner.group_id})
-        try:
-            client.commit(offsets=[TopicPartition(topic, 0, 0)], asynchronous=False)
-        finally:
-            client.close()
-
-    def news_lag() -> float | None:
-        return REGISTRY.get_sample_value("consumer_lag", {"service": service, "consumer": "news", "topic": topic})
-
-    try:
-        await send(range(300))
+        await feed.send(range(300))
         await asyncio.to_thread(commit_offset_zero)
-        assert await asyncio.to_thread(committed_offset, kafka_bootstrap, runner.group_id, topic) == 0
-        await runner.start()
-        await eventually(lambda: _assigned(runner), within=30)
-        await send(range(300, 320))
+        assert await asyncio.to_thread(committed_offset, kafka_bootstrap, group, topic) == 0
+        await feed.runner.start()
+        await eventually(feed.assigned, within=30)
+        await feed.send(range(300, 320))
 
-        async def applied_the_new() -> bool:
-            return seen[-1:] == [319] and news_lag() == 0
-
-        await eventually(applied_the_new, within=30)
+        await eventually(lambda: feed.applied_up_to(319), within=30)
         # From the end (tansu 0.6 answers ListOffsets a little short, so a few of the last old ones
         # may come too), never from the offset committed: not the 300 old events from the first.
-        assert seen[0] > 0, seen[:5]
-        assert seen[-20:] == list(range(300, 320))
-    finally:
-        await runner.stop()
-        await producer.stop()
-        await db.dispose()
+        assert feed.seen[0] > 0, feed.seen[:5]
+        assert feed.seen[-20:] == list(range(300, 320))

@@ -24,7 +24,7 @@ from contracts.sharing import FACT_RECORDED, Fact
 from contracts.topics import SHARING_FACT
 from services.registry.indicators.metrics import refresh
 from tests.registry.conftest import registry_on
-from tests.registry.people import credit_code, id_number
+from tests.registry.people import credit_code, employment_body, id_number
 from tests.support import PostgresDatabases, ServiceClient, eventually
 
 pytestmark = pytest.mark.integration
@@ -41,7 +41,7 @@ async def registry(kafka_bootstrap: str, databases: PostgresDatabases) -> AsyncI
         yield started
 
 
-async def register(client: ServiceClient, town: str, hukou_type: str = "urban") -> str:
+async def register(client: ServiceClient, town: str | None, hukou_type: str = "urban") -> str:
     body = {"id_number": id_number(), "name": "荣昌居民", "hukou_type": hukou_type, "town": town}
     response = await client.post("/registry/v1/persons", json=body)
     assert response.status_code == 201, response.text
@@ -198,10 +198,7 @@ async def test_the_district_s_gauges_count_people_of_no_town_and_of_other_towns(
     REGISTRY_TOWNS count there (and under `other`) as in the district's own answer."""
     async with registry_on(TODAY, kafka_bootstrap, databases) as (client, app):
         for town in (None, "外区某镇", CENTRE):
-            body = {"id_number": id_number(), "name": "荣昌居民", "hukou_type": "urban", "town": town}
-            created = await client.post("/registry/v1/persons", json=body)
-            assert created.status_code == 201, created.text
-            person = created.json()["person_id"]
+            person = await register(client, town)
             for path, payload in (
                 ("unemployment-registrations", {"registered_on": "2026-11-05"}),
                 ("trainings", {"kind": "vocational", "completed_on": "2026-11-12"}),
@@ -209,13 +206,7 @@ async def test_the_district_s_gauges_count_people_of_no_town_and_of_other_towns(
                 response = await client.post(f"/registry/v1/persons/{person}/{path}", json=payload)
                 assert response.status_code == 201, response.text
             hired = await client.post(
-                f"/registry/v1/persons/{person}/employments",
-                json={
-                    "employer_credit_code": credit_code(),
-                    "employer_name": "荣昌夏布厂",
-                    "started_on": "2026-11-20",
-                    "kind": "employee",
-                },
+                f"/registry/v1/persons/{person}/employments", json=employment_body(started_on="2026-11-20")
             )
             assert hired.status_code == 201, hired.text
         await refresh(app.state.db, app.state.settings, app.state.clock)

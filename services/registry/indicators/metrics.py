@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import Counter
 
 import sqlalchemy as sa
 from fastapi import FastAPI
@@ -47,10 +48,9 @@ async def refresh(db: Database, settings: RegistrySettings, clock: Clock) -> Non
         by_town = await IndicatorRepository(session).counts(period.first, period.last, today, by_town=True, town=None)
         # The district's counts are the towns' summed (a person is counted in one town, or under
         # None): the same figures without counting again.
-        district_counts: dict[str, int] = {}
+        district_counts: Counter[str] = Counter()
         for counts in by_town.values():
-            for code, count in counts.items():
-                district_counts[code] = district_counts.get(code, 0) + count
+            district_counts.update(counts)
         district = await IndicatorService(session, clock, settings.indicator_targets).read(
             period.text, None, counts=district_counts
         )
