@@ -8,8 +8,9 @@
    every fact (`registry_person_fact`, written in the transaction that recomputes the person's
    categories and publishes the snapshot) and then until the subsidy projection lists every
    `low_income_family` (`subsidy_person_category`). Printed: seconds and facts per second to each,
-   the push time, each service's CPU seconds over the run (the registry's and the subsidy's per
-   fact) and its largest resident memory (read from /proc every half second).
+   the push time, the CPU seconds over the run of each service, tansu and PostgreSQL (each per fact,
+   and how busy they kept the machine's cores) and each service's largest resident memory (read
+   from /proc every half second).
    Meanwhile, from the first push until the registry holds every fact, one more person's dibao
    record is pushed on its own every `PROBE_EVERY_S` (the next only once the last is in): the
    seconds from its push until the registry holds its fact are the single-fact latencies (p50, p99,
@@ -19,6 +20,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 import uuid
 from collections.abc import Callable
@@ -102,8 +104,16 @@ async def _count(dsn: str, sql: str) -> int:
 
 
 async def bulk(
-    config: SystemConfig, admin_key: str, *, records: int, id_number: Callable[[int], str], pids: dict[str, int]
+    config: SystemConfig,
+    admin_key: str,
+    *,
+    records: int,
+    id_number: Callable[[int], str],
+    pids: dict[str, int],
+    cpu_of: Callable[[], dict[str, float]],
 ) -> None:
+    """`pids`: the services, whose resident memory is followed; `cpu_of`: CPU seconds so far of every
+    process that works for the load (the services, tansu and PostgreSQL)."""
     print(f"\n8. Bulk dibao: {records} records pushed through the gateway in batches of up to {BATCH}")
     gateway = f"http://127.0.0.1:{config.gateway_port}"
     first = 3_000_000  # born in 1976, clear of the other sections' id numbers
@@ -155,7 +165,8 @@ async def bulk(
         held_before = await _count(
             subsidy, "SELECT count(*) FROM subsidy_person_category WHERE category = 'low_income_family'"
         )
-        cpu_before = {name: cpu_s(pid) for name, pid in pids.items()}
+        cpu_before = cpu_of()
+        wall_before = time.perf_counter()
         peak = {name: rss_mb(pid) for name, pid in pids.items()}
         sampling = True
 
@@ -230,7 +241,9 @@ async def bulk(
     sampling = False
     await sampler
     probe_latencies = sorted(answer + after for answer, after, _ in probe_parts)
-    cpu = {name: cpu_s(pid) - cpu_before[name] for name, pid in pids.items()}
+    wall = time.perf_counter() - wall_before
+    cpu = {name: seconds - cpu_before[name] for name, seconds in cpu_of().items()}
+    busy = sum(cpu.values()) / wall / (os.cpu_count() or 1) * 100
     print(f"  pushed (accepted by sharing) in {pushed_s:.1f} s")
     print(f"  every fact in the registry after {in_registry:.1f} s: {records / in_registry:.0f} facts/s")
     print(
@@ -247,8 +260,9 @@ async def bulk(
     print(
         "  CPU over the run: "
         + ", ".join(f"{name} {seconds:.1f} s" for name, seconds in cpu.items())
-        + f"; per fact: registry {cpu['registry'] / records * 1000:.2f} ms, "
-        f"subsidy {cpu['subsidy'] / records * 1000:.2f} ms"
+        + f" ({busy:.0f} % of the machine's cores); per fact: "
+        + ", ".join(f"{name} {seconds / records * 1000:.2f} ms" for name, seconds in cpu.items())
+        + f"; all {sum(cpu.values()) / records * 1000:.2f} ms"
     )
     print(
         "  largest resident memory: "

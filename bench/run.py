@@ -417,7 +417,14 @@ async def main(args: argparse.Namespace) -> None:
         if "indicators" in sections:
             await indicators(config, admin_key, calls=args.indicator_calls)
         if "bulk" in sections:
-            await bulk(config, admin_key, records=args.bulk_records, id_number=id_number, pids=pids)
+            await bulk(
+                config,
+                admin_key,
+                records=args.bulk_records,
+                id_number=id_number,
+                pids=pids,
+                cpu_of=lambda: cpu_readings(pids | {"tansu": processes[0].pid}),
+            )
         if "relay" in sections:
             url = await create_database(f"bench_{RUN}_relay")
             await asyncio.to_thread(upgrade, "registry", url)

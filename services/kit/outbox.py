@@ -659,9 +659,12 @@ class OutboxRelay:
         OUTBOX_BACKLOG.labels(self.service).set(count or 0)
 
 
+PUBLISHED_POSITIONS = sa.select(POSITIONS.c.topic, POSITIONS.c.partition, POSITIONS.c.next_offset)
+
+
 async def published_positions(session: AsyncSession) -> dict[TopicPartition, int]:
     """Per partition, the offset after the last event this outbox published there."""
-    rows = await session.execute(sa.select(POSITIONS.c.topic, POSITIONS.c.partition, POSITIONS.c.next_offset))
+    rows = await session.execute(PUBLISHED_POSITIONS)
     return {TopicPartition(row.topic, row.partition): row.next_offset for row in rows}
 
 
@@ -699,6 +702,7 @@ def claim_statements(keys: set[str], *, now: datetime, limit: int = 200) -> dict
         "claim page, interactive lane": claim_page(bulk=False, after=0, limit=limit, now=now),
         "claim page, bulk lane": claim_page(bulk=True, after=0, limit=limit, now=now),
         "earlier rows of the claimed keys": earlier_rows(keys, before=2**62),
+        "published positions": PUBLISHED_POSITIONS,
     }
     dialect = postgresql.dialect()
     return {
@@ -707,7 +711,10 @@ def claim_statements(keys: set[str], *, now: datetime, limit: int = 200) -> dict
     }
 
 
-PLAN_SETTINGS = ("enable_bitmapscan", "enable_sort", "enable_seqscan")
+# JIT off as well: a path the first three disable still costs 10^10 when nothing else can be done
+# (the positions' read is a sequential scan of a table of a few rows), far above `jit_above_cost`,
+# and was compiled with LLVM at every relay round that read them: 10-45 ms of PostgreSQL's CPU each.
+PLAN_SETTINGS = ("enable_bitmapscan", "enable_sort", "enable_seqscan", "jit")
 _STEADY_PLANS = tuple(sa.func.set_config(setting, "off", True) for setting in PLAN_SETTINGS)
 
 # A PostgreSQL relay round's first statement: the relay's lock, the database's clock (read before any

@@ -18,7 +18,7 @@ from aiokafka.errors import KafkaConnectionError
 
 from contracts.envelope import CloudEvent
 from services.kit.db import Database, utcnow
-from services.kit.outbox import OUTBOX, OutboxRelay, add_event, claim_statements, steady_plans
+from services.kit.outbox import OUTBOX, POSITIONS, OutboxRelay, add_event, claim_statements, steady_plans
 from tests.support import PostgresDatabases, create_topics, read_topic
 
 pytestmark = pytest.mark.integration
@@ -165,5 +165,35 @@ async def test_the_claim_reads_the_partial_indexes_whatever_the_statistics(
         assert "Index Only Scan using ix_outbox_message_unsent" in anything, anything
         earlier = plans["earlier rows of the claimed keys"]
         assert "ix_outbox_message_unsent_key" in earlier, earlier
+    finally:
+        await db.dispose()
+
+
+async def test_no_relay_statement_is_compiled_with_jit(databases: PostgresDatabases) -> None:
+    """Steady plans cost a disabled path at 10^10, far above `jit_above_cost`: the positions' read
+    (a sequential scan of a few rows, nothing else possible) was compiled with LLVM at every relay
+    round, 10-45 ms of PostgreSQL's CPU each. The round's settings turn JIT off with them."""
+    db = Database(await databases.migrated("registry"))
+    try:
+        async with db.sessionmaker() as session, session.begin():
+            await session.execute(
+                sa.insert(POSITIONS), [{"topic": "t", "partition": p, "next_offset": 1} for p in range(3)]
+            )
+
+        async def jit_used(statement: str, *, jit: bool) -> bool:
+            async with db.sessionmaker() as session, session.begin():
+                await steady_plans(session)
+                if jit:  # the round's other settings without JIT's: what the relay had before
+                    await session.execute(sa.text("SET LOCAL jit = on"))
+                explained = await session.scalar(sa.text(f"EXPLAIN (ANALYZE, FORMAT JSON) {statement}"))
+                return "JIT" in explained[0]
+
+        statements = claim_statements({"k1"}, now=utcnow())
+        for name, statement in statements.items():
+            assert not await jit_used(statement, jit=False), name
+        async with db.engine.connect() as connection:
+            available = await connection.scalar(sa.text("SELECT pg_jit_available()"))
+        if available:  # this server can compile: the check above could have failed
+            assert await jit_used(statements["published positions"], jit=True)
     finally:
         await db.dispose()
