@@ -33,7 +33,7 @@ from sqlmodel import Field, SQLModel
 from contracts.envelope import CloudEvent
 from contracts.topics import dead_letter
 
-from .db import Database, UTCDateTime, insert_for, upsert, utcnow
+from .db import Database, UTCDateTime, insert_for, lookup_plans, upsert, utcnow
 from .errors import is_infrastructure_error
 from .faults import crash_point
 from .kafka import ensure_topics
@@ -429,6 +429,7 @@ class ConsumerRunner:
                 return False
         try:
             async with self.db.sessionmaker() as session, session.begin():
+                await lookup_plans(session)  # by key, on tables a bulk load may be filling
                 if self.inbox:
                     processed_at = utcnow()  # one instant for the batch: a clock read per event showed in py-spy
                     entries = [

@@ -166,13 +166,18 @@ async def test_a_batch_holding_a_repeat_skips_the_repeat_and_applies_the_rest(ri
 
 async def test_only_the_batch_topics_polls_go_to_the_batch_handler(rig: Rig) -> None:
     """`batch_topics`: a poll of a named topic goes to `batch_handler`; one of another topic of the
-    same subscription is applied event by event by `handler`. Each event is applied once either way."""
+    same subscription is applied event by event by `handler`. Each event is applied once either way.
+    A batch's statements are planned as reads by key (kit `lookup_plans`)."""
     other = f"kit-test.other-{uuid.uuid4().hex[:8]}"
     await create_topics(rig.bootstrap, [NewTopic(other, 1, 1), NewTopic(dead_letter(other), 1, 1)])
     batched_topics: list[str] = []
+    settings: set[tuple[str, str]] = set()
 
     async def batch_handler(session: AsyncSession, delivered: list[Delivered]) -> None:
         batched_topics.extend(item.topic for item in delivered)
+        settings.add(
+            ((await session.scalar(sa.text("SHOW enable_seqscan"))), await session.scalar(sa.text("SHOW jit")))
+        )
         for item in delivered:
             await rig.handler(session, item.event, item.topic)
 
@@ -198,5 +203,6 @@ async def test_only_the_batch_topics_polls_go_to_the_batch_handler(rig: Rig) -> 
         assert [n for n in await rig.applied() if n in set(wanted)] == wanted  # each once
         assert batched_topics and set(batched_topics) == {rig.topic}
         assert len(batched_topics) == 30
+        assert settings == {("off", "off")}
     finally:
         await runner.stop()
