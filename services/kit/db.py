@@ -275,7 +275,9 @@ async def lookup_plans(session: AsyncSession) -> None:
     table is analysed. Made while a projection's table was nearly empty, the plan read the table
     whole for every batch: in a 40,000-record load, about 1,000 sequential scans of each of the
     subsidy's and sharing's person and category tables, tens of millions of rows, until the first
-    analysis at the end. With these settings the plan kept is the index's."""
+    analysis at the end. With these settings the plan kept is the index's. (The outbox relay's
+    `steady_plans` go further, without bitmap scans and sorts: its claims must be ordered index
+    scans.)"""
     if session.get_bind().dialect.name == "postgresql":
         await session.execute(_LOOKUP_PLANS)
 
