@@ -249,7 +249,13 @@ async def get_read_session(request: Request) -> AsyncIterator[AsyncSession]:
 ReadSessionDep = Annotated[AsyncSession, Depends(get_read_session, scope="function")]
 
 
-_SERIAL_PLANS = sa.select(sa.func.set_config("max_parallel_workers_per_gather", "0", True))
+def local_settings(**values: str) -> tuple[sa.ColumnElement[Any], ...]:
+    """PostgreSQL settings for the rest of the transaction (`SET LOCAL`), as the columns of a select:
+    several in one statement, or alongside what a statement reads anyway (the outbox relay's round)."""
+    return tuple(sa.func.set_config(name, value, True) for name, value in values.items())
+
+
+_SERIAL_PLANS = sa.select(*local_settings(max_parallel_workers_per_gather="0"))
 
 
 async def serial_plans(session: AsyncSession) -> None:
@@ -262,22 +268,27 @@ async def serial_plans(session: AsyncSession) -> None:
         await session.execute(_SERIAL_PLANS)
 
 
-_LOOKUP_PLANS = sa.select(sa.func.set_config("enable_seqscan", "off", True), sa.func.set_config("jit", "off", True))
+# No sequential scan where an index can serve, and no JIT: with sequential scans disabled, a table
+# no index can serve still costs 10^10 (PostgreSQL up to 17), far above `jit_above_cost`.
+LOOKUP_SETTINGS = {"enable_seqscan": "off", "jit": "off"}
+_LOOKUP_PLANS = sa.select(*local_settings(**LOOKUP_SETTINGS))
 
 
 async def lookup_plans(session: AsyncSession) -> None:
-    """For the rest of the transaction (PostgreSQL; nothing elsewhere), no sequential scan where an
-    index can serve, and no JIT (a path these settings leave costs 10^10, far above JIT's threshold).
+    """For the rest of the transaction (PostgreSQL; nothing elsewhere), plans that read by key
+    (`LOOKUP_SETTINGS`), whatever the tables' statistics say.
 
-    For a consumer's batches, whose statements read and write by key, and whose tables grow fastest
-    exactly when their statistics are oldest: a bulk load into a fresh projection. PostgreSQL plans
-    a prepared statement once for all values at its sixth execution and keeps that plan until the
-    table is analysed. Made while a projection's table was nearly empty, the plan read the table
-    whole for every batch: in a 40,000-record load, about 1,000 sequential scans of each of the
-    subsidy's and sharing's person and category tables, tens of millions of rows, until the first
-    analysis at the end. With these settings the plan kept is the index's. (The outbox relay's
-    `steady_plans` go further, without bitmap scans and sorts: its claims must be ordered index
-    scans.)"""
+    For a consumer's events, whose statements read and write by key, and whose tables grow fastest
+    exactly when their statistics are oldest: a bulk load into a fresh projection. From a prepared
+    statement's sixth execution PostgreSQL may switch to a generic plan, made once for all values,
+    and keeps it until the table is analysed. Made while a projection's table was nearly empty,
+    that plan read the table whole for every batch: in a 40,000-record load, about 1,000
+    sequential scans of each of the subsidy's and sharing's person and category tables, tens of
+    millions of rows, until the first analysis at the end. A generic plan made under these
+    settings is the index's, and it stays with the connection after the transaction: a read by
+    key elsewhere on that connection (a request's) reuses it, which for a read by key is what it
+    would choose anyway. (The outbox relay's `steady_plans` go further, without bitmap scans and
+    sorts: its claims must be ordered index scans.)"""
     if session.get_bind().dialect.name == "postgresql":
         await session.execute(_LOOKUP_PLANS)
 

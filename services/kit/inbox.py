@@ -429,8 +429,8 @@ class ConsumerRunner:
                 return False
         try:
             async with self.db.sessionmaker() as session, session.begin():
-                await lookup_plans(session)  # by key, on tables a bulk load may be filling
                 if self.inbox:
+                    await lookup_plans(session)  # by key, on tables a bulk load may be filling
                     processed_at = utcnow()  # one instant for the batch: a clock read per event showed in py-spy
                     entries = [
                         {
@@ -556,6 +556,7 @@ class ConsumerRunner:
         async with self.db.sessionmaker() as session:
             try:
                 async with session.begin():
+                    await lookup_plans(session)  # as a batch's: the same statements, the same plans
                     seen = await session.get(InboxEntry, key)
                     if seen is not None:
                         return _repeat(seen, digest)

@@ -47,7 +47,7 @@ from contracts.outbox import OUTBOX_WATERMARK as OUTBOX_WATERMARK_EVENT
 from contracts.outbox import OutboxWatermark, PartitionOffset
 from contracts.topics import OUTBOX_WATERMARK
 
-from .db import Database, UTCDateTime, before_commit_writer, insert_for, utcnow
+from .db import LOOKUP_SETTINGS, Database, UTCDateTime, before_commit_writer, insert_for, local_settings, utcnow
 from .errors import is_infrastructure_error
 from .faults import crash_point
 from .metrics import OUTBOX_BACKLOG, OUTBOX_PUBLISHED, OUTBOX_RESENT
@@ -711,11 +711,11 @@ def claim_statements(keys: set[str], *, now: datetime, limit: int = 200) -> dict
     }
 
 
-# JIT off as well: a path the first three disable still costs 10^10 when nothing else can be done
-# (the positions' read is a sequential scan of a table of a few rows), far above `jit_above_cost`,
-# and was compiled with LLVM at every relay round that read them: 10-45 ms of PostgreSQL's CPU each.
-PLAN_SETTINGS = ("enable_bitmapscan", "enable_sort", "enable_seqscan", "jit")
-_STEADY_PLANS = tuple(sa.func.set_config(setting, "off", True) for setting in PLAN_SETTINGS)
+# The kit's lookup settings (JIT off among them: the positions' read, a sequential scan of a table of
+# a few rows that nothing else can serve, costs 10^10 with sequential scans disabled, and was
+# compiled with LLVM at every relay round that read it, 10-45 ms of PostgreSQL's CPU each), and
+# neither bitmap scans nor sorts.
+_STEADY_PLANS = local_settings(enable_bitmapscan="off", enable_sort="off", **LOOKUP_SETTINGS)
 
 # A PostgreSQL relay round's first statement: the relay's lock, the database's clock (read before any
 # later statement's snapshot is taken) and the steady plans for the rest of the transaction.

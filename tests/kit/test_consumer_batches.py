@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pytest
 import pytest_asyncio
@@ -34,6 +34,7 @@ class Rig:
     db: Database
     producer: AIOKafkaProducer
     bootstrap: str
+    seqscan: set[str] = field(default_factory=set)  # what `enable_seqscan` the handler ran under
 
     async def applied(self) -> list[int]:
         async with self.db.sessionmaker() as session:
@@ -44,8 +45,8 @@ class Rig:
             await self.producer.send(self.topic, event.to_bytes(), key=b"one-key")  # one partition, in order
         await self.producer.flush()
 
-    @staticmethod
-    async def handler(session: AsyncSession, event: CloudEvent, topic: str) -> None:
+    async def handler(self, session: AsyncSession, event: CloudEvent, topic: str) -> None:
+        self.seqscan.add(str(await session.scalar(sa.text("SHOW enable_seqscan"))))
         if event.data.get("poison"):
             raise PermanentEventError("poison (injected)")
         await session.execute(sa.text("INSERT INTO effect (n) VALUES (:n)"), {"n": event.data["n"]})
@@ -133,6 +134,7 @@ async def test_a_poison_in_a_batch_alone_is_dead_lettered_and_the_rest_applied_o
         assert await rig.applied() == [1_000 + n for n in range(80) if n != 37], "every other event once"
         dead = await read_topic(rig.bootstrap, dead_letter(rig.topic))
         assert [r.event_id for r in dead] == [events[37].id], "the poison alone is dead-lettered"
+        assert rig.seqscan == {"off"}, "one by one as in the batch: planned by key (kit `lookup_plans`)"
     finally:
         await runner.stop()
 
