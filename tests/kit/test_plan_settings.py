@@ -1,19 +1,37 @@
-"""`lookup_plans`: the plan PostgreSQL keeps for a consumer's read by key is the index's, even when
-it was made while the table was nearly empty."""
+"""The kit's plan settings for the rest of a transaction: `serial_plans` (a background count
+without parallel workers) and `lookup_plans` (a consumer's reads by key keep the index's plan, even
+one made while the table was nearly empty); both for that transaction only, and nothing on SQLite."""
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.kit.db import Database, lookup_plans
+from services.kit.db import Database, lookup_plans, serial_plans
 from tests.support import PostgresDatabases
 
 pytestmark = pytest.mark.integration
+
+
+async def test_no_parallel_workers_for_the_rest_of_the_transaction_only(databases: PostgresDatabases) -> None:
+    db = Database(await databases.migrated("registry"))
+    show = sa.text("SHOW max_parallel_workers_per_gather")
+    try:
+        async with db.sessionmaker() as session:
+            default = await session.scalar(show)
+            assert default != "0"
+            await serial_plans(session)
+            assert await session.scalar(show) == "0"
+            await session.commit()
+            assert await session.scalar(show) == default, "the next transaction plans as before"
+    finally:
+        await db.dispose()
+
 
 # A batch's worth of keys: with a hundred values a custom plan costs more than the generic plan's
 # guess (ten values), so PostgreSQL keeps the generic one from the sixth execution on.
@@ -73,11 +91,12 @@ async def test_the_plan_kept_from_a_young_table_is_the_index_s(databases: Postgr
         await db.dispose()
 
 
-async def test_nothing_to_do_on_sqlite(tmp_path: Path) -> None:
+@pytest.mark.parametrize("settings", [serial_plans, lookup_plans])
+async def test_nothing_to_do_on_sqlite(tmp_path: Path, settings: Callable[[AsyncSession], Awaitable[None]]) -> None:
     db = Database(f"sqlite+aiosqlite:///{tmp_path}/t.db")
     try:
         async with db.sessionmaker() as session:
-            await lookup_plans(session)
+            await settings(session)
             assert await session.scalar(sa.text("SELECT 1")) == 1
     finally:
         await db.dispose()
