@@ -720,6 +720,7 @@ _STEADY_PLANS = local_settings(enable_bitmapscan="off", enable_sort="off", **LOO
 # A PostgreSQL relay round's first statement: the relay's lock, the database's clock (read before any
 # later statement's snapshot is taken) and the steady plans for the rest of the transaction.
 RELAY_ROUND_START = sa.select(sa.func.pg_try_advisory_xact_lock(RELAY_LOCK), sa.func.clock_timestamp(), *_STEADY_PLANS)
+_STEADY_PLANS_ALONE = sa.select(*_STEADY_PLANS)
 # Whether any row is unsent: an index-only look at a partial index on unsent rows (steady plans).
 ANY_UNSENT = sa.select(sa.exists().where(OUTBOX.c.sent_at.is_(None)))
 
@@ -731,7 +732,7 @@ async def steady_plans(session: AsyncSession) -> None:
     (about 200 ms a claim at 100,000). Without bitmap scans, sorts and sequential scans only the
     ordered index scans of the partial indexes remain."""
     # One statement, not a SET LOCAL each (the relay's rounds set them in `RELAY_ROUND_START`).
-    await session.execute(sa.select(*_STEADY_PLANS))
+    await session.execute(_STEADY_PLANS_ALONE)
 
 
 async def _advance_positions(session: AsyncSession, acknowledged: list[Any], *, postgres: bool) -> None:
