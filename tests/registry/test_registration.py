@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from dataclasses import fields
 from datetime import date, timedelta
 
 import pytest
@@ -11,6 +12,8 @@ from aiokafka import AIOKafkaConsumer
 
 from contracts.envelope import CloudEvent
 from contracts.topics import REGISTRY_EMPLOYMENT, REGISTRY_PERSON
+from services.registry.persons.repository import NewPerson
+from services.registry.tables import Person
 from tests.registry.people import credit_code, id_number
 from tests.support import ServiceClient, eventually
 
@@ -33,6 +36,12 @@ async def test_register_person_derives_birth_date_and_gender_and_masks_the_id_nu
     assert body["id_number_masked"] == number[:6] + "********" + number[14:]
     assert number not in response.text
     assert response.headers["location"] == f"{PERSONS}/{body['person_id']}"
+
+
+def test_a_person_being_registered_names_every_column_of_the_person_table() -> None:
+    """`register` inserts a `NewPerson`'s row as it is: a column the table gains must be named there
+    too, or the insert would leave it to its default without a word."""
+    assert {f.name for f in fields(NewPerson)} == set(Person.__table__.columns.keys())  # type: ignore[attr-defined]
 
 
 async def test_second_registration_of_an_id_number_is_409_naming_the_existing_person(registry: ServiceClient) -> None:

@@ -42,10 +42,12 @@ from services.registry.persons.repository import (
     PERSON,
     AnyPerson,
     FactView,
+    NewPerson,
     PersonRecords,
     PersonRepository,
     RegistrationView,
     TrainingView,
+    WritablePerson,
 )
 from services.registry.persons.schemas import PersonCreate
 from services.registry.problems import (
@@ -135,10 +137,11 @@ class PersonService:
         return self.clock.today()
 
     async def register(self, data: PersonCreate) -> PersonState:
-        """Register a person once; a second registration of the same id number is a 409. Runs in a
-        savepoint, so a duplicate leaves the caller's transaction (a consumer's, say) intact."""
+        """Register a person once; a second registration of the same id number is a 409. The row is
+        inserted skipping a duplicate, so a duplicate leaves the caller's transaction (a consumer's,
+        say) intact."""
         index = self.protector.blind_index(data.id_number)
-        person = Person(
+        person = NewPerson(
             id_number_ciphertext=self.protector.encrypt(data.id_number),
             id_number_index=index,
             id_number_masked=mask_id_number(data.id_number),
@@ -178,12 +181,12 @@ class PersonService:
         self.publish(state, events.PERSON_REGISTERED)
         return state
 
-    async def _insert(self, person: Person, index: str) -> None:
+    async def _insert(self, person: NewPerson, index: str) -> None:
         # A Core INSERT that skips a duplicate instead of failing: the hot path of registration
         # needs neither the ORM unit of work nor a savepoint to survive the duplicate, and a
         # duplicate leaves the caller's transaction (a consumer's, say) intact.
         statement = insert_for(self.session, PERSON).on_conflict_do_nothing().returning(PERSON.c.person_id)
-        if (await self.session.execute(statement, person.model_dump())).first() is not None:
+        if (await self.session.execute(statement, person.row())).first() is not None:
             return
         # The id number's blind index, or else its subject_ref (the blind index key was changed).
         winner = await self.repo.by_id_number_index(index) or await self.repo.by_subject_ref(person.subject_ref)
@@ -341,7 +344,7 @@ class PersonService:
         )
 
 
-def settle(person: Person, state: PersonState) -> None:
+def settle(person: WritablePerson, state: PersonState) -> None:
     """What the person is being published with: the categories' fingerprint, and the day the daily
     sweep must look at them again."""
     person.published_categories = fingerprint(state)
@@ -355,7 +358,7 @@ def note_due(person: Person, state: PersonState) -> None:
         person.categories_due_on = state.due_on
 
 
-def apply_person_update(person: Person, update: PersonUpdate) -> bool:
+def apply_person_update(person: WritablePerson, update: PersonUpdate) -> bool:
     """Apply what a fact changes on the person; True when anything changed."""
     before = (person.household_no, person.hukou_type, person.hukou_area_code, person.deceased_on)
     if update.household_no is not None and not (update.household_only_if_none and person.household_no):
