@@ -54,7 +54,10 @@ class LoadResult:
     def cpu_line(self) -> str:
         """The servers' CPU milliseconds per request (`cpu_of`), then the generator's."""
         spent = "  ".join(f"{name} {ms:.2f}" for name, ms in self.server_cpu_ms_per_request.items())
-        return f"CPU ms per request: {spent}  generator {self.generator_cpu_us_per_request / 1000:.2f}"
+        generator = self.generator_cpu_us_per_request / 1000
+        whole = sum(self.server_cpu_ms_per_request.values()) + generator
+        # The whole machine's CPU per request: two cores make at most 2,000 / `whole` requests a second.
+        return f"CPU ms per request: {spent}  generator {generator:.2f}  all {whole:.2f}"
 
     def line(self) -> str:
         return (

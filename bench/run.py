@@ -397,7 +397,9 @@ async def main(args: argparse.Namespace) -> None:
         if "idle" in sections:
             await idle(pids | {"tansu": processes[0].pid})
         if "throughput" in sections:
-            await throughput(config, key, bare_port, pids | {"bare": processes[-1].pid}, args)
+            await throughput(
+                config, key, bare_port, pids | {"bare": processes[-1].pid, "tansu": processes[0].pid}, args
+            )
         if "facts" in sections:
             await fact_to_category(config, admin_key, args.facts)
         if "decisions" in sections:
@@ -431,7 +433,11 @@ async def main(args: argparse.Namespace) -> None:
             await relay(url, config.bootstrap, rows=args.relay_rows)
         if "persons" in sections:
             await persons(
-                config, admin_key, requests=args.lookups, id_number=id_number, cpu_of=lambda: cpu_readings(pids)
+                config,
+                admin_key,
+                requests=args.lookups,
+                id_number=id_number,
+                cpu_of=lambda: cpu_readings(pids | {"tansu": processes[0].pid}),
             )
         if "rebuild" in sections:
             await rebuild(system)
