@@ -46,7 +46,7 @@ async def registry_on(
     today: date, kafka_bootstrap: str, databases: PostgresDatabases, *, clock: FixedClock | None = None
 ) -> AsyncIterator[tuple[ServiceClient, FastAPI]]:
     """A registry on a fixed day (or on the test's `clock`, which it may move), without the daily
-    sweep and with the gauges refreshed only when a test asks."""
+    sweep and with the gauges refreshed at start, then only when a test asks."""
     settings = RegistrySettings(
         database_url=await databases.migrated("registry"),
         kafka_bootstrap_servers=kafka_bootstrap,

@@ -4,6 +4,8 @@ real PostgreSQL and tansu: counts per period and town, the rate once the statist
 
 from __future__ import annotations
 
+import asyncio
+import contextvars
 import uuid
 from collections.abc import AsyncIterator
 from datetime import date
@@ -23,6 +25,7 @@ from contracts.facts import LabourForceAttributes
 from contracts.sharing import FACT_RECORDED, Fact
 from contracts.topics import SHARING_FACT
 from services.registry.indicators.metrics import refresh
+from services.registry.indicators.repository import IndicatorRepository
 from tests.registry.conftest import registry_on
 from tests.registry.people import credit_code, employment_body, id_number
 from tests.support import PostgresDatabases, ServiceClient, eventually
@@ -218,6 +221,40 @@ async def test_the_district_s_gauges_count_people_of_no_town_and_of_other_towns(
         assert district["new_urban_jobs"] == 3 and district["trained"] == 3
         assert {code: gauge(code, "all") for code in district} == district
         assert gauge("new_urban_jobs", "other") == 2 and gauge("new_urban_jobs", CENTRE) == 1
+
+
+async def test_a_refresh_ending_after_a_later_one_leaves_the_later_figures(
+    kafka_bootstrap: str, databases: PostgresDatabases, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two refreshes overlap (the timer's and one asked for): the one that read first but ends last
+    must not put its older counts back on the gauges."""
+    held, release = asyncio.Event(), asyncio.Event()
+    hold = contextvars.ContextVar("hold", default=False)
+    counts = IndicatorRepository.counts
+
+    async def counts_then_wait(self: IndicatorRepository, *args: Any, **kwargs: Any) -> Any:
+        read = await counts(self, *args, **kwargs)
+        if hold.get():
+            held.set()
+            await release.wait()
+        return read
+
+    monkeypatch.setattr(IndicatorRepository, "counts", counts_then_wait)
+    async with registry_on(TODAY, kafka_bootstrap, databases) as (client, app):
+        state = app.state
+        token = hold.set(True)  # only the task created now (it copies the context) waits
+        older = asyncio.create_task(refresh(state.db, state.settings, state.clock))
+        hold.reset(token)
+        await asyncio.wait_for(held.wait(), 10)  # it has read: nobody in the centre works yet
+        person = await register(client, CENTRE)
+        hired = await client.post(
+            f"/registry/v1/persons/{person}/employments", json=employment_body(started_on="2026-11-20")
+        )
+        assert hired.status_code == 201, hired.text
+        await refresh(state.db, state.settings, state.clock)
+        release.set()
+        await older
+        assert METRICS.get_sample_value("registry_indicator", {"code": "new_urban_jobs", "town": CENTRE}) == 1
 
 
 @pytest.mark.parametrize(

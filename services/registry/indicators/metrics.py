@@ -39,7 +39,31 @@ COUNTED = {code.value for code in IndicatorCode} - {IndicatorCode.registered_urb
 OTHER_TOWN, ALL_TOWNS = "other", "all"
 
 
+class LatestFirst:
+    """Which of overlapping refreshes may set the gauges: figures read later win, whatever order the
+    refreshes end in. A refresh begun before another (the timer's, say, beside one a test or a tool
+    asks for) but ending after it would otherwise put older counts back."""
+
+    def __init__(self) -> None:
+        self._begun = 0
+        self._set = 0
+
+    def begin(self) -> int:
+        self._begun += 1
+        return self._begun
+
+    def may_set(self, ticket: int) -> bool:
+        if ticket < self._set:
+            return False
+        self._set = ticket
+        return True
+
+
+ORDER = LatestFirst()
+
+
 async def refresh(db: Database, settings: RegistrySettings, clock: Clock) -> None:
+    ticket = ORDER.begin()
     today = clock.today()
     period = parse_period(str(today.year))
     towns = set(settings.towns)
@@ -72,6 +96,8 @@ async def refresh(db: Database, settings: RegistrySettings, clock: Clock) -> Non
                 )
             ).all()
         )
+    if not ORDER.may_set(ticket):
+        return
     persons = dict.fromkeys([*towns, OTHER_TOWN], 0)
     for town, count in persons_by_town.items():
         persons[town if town in towns else OTHER_TOWN] += count
