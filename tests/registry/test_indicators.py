@@ -245,15 +245,17 @@ async def test_a_refresh_ending_after_a_later_one_leaves_the_later_figures(
         token = hold.set(True)  # only the task created now (it copies the context) waits
         older = asyncio.create_task(refresh(state.db, state.settings, state.clock))
         hold.reset(token)
-        await asyncio.wait_for(held.wait(), 10)  # it has read: nobody in the centre works yet
-        person = await register(client, CENTRE)
-        hired = await client.post(
-            f"/registry/v1/persons/{person}/employments", json=employment_body(started_on="2026-11-20")
-        )
-        assert hired.status_code == 201, hired.text
-        await refresh(state.db, state.settings, state.clock)
-        release.set()
-        await older
+        try:
+            await asyncio.wait_for(held.wait(), 10)  # it has read: nobody in the centre works yet
+            person = await register(client, CENTRE)
+            hired = await client.post(
+                f"/registry/v1/persons/{person}/employments", json=employment_body(started_on="2026-11-20")
+            )
+            assert hired.status_code == 201, hired.text
+            await refresh(state.db, state.settings, state.clock)
+        finally:
+            release.set()
+            await older
         assert METRICS.get_sample_value("registry_indicator", {"code": "new_urban_jobs", "town": CENTRE}) == 1
 
 

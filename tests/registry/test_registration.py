@@ -38,10 +38,26 @@ async def test_register_person_derives_birth_date_and_gender_and_masks_the_id_nu
     assert response.headers["location"] == f"{PERSONS}/{body['person_id']}"
 
 
-def test_a_person_being_registered_names_every_column_of_the_person_table() -> None:
+def test_a_person_being_registered_names_every_column_of_the_person_table_with_its_default() -> None:
     """`register` inserts a `NewPerson`'s row as it is: a column the table gains must be named there
-    too, or the insert would leave it to its default without a word."""
+    too, or the insert would leave it to its default without a word; and each default is the ORM
+    model's."""
     assert {f.name for f in fields(NewPerson)} == set(Person.__table__.columns.keys())  # type: ignore[attr-defined]
+    required = {
+        "id_number_ciphertext": b"x",
+        "id_number_index": "i",
+        "id_number_masked": "m",
+        "subject_ref": "s",
+        "name": "张三",
+        "gender": "male",
+        "birth_date": date(1990, 1, 1),
+        "hukou_type": "urban",
+    }
+    made = {"person_id", "created_at", "updated_at"}  # a new uuid and the moment, each time
+    orm = Person(**required).model_dump()  # type: ignore[arg-type]
+    assert {k: v for k, v in NewPerson(**required).row().items() if k not in made} == {  # type: ignore[arg-type]
+        k: v for k, v in orm.items() if k not in made
+    }
 
 
 async def test_second_registration_of_an_id_number_is_409_naming_the_existing_person(registry: ServiceClient) -> None:

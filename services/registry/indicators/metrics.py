@@ -40,9 +40,10 @@ OTHER_TOWN, ALL_TOWNS = "other", "all"
 
 
 class LatestFirst:
-    """Which of overlapping refreshes may set the gauges: figures read later win, whatever order the
-    refreshes end in. A refresh begun before another (the timer's, say, beside one a test or a tool
-    asks for) but ending after it would otherwise put older counts back."""
+    """Which of overlapping refreshes may set the gauges: the one begun last, whatever order they end
+    in. A refresh begun before another (the timer's, say, beside one a test or a tool asks for) but
+    ending after it would otherwise put older counts back. (One begun first that reads last is
+    dropped too: the gauges then wait for the next round.)"""
 
     def __init__(self) -> None:
         self._begun = 0
