@@ -149,7 +149,8 @@ CATALOGUE: tuple[TopicContract, ...] = (
             "Facts of a sensitive dataset (`public_security/special_population`) never travel here: "
             "they are on sharing.sensitive-fact.v1. The facts of a bulk push (more than "
             "`SHARING_BULK_PUSH_RECORDS` records) arrive at the pace the registry applies them, at most "
-            "`SHARING_RELAY_BULK_MAX_LAG` ahead of it, and single records pushed meanwhile go before them."
+            "`SHARING_RELAY_BULK_MAX_LAG` ahead of it (or what it applies in `SHARING_RELAY_BULK_MAX_WAIT_S`, "
+            "when more), and single records pushed meanwhile go before them."
         ),
         producer="sharing",
         consumers=("registry", "subsidy"),

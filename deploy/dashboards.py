@@ -356,7 +356,8 @@ def operations() -> dashboard.Dashboard:
                 series(
                     "Bulk lane: its consumers' lag",
                     "Events the consumers pacing a bulk load have yet to apply; the bulk lane waits while it is at "
-                    "*_RELAY_BULK_MAX_LAG (100), so single events never queue behind a whole load.",
+                    "*_RELAY_BULK_MAX_LAG (100), or at what the group applies in *_RELAY_BULK_MAX_WAIT_S (0.3 s) when "
+                    "that is more, so single events never queue behind a whole load.",
                     query(f"max by (service) (outbox_bulk_lag{{{svc}}})", "{{service}}"),
                 ),
                 series(

@@ -183,6 +183,7 @@ def create_service_app(
                 [f"{settings.kafka_consumer_group_prefix}{group}" for group in settings.relay_bulk_pace_groups],
                 service=definition.name,
                 max_lag=settings.relay_bulk_max_lag,
+                max_wait_s=settings.relay_bulk_max_wait_s,
                 interval_s=settings.relay_bulk_pace_interval_s,
             )
             if settings.relay_bulk_pace_groups

@@ -29,7 +29,8 @@ OUTBOX_RESENT = Counter(
 OUTBOX_BULK_LAG = Gauge(
     "outbox_bulk_lag",
     "Events of this outbox the consumer groups its bulk lane is paced by have yet to commit (the furthest "
-    "behind); bulk events go only while it is under the service's relay_bulk_max_lag",
+    "behind); bulk events go only while it is under the service's relay_bulk_max_lag, or under what the group "
+    "applies in relay_bulk_max_wait_s when that is more",
     ["service"],
 )
 CONSUMER_STALLED = Gauge(

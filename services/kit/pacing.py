@@ -13,6 +13,13 @@ and integrators subscribe to (SPEC), one key's events stay on one partition in c
 consumer has to merge two streams. The price is a read of the groups' committed offsets (OffsetFetch,
 about 2 ms) every `interval_s` while the bulk lane holds rows.
 
+How far ahead: `max_lag` records, or, when the group applies faster, what it applies in
+`max_wait_s` (its committed offsets' rate over the last `RATE_WINDOW_S`), whichever is more. A
+fixed number of records is a different wait on a fast machine and on a slow one (100 facts were
+0.15 s of the registry's work on one day and 0.5 s on another); a wait in seconds lets the load use
+bigger polls, cheaper per record, where the consumer has the CPU for them, while a single record
+still finds no more than about `max_wait_s` of work ahead of it.
+
 The lag is this outbox's own position on each partition (`outbox_position`, from the broker's
 acknowledgements) minus the group's committed offset there. A topic on which the group has never
 committed an offset is one it does not read: it is left out, so a group that reads none of the
@@ -24,6 +31,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
@@ -33,54 +41,107 @@ from .metrics import OUTBOX_BULK_LAG
 log = logging.getLogger(__name__)
 
 COMMITTED_TIMEOUT_S = 2.0
+# Over how long a group's applying rate is measured: a few of its commits, not one.
+RATE_WINDOW_S = 1.0
+
+
+class ApplyingRate:
+    """A consumer group's records applied per second, from its committed offsets sampled over the
+    last `window_s`. Only partitions committed in both samples count: a partition the group commits
+    for the first time (from a high offset, say) is no burst of work."""
+
+    def __init__(self, window_s: float = RATE_WINDOW_S) -> None:
+        self.window_s = window_s
+        self._samples: deque[tuple[float, dict[TopicPartition, int]]] = deque()
+
+    def note(self, at: float, committed: dict[TopicPartition, int]) -> None:
+        self._samples.append((at, committed))
+        # Keep the newest sample at least `window_s` old, and every one after it.
+        while len(self._samples) > 2 and self._samples[1][0] <= at - self.window_s:
+            self._samples.popleft()
+
+    def per_second(self) -> float:
+        """0 until the samples span half the window (too few commits to tell)."""
+        if len(self._samples) < 2:
+            return 0.0
+        (start, before), (end, after) = self._samples[0], self._samples[-1]
+        if end - start < self.window_s / 2:
+            return 0.0
+        applied = sum(max(0, offset - before[tp]) for tp, offset in after.items() if tp in before)
+        return applied / (end - start)
 
 
 class BulkPace:
     def __init__(
-        self, bootstrap_servers: str, groups: list[str], *, service: str, max_lag: int, interval_s: float = 0.1
+        self,
+        bootstrap_servers: str,
+        groups: list[str],
+        *,
+        service: str,
+        max_lag: int,
+        max_wait_s: float = 0.0,
+        interval_s: float = 0.1,
     ) -> None:
         self.bootstrap_servers = bootstrap_servers
         self.groups = list(groups)
         self.service = service
         self.max_lag = max_lag
+        self.max_wait_s = max_wait_s
         self.interval_s = interval_s
         self._readers: dict[str, AIOKafkaConsumer] = {}
         self._allowance = 0
         self._measured = float("-inf")
+        self._lags: dict[str, int] = {}
+        self._rates: dict[str, ApplyingRate] = {group: ApplyingRate() for group in self.groups}
 
     async def allowance(self, positions: Callable[[], Awaitable[dict[TopicPartition, int]]]) -> int:
-        """How many bulk rows may go now: `max_lag` less the largest group's lag, measured at most
-        every `interval_s` (from this outbox's `positions`, read only then) and spent down in
-        between (`spend`)."""
+        """How many bulk rows may go now: each group's `ahead` less its lag, the least of them,
+        measured at most every `interval_s` (from this outbox's `positions`, read only then) and
+        spent down in between (`spend`)."""
         now = time.monotonic()
         if now - self._measured >= self.interval_s:
             self._measured = now
-            lag = await self.lag(await positions())
-            self._allowance = 0 if lag is None else max(0, self.max_lag - lag)
+            if await self.lag(await positions()) is None:
+                self._allowance = 0
+            else:
+                room = [self.ahead(group) - lag for group, lag in self._lags.items()]
+                self._allowance = max(0, min(room, default=self.max_lag))
         return self._allowance
+
+    def ahead(self, group: str) -> int:
+        """How many records may be ahead of `group`: `max_lag`, or what it applies in `max_wait_s`."""
+        return max(self.max_lag, int(self._rates[group].per_second() * self.max_wait_s))
 
     def spend(self, published: int) -> None:
         self._allowance = max(0, self._allowance - published)
 
     async def lag(self, ours: dict[TopicPartition, int]) -> int | None:
         """Records the furthest-behind group has yet to commit on this outbox's topics (`ours`: the
-        outbox's position per partition; 0 with no group); None when the broker did not answer."""
+        outbox's position per partition; 0 with no group); None when the broker did not answer.
+        Each group's lag and committed offsets are noted for `allowance`."""
+        self._lags = {}
         if not ours or not self.groups:
             OUTBOX_BULK_LAG.labels(self.service).set(0)
             return 0
-        worst = 0
+        lags: dict[str, int] = {}
         try:
             async with asyncio.timeout(COMMITTED_TIMEOUT_S):
                 for group in self.groups:
-                    worst = max(worst, await self._group_lag(group, ours))
+                    committed = await self._committed(group, ours)
+                    self._rates[group].note(time.monotonic(), committed)
+                    lags[group] = sum(max(0, ours[tp] - offset) for tp, offset in committed.items())
         except Exception as exc:  # the broker away: no bulk row goes until it answers
             log.warning("bulk lane paused: consumer offsets unknown", extra={"error": repr(exc)[:200]})
             await self.close()
             return None
+        self._lags = lags
+        worst = max(lags.values())
         OUTBOX_BULK_LAG.labels(self.service).set(worst)
         return worst
 
-    async def _group_lag(self, group: str, ours: dict[TopicPartition, int]) -> int:
+    async def _committed(self, group: str, ours: dict[TopicPartition, int]) -> dict[TopicPartition, int]:
+        """The group's committed offset on each of `ours` partitions of the topics it reads (0 where
+        it has not committed yet)."""
         reader = self._readers.get(group)
         if reader is None:
             # Never subscribes, so it never joins the group: it only reads the group's offsets.
@@ -92,11 +153,7 @@ class BulkPace:
         partitions = list(ours)
         committed = await asyncio.gather(*(reader.committed(tp) for tp in partitions))
         read_topics = {tp.topic for tp, offset in zip(partitions, committed, strict=True) if offset is not None}
-        return sum(
-            max(0, ours[tp] - (offset or 0))
-            for tp, offset in zip(partitions, committed, strict=True)
-            if tp.topic in read_topics
-        )
+        return {tp: offset or 0 for tp, offset in zip(partitions, committed, strict=True) if tp.topic in read_topics}
 
     async def close(self) -> None:
         readers, self._readers = self._readers, {}

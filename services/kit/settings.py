@@ -59,10 +59,12 @@ class ServiceSettings(BaseSettings):
     relay_watermark_interval_s: float = Field(default=0.1, ge=0)
     # The outbox's bulk lane (issue 11, services/kit/pacing.py) is published only while these
     # consumer groups (named without the prefix, e.g. `registry.facts`) are fewer than
-    # relay_bulk_max_lag events behind on this service's topics, measured every
+    # relay_bulk_max_lag events behind on this service's topics, or than what the group applies in
+    # relay_bulk_max_wait_s when that is more (0: relay_bulk_max_lag alone), measured every
     # relay_bulk_pace_interval_s. No group: the bulk lane goes, after the interactive one, unpaced.
     relay_bulk_pace_groups: list[str] = []
     relay_bulk_max_lag: int = Field(default=100, ge=1)
+    relay_bulk_max_wait_s: float = Field(default=0.3, ge=0)
     relay_bulk_pace_interval_s: float = Field(default=0.1, gt=0)
     # Records a consumer takes per poll; a partition's share of them is applied in one transaction.
     consumer_batch_size: int = Field(default=1000, ge=1)

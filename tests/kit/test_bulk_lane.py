@@ -128,6 +128,61 @@ async def test_the_bulk_lane_goes_only_while_its_consumer_keeps_up(
         await db.dispose()
 
 
+async def test_a_group_that_applies_fast_is_given_more_than_max_lag_ahead_of_it(
+    kafka_bootstrap: str, databases: PostgresDatabases
+) -> None:
+    """With `max_wait_s`, the lane keeps what the group applies in that time ahead of it once its
+    rate is known: at first `max_lag`, then more as the group keeps up."""
+    db = Database(await databases.migrated("registry"))
+    topic = await new_topic(kafka_bootstrap)
+    group = f"kit-test.pace-{uuid.uuid4().hex[:8]}"
+    producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap)
+    consumer = AIOKafkaConsumer(
+        topic,
+        bootstrap_servers=kafka_bootstrap,
+        group_id=group,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        session_timeout_ms=6000,
+    )
+    pace = BulkPace(kafka_bootstrap, [group], service="kit-test", max_lag=20, max_wait_s=1.0, interval_s=0.0)
+    relay = OutboxRelay(db, producer, service="kit-test", batch_size=500, watermark_interval_s=0, pace=pace)
+    await producer.start()
+    await consumer.start()
+    try:
+
+        async def consume(count: int) -> None:
+            read = 0
+            async with asyncio.timeout(30):
+                while read < count:
+                    batches = await consumer.getmany(timeout_ms=500, max_records=count - read)
+                    read += sum(len(records) for records in batches.values())
+            await consumer.commit()
+
+        async with db.sessionmaker() as session, session.begin():
+            add_event(session, topic, "first", event(-1))
+        assert await relay.relay_once() == 1
+        await consume(1)
+        async with db.sessionmaker() as session, session.begin():
+            for n in range(3_000):
+                add_event(session, topic, f"bulk-{n}", event(n), bulk=True)
+
+        published: list[int] = []
+        async with asyncio.timeout(60):
+            while sum(published) < 3_000:
+                published.append(await relay.relay_once())
+                await consume(published[-1])  # the group applies all of it at once
+                await asyncio.sleep(0.05)
+        assert published[0] == 20  # no rate known yet: max_lag
+        assert max(published) > 20  # then what the group applies in a second, which is more
+        assert await unsent(db) == 0
+    finally:
+        await consumer.stop()
+        await relay.stop()
+        await producer.stop()
+        await db.dispose()
+
+
 async def test_the_bulk_lane_waits_while_the_broker_cannot_say_how_far_behind_its_consumers_are(
     databases: PostgresDatabases,
 ) -> None:
