@@ -2,11 +2,10 @@
 
 A bulk push (a whole dibao roster, a population load) writes its events to the outbox's bulk lane
 (`add_event(..., bulk=True)`). The relay publishes the interactive lane first, every round, and
-tops the bulk lane up only while the consumer groups it is paced by are less than `max_lag`
-records behind on this outbox's topics. A single record pushed during a bulk load therefore finds
-at most `max_lag` records ahead of it on the broker, not the whole load: it is applied within about
-the time the consumer takes for `max_lag` records, while the bulk load still goes as fast as the
-consumer applies it.
+tops the bulk lane up only while the consumer groups it is paced by are fewer records behind on
+this outbox's topics than they may be (`ahead`, below). A single record pushed during a bulk load
+therefore finds that many records ahead of it on the broker, not the whole load, while the bulk
+load still goes as fast as the consumer applies it.
 
 Why a paced lane and not a second topic or priority partitions: the topics stay the ones agencies
 and integrators subscribe to (SPEC), one key's events stay on one partition in commit order, and no
@@ -14,11 +13,14 @@ consumer has to merge two streams. The price is a read of the groups' committed 
 about 2 ms) every `interval_s` while the bulk lane holds rows.
 
 How far ahead: `max_lag` records, or, when the group applies faster, what it applies in
-`max_wait_s` (its committed offsets' rate over the last `RATE_WINDOW_S`), whichever is more. A
-fixed number of records is a different wait on a fast machine and on a slow one (100 facts were
-0.15 s of the registry's work on one day and 0.5 s on another); a wait in seconds lets the load use
-bigger polls, cheaper per record, where the consumer has the CPU for them, while a single record
-still finds no more than about `max_wait_s` of work ahead of it.
+`max_wait_s` (its committed offsets' rate over the last `RATE_WINDOW_S`), whichever is more, and
+never more than `AHEAD_CAP` times `max_lag`. A fixed number of records is a different wait on a
+fast machine and on a slow one (100 facts were 0.15 s of the registry's work on one day and 0.5 s
+on another); a wait in seconds lets the load use bigger polls, cheaper per record, where the
+consumer has the CPU for them, while a single record finds about `max_wait_s` of work ahead of it
+(`max_lag` records' worth where the consumer is slower than that). The lag and the rate are summed
+over the partitions: with replicas of the consumer sharing them, one slow replica's partition may
+hold more than its share of the wait (the cap bounds it).
 
 The lag is this outbox's own position on each partition (`outbox_position`, from the broker's
 acknowledgements) minus the group's committed offset there. A topic on which the group has never
@@ -43,6 +45,8 @@ log = logging.getLogger(__name__)
 COMMITTED_TIMEOUT_S = 2.0
 # Over how long a group's applying rate is measured: a few of its commits, not one.
 RATE_WINDOW_S = 1.0
+# The most records that may be ahead of a group, in `max_lag`s, whatever its measured rate.
+AHEAD_CAP = 10
 
 
 class ApplyingRate:
@@ -109,8 +113,10 @@ class BulkPace:
         return self._allowance
 
     def ahead(self, group: str) -> int:
-        """How many records may be ahead of `group`: `max_lag`, or what it applies in `max_wait_s`."""
-        return max(self.max_lag, int(self._rates[group].per_second() * self.max_wait_s))
+        """How many records may be ahead of `group`: `max_lag`, or what it applies in `max_wait_s`
+        (at most `AHEAD_CAP` times `max_lag`)."""
+        applied_in_wait = int(self._rates[group].per_second() * self.max_wait_s)
+        return min(max(self.max_lag, applied_in_wait), AHEAD_CAP * self.max_lag)
 
     def spend(self, published: int) -> None:
         self._allowance = max(0, self._allowance - published)
@@ -128,20 +134,26 @@ class BulkPace:
             async with asyncio.timeout(COMMITTED_TIMEOUT_S):
                 for group in self.groups:
                     committed = await self._committed(group, ours)
-                    self._rates[group].note(time.monotonic(), committed)
-                    lags[group] = sum(max(0, ours[tp] - offset) for tp, offset in committed.items())
+                    if not committed:
+                        continue  # reads none of these topics: it paces nothing
+                    # Never past our own position (a broker that lost its state, offsets reset).
+                    self._rates[group].note(
+                        time.monotonic(),
+                        {tp: min(offset, ours[tp]) for tp, offset in committed.items() if offset is not None},
+                    )
+                    lags[group] = sum(max(0, ours[tp] - (offset or 0)) for tp, offset in committed.items())
         except Exception as exc:  # the broker away: no bulk row goes until it answers
             log.warning("bulk lane paused: consumer offsets unknown", extra={"error": repr(exc)[:200]})
             await self.close()
             return None
         self._lags = lags
-        worst = max(lags.values())
+        worst = max(lags.values(), default=0)
         OUTBOX_BULK_LAG.labels(self.service).set(worst)
         return worst
 
-    async def _committed(self, group: str, ours: dict[TopicPartition, int]) -> dict[TopicPartition, int]:
-        """The group's committed offset on each of `ours` partitions of the topics it reads (0 where
-        it has not committed yet)."""
+    async def _committed(self, group: str, ours: dict[TopicPartition, int]) -> dict[TopicPartition, int | None]:
+        """The group's committed offset on each of `ours` partitions of the topics it reads (None
+        where it has not committed yet)."""
         reader = self._readers.get(group)
         if reader is None:
             # Never subscribes, so it never joins the group: it only reads the group's offsets.
@@ -153,9 +165,12 @@ class BulkPace:
         partitions = list(ours)
         committed = await asyncio.gather(*(reader.committed(tp) for tp in partitions))
         read_topics = {tp.topic for tp, offset in zip(partitions, committed, strict=True) if offset is not None}
-        return {tp: offset or 0 for tp, offset in zip(partitions, committed, strict=True) if tp.topic in read_topics}
+        return {tp: offset for tp, offset in zip(partitions, committed, strict=True) if tp.topic in read_topics}
 
     async def close(self) -> None:
+        """Stop reading offsets (the broker away, or the relay stopping) and forget the rates: the
+        offsets of a broker that comes back are not comparable with those measured before."""
+        self._rates = {group: ApplyingRate() for group in self.groups}
         readers, self._readers = self._readers, {}
         for reader in readers.values():
             try:

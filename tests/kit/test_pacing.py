@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from aiokafka import TopicPartition
 
-from services.kit.pacing import ApplyingRate, BulkPace
+from services.kit.pacing import AHEAD_CAP, ApplyingRate, BulkPace
 
 P0, P1 = TopicPartition("t", 0), TopicPartition("t", 1)
 
@@ -32,7 +32,7 @@ def test_no_rate_until_the_samples_span_half_the_window() -> None:
 
 def test_a_partition_committed_for_the_first_time_or_rewound_is_no_work_done() -> None:
     rate = ApplyingRate(window_s=1.0)
-    rate.note(0.0, {P0: 500})
+    rate.note(0.0, {P0: 500})  # P1 not committed yet: BulkPace notes only committed partitions
     rate.note(1.0, {P0: 400, P1: 50_000})  # P0 rewound (a reset group), P1 first committed high
     assert rate.per_second() == 0.0
 
@@ -48,3 +48,4 @@ def test_a_group_that_applies_fast_may_have_more_than_max_lag_ahead_of_it() -> N
     assert pace(100, 0.3, applying_per_s=1_000).ahead("g") == 300
     assert pace(100, 0.3, applying_per_s=200).ahead("g") == 100  # slower: max_lag, never fewer
     assert pace(100, 0.0, applying_per_s=1_000).ahead("g") == 100  # no wait set: max_lag alone
+    assert pace(100, 0.3, applying_per_s=100_000).ahead("g") == AHEAD_CAP * 100  # never more than the cap
