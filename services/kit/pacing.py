@@ -95,7 +95,6 @@ class BulkPace:
         self._readers: dict[str, AIOKafkaConsumer] = {}
         self._allowance = 0
         self._measured = float("-inf")
-        self._lags: dict[str, int] = {}
         self._rates: dict[str, ApplyingRate] = {group: ApplyingRate() for group in self.groups}
 
     async def allowance(self, positions: Callable[[], Awaitable[dict[TopicPartition, int]]]) -> int:
@@ -105,10 +104,11 @@ class BulkPace:
         now = time.monotonic()
         if now - self._measured >= self.interval_s:
             self._measured = now
-            if await self.lag(await positions()) is None:
+            lags = await self.lags(await positions())
+            if lags is None:
                 self._allowance = 0
             else:
-                room = [self.ahead(group) - lag for group, lag in self._lags.items()]
+                room = [self.ahead(group) - lag for group, lag in lags.items()]
                 self._allowance = max(0, min(room, default=self.max_lag))
         return self._allowance
 
@@ -121,15 +121,14 @@ class BulkPace:
     def spend(self, published: int) -> None:
         self._allowance = max(0, self._allowance - published)
 
-    async def lag(self, ours: dict[TopicPartition, int]) -> int | None:
-        """Records the furthest-behind group has yet to commit on this outbox's topics (`ours`: the
-        outbox's position per partition; 0 with no group); None when the broker did not answer.
-        Each group's lag and committed offsets are noted for `allowance`."""
-        self._lags = {}
+    async def lags(self, ours: dict[TopicPartition, int]) -> dict[str, int] | None:
+        """Records each group that reads this outbox's topics has yet to commit there (`ours`: the
+        outbox's position per partition), the furthest behind shown on `OUTBOX_BULK_LAG`; None when
+        the broker did not answer. Each group's committed offsets are noted for its rate."""
+        lags: dict[str, int] = {}
         if not ours or not self.groups:
             OUTBOX_BULK_LAG.labels(self.service).set(0)
-            return 0
-        lags: dict[str, int] = {}
+            return lags
         try:
             async with asyncio.timeout(COMMITTED_TIMEOUT_S):
                 for group in self.groups:
@@ -146,10 +145,8 @@ class BulkPace:
             log.warning("bulk lane paused: consumer offsets unknown", extra={"error": repr(exc)[:200]})
             await self.close()
             return None
-        self._lags = lags
-        worst = max(lags.values(), default=0)
-        OUTBOX_BULK_LAG.labels(self.service).set(worst)
-        return worst
+        OUTBOX_BULK_LAG.labels(self.service).set(max(lags.values(), default=0))
+        return lags
 
     async def _committed(self, group: str, ours: dict[TopicPartition, int]) -> dict[TopicPartition, int | None]:
         """The group's committed offset on each of `ours` partitions of the topics it reads (None

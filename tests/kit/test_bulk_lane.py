@@ -179,7 +179,7 @@ async def test_the_bulk_lane_waits_while_the_broker_cannot_say_how_far_behind_it
         async with db.sessionmaker() as session, session.begin():
             await session.execute(sa.text("INSERT INTO outbox_position VALUES ('t', 0, 10, now())"))
         async with db.sessionmaker() as session:
-            assert await pace.lag(await published_positions(session)) is None
+            assert await pace.lags(await published_positions(session)) is None
             assert await pace.allowance(lambda: published_positions(session)) == 0
     finally:
         await pace.close()
